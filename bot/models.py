@@ -1,0 +1,457 @@
+"""The practice's data: one module, one obvious place for every table.
+
+Times are stored in UTC and always come back timezone-aware (see
+:class:`UTCDateTime`). Constraints do the guarding: a unique slot claim per
+provider and 15-minute step is what makes double booking impossible, a
+unique MessageSid is what makes a Twilio retry harmless.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+from sqlalchemy.types import TypeDecorator
+
+from bot.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the database; use aware datetimes")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, length=32,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+# --- The practice -----------------------------------------------------------
+
+class Practice(Base):
+    """The one practice this database serves (a group runs one database each)."""
+
+    __tablename__ = "practice"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(200), nullable=False)
+    phone = Column(String(20), nullable=False)
+    fax = Column(String(20))
+    address = Column(String(300), nullable=False)
+    parking = Column(Text)
+    timezone = Column(String(64), nullable=False)
+    office_hours = Column(JSON, nullable=False)  # {"mon": ["08:00", "17:00"], ...}
+    min_lead_minutes = Column(Integer, nullable=False, default=120)
+    slot_step_minutes = Column(Integer, nullable=False, default=15)
+    config = Column(JSON, nullable=False, default=dict)  # queues, routing, reminders
+
+
+class ClosedDate(Base):
+    __tablename__ = "closed_date"
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False, unique=True)
+    name = Column(String(120), nullable=False)
+
+
+appointment_type_provider = Table(
+    "appointment_type_provider",
+    Base.metadata,
+    Column("appointment_type_id", ForeignKey("appointment_type.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider_id", ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Provider(Base):
+    __tablename__ = "provider"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(40), nullable=False, unique=True)
+    name = Column(String(120), nullable=False)
+    display_name = Column(String(120), nullable=False)  # "Dr. Patel": what texts say
+    active = Column(Boolean, nullable=False, default=True)
+    hours = relationship("ProviderHours", cascade="all, delete-orphan", order_by="ProviderHours.weekday")
+    appointment_types = relationship(
+        "AppointmentType", secondary=appointment_type_provider, back_populates="providers"
+    )
+
+
+class ProviderHours(Base):
+    """A provider's working window on one weekday (0 = Monday), local time."""
+
+    __tablename__ = "provider_hours"
+    id = Column(Integer, primary_key=True)
+    provider_id = Column(ForeignKey("provider.id", ondelete="CASCADE"), nullable=False)
+    weekday = Column(Integer, nullable=False)
+    start = Column(Time, nullable=False)
+    end = Column(Time, nullable=False)
+    __table_args__ = (UniqueConstraint("provider_id", "weekday"),)
+
+
+class AppointmentType(Base):
+    __tablename__ = "appointment_type"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(40), nullable=False, unique=True)
+    name = Column(String(120), nullable=False)
+    minutes = Column(Integer, nullable=False)
+    sensitive = Column(Boolean, nullable=False, default=False)  # never named in a text
+    recall_months = Column(Integer)  # e.g. 12 for a yearly physical
+    providers = relationship(
+        "Provider", secondary=appointment_type_provider, back_populates="appointment_types"
+    )
+
+
+# --- Patients and appointments -----------------------------------------------
+
+class Patient(Base):
+    """A patient. One phone may belong to several (a parent texting for children)."""
+
+    __tablename__ = "patient"
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(20), nullable=False, index=True)  # E.164
+    first_name = Column(String(80), nullable=False)
+    last_name = Column(String(80), nullable=False)
+    date_of_birth = Column(Date)
+    language = Column(String(10), nullable=False, default="en")
+    is_new = Column(Boolean, nullable=False, default=False)  # registered by text, not yet seen
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class AppointmentStatus(str, enum.Enum):
+    """FHIR R4 Appointment.status codes the practice uses."""
+
+    PROPOSED = "proposed"
+    PENDING = "pending"
+    BOOKED = "booked"
+    ARRIVED = "arrived"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    NOSHOW = "noshow"
+
+
+ACTIVE_STATUSES = (AppointmentStatus.PROPOSED, AppointmentStatus.PENDING, AppointmentStatus.BOOKED)
+
+
+class ChangedBy(str, enum.Enum):
+    PATIENT_SMS = "patient_sms"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+class Appointment(Base):
+    __tablename__ = "appointment"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(ForeignKey("patient.id"), nullable=False, index=True)
+    provider_id = Column(ForeignKey("provider.id"), nullable=False)
+    appointment_type_id = Column(ForeignKey("appointment_type.id"), nullable=False)
+    start = Column(UTCDateTime, nullable=False, index=True)
+    end = Column(UTCDateTime, nullable=False)
+    status = Column(_enum(AppointmentStatus, "appointment_status"), nullable=False)
+    confirmed_at = Column(UTCDateTime)  # the patient confirmed (by text or phone)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    patient = relationship("Patient")
+    provider = relationship("Provider")
+    appointment_type = relationship("AppointmentType")
+    changes = relationship("AppointmentChange", order_by="AppointmentChange.id",
+                           cascade="all, delete-orphan")
+
+
+class AppointmentChange(Base):
+    """When, by whom and to what status each appointment changed."""
+
+    __tablename__ = "appointment_change"
+    id = Column(Integer, primary_key=True)
+    appointment_id = Column(ForeignKey("appointment.id", ondelete="CASCADE"), nullable=False, index=True)
+    status = Column(_enum(AppointmentStatus, "appointment_status"), nullable=False)
+    changed_at = Column(UTCDateTime, nullable=False)
+    changed_by = Column(_enum(ChangedBy, "changed_by"), nullable=False)
+    staff_user_id = Column(ForeignKey("staff_user.id"))
+    note = Column(String(200))
+
+
+class SlotClaim(Base):
+    """One row per provider and slot step an active appointment occupies.
+
+    The primary key makes overlapping bookings impossible: the second insert of
+    the same (provider, step) fails, whatever the processes or database.
+    """
+
+    __tablename__ = "slot_claim"
+    provider_id = Column(ForeignKey("provider.id"), primary_key=True)
+    step_start = Column(UTCDateTime, primary_key=True)
+    appointment_id = Column(ForeignKey("appointment.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+# --- Consent -------------------------------------------------------------------
+
+class ConsentStatus(str, enum.Enum):
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+
+
+class ConsentRecord(Base):
+    """Every change of a phone's consent to texts; the newest one is in force."""
+
+    __tablename__ = "consent_record"
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(20), nullable=False)
+    status = Column(_enum(ConsentStatus, "consent_status"), nullable=False)
+    source = Column(String(40), nullable=False)  # keyword, nlu, twilio_21610, staff
+    detail = Column(String(200))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_consent_phone_id", "phone", "id"),)
+
+
+# --- Messages --------------------------------------------------------------------
+
+class InboundMessage(Base):
+    """A patient's text, stored before anything else happens to it."""
+
+    __tablename__ = "inbound_message"
+    id = Column(Integer, primary_key=True)
+    message_sid = Column(String(64), nullable=False, unique=True)
+    phone = Column(String(20), nullable=False, index=True)
+    to_number = Column(String(20))
+    body = Column(Text, nullable=False, default="")  # whole, up to 1,600 characters
+    media = Column(JSON, nullable=False, default=list)  # [{"url", "content_type"}]
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    status = Column(String(20), nullable=False, default="received")  # received, processed, failed
+    processed_at = Column(UTCDateTime)
+    intent = Column(String(40))
+    confidence = Column(Float)
+    ticket_id = Column(ForeignKey("handoff_ticket.id"))
+
+
+class OutboundStatus(str, enum.Enum):
+    PENDING = "pending"      # stored, not yet handed to Twilio
+    SENDING = "sending"      # claimed by a sender; Twilio may or may not have it
+    QUEUED = "queued"        # Twilio accepted it
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    BLOCKED = "blocked"      # never sent: the number opted out
+
+
+class OutboundMessage(Base):
+    """The outbox: every text to a patient is stored here before it is sent."""
+
+    __tablename__ = "outbound_message"
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(20), nullable=False, index=True)
+    body = Column(Text, nullable=False)
+    kind = Column(String(20), nullable=False)  # reply, staff, reminder, consent, system
+    status = Column(_enum(OutboundStatus, "outbound_status"), nullable=False,
+                    default=OutboundStatus.PENDING, index=True)
+    twilio_sid = Column(String(64), unique=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = Column(UTCDateTime)
+    claimed_by = Column(String(80))
+    sent_at = Column(UTCDateTime)
+    status_at = Column(UTCDateTime)
+    error_code = Column(Integer)
+    error_message = Column(String(300))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    ticket_id = Column(ForeignKey("handoff_ticket.id"))
+    staff_user_id = Column(ForeignKey("staff_user.id"))
+
+
+# --- Handoff and the staff inbox -----------------------------------------------
+
+class TicketStatus(str, enum.Enum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class HandoffTicket(Base):
+    """A conversation the bot handed to a staff queue."""
+
+    __tablename__ = "handoff_ticket"
+    id = Column(Integer, primary_key=True)
+    queue = Column(String(20), nullable=False, index=True)  # front_desk, billing, clinical, urgent
+    reason = Column(String(300), nullable=False)
+    status = Column(_enum(TicketStatus, "ticket_status"), nullable=False,
+                    default=TicketStatus.OPEN, index=True)
+    phone = Column(String(20), nullable=False, index=True)  # the conversation (Rasa sender id)
+    patient_id = Column(ForeignKey("patient.id"))
+    intent = Column(String(40))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    due_at = Column(UTCDateTime, nullable=False)  # the answer time promised to the patient
+    claimed_by = Column(ForeignKey("staff_user.id"))
+    claimed_at = Column(UTCDateTime)
+    first_response_at = Column(UTCDateTime)
+    resolved_at = Column(UTCDateTime)
+    resolved_by = Column(ForeignKey("staff_user.id"))
+    last_activity_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    patient = relationship("Patient")
+    notes = relationship("TicketNote", order_by="TicketNote.id", cascade="all, delete-orphan")
+
+
+class TicketNote(Base):
+    """An internal note on a ticket: staff only, never texted."""
+
+    __tablename__ = "ticket_note"
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
+    staff_user_id = Column(ForeignKey("staff_user.id"), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class StaffRole(str, enum.Enum):
+    FRONT_DESK = "front_desk"
+    BILLING = "billing"
+    CLINICAL = "clinical"
+    ADMIN = "admin"
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+    id = Column(Integer, primary_key=True)
+    username = Column(String(80), nullable=False, unique=True)
+    display_name = Column(String(120), nullable=False)
+    password_hash = Column(String(300), nullable=False)
+    role = Column(_enum(StaffRole, "staff_role"), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class StaffSession(Base):
+    """A login. Kept in the database so any web worker can check or end it."""
+
+    __tablename__ = "staff_session"
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(128), nullable=False, unique=True)
+    staff_user_id = Column(ForeignKey("staff_user.id"), nullable=False)
+    csrf_token = Column(String(128), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    ended_at = Column(UTCDateTime)
+    staff_user = relationship("StaffUser")
+
+
+class CannedResponse(Base):
+    """A reply template kept by admins; placeholders like {first_name}."""
+
+    __tablename__ = "canned_response"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(120), nullable=False, unique=True)
+    body = Column(Text, nullable=False)
+
+
+class AuditEntry(Base):
+    """Who viewed or replied to which conversation, and every refusal."""
+
+    __tablename__ = "audit_entry"
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    staff_user_id = Column(ForeignKey("staff_user.id"))
+    action = Column(String(40), nullable=False)  # view, reply, claim, resolve, denied, login...
+    ticket_id = Column(ForeignKey("handoff_ticket.id"))
+    detail = Column(String(300))
+
+
+# --- Reminders, recall and the waitlist -------------------------------------------
+
+class ReminderStatus(str, enum.Enum):
+    PLANNED = "planned"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    SKIPPED = "skipped"   # opted out, cancelled appointment, cap reached...
+    DROPPED = "dropped"   # quiet hours pushed it past the appointment
+
+
+class Reminder(Base):
+    """An automated text planned for an appointment (or a recall)."""
+
+    __tablename__ = "reminder"
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(20), nullable=False)  # appointment, recall, recall_followup
+    appointment_id = Column(ForeignKey("appointment.id", ondelete="CASCADE"), index=True)
+    patient_id = Column(ForeignKey("patient.id"))
+    phone = Column(String(20), nullable=False, index=True)
+    offset_key = Column(String(20), nullable=False)  # "2d", "2h", "recall"...
+    due_at = Column(UTCDateTime, nullable=False)
+    send_at = Column(UTCDateTime, nullable=False, index=True)  # due_at moved out of quiet hours
+    status = Column(_enum(ReminderStatus, "reminder_status"), nullable=False,
+                    default=ReminderStatus.PLANNED, index=True)
+    claimed_by = Column(String(80))
+    claimed_at = Column(UTCDateTime)
+    sent_at = Column(UTCDateTime)
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    reason = Column(String(200))
+    __table_args__ = (UniqueConstraint("kind", "appointment_id", "patient_id", "offset_key"),)
+
+
+class WaitlistEntry(Base):
+    """A patient who asked for an earlier slot."""
+
+    __tablename__ = "waitlist_entry"
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(ForeignKey("patient.id"), nullable=False)
+    phone = Column(String(20), nullable=False, index=True)
+    provider_id = Column(ForeignKey("provider.id"))
+    appointment_type_id = Column(ForeignKey("appointment_type.id"), nullable=False)
+    appointment_id = Column(ForeignKey("appointment.id"))  # the booking they want to move up
+    window_start = Column(UTCDateTime, nullable=False)
+    window_end = Column(UTCDateTime, nullable=False)
+    status = Column(String(20), nullable=False, default="waiting")  # waiting, booked, withdrawn
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class WaitlistOffer(Base):
+    """A freed slot offered by text to a waitlisted patient; first yes wins."""
+
+    __tablename__ = "waitlist_offer"
+    id = Column(Integer, primary_key=True)
+    entry_id = Column(ForeignKey("waitlist_entry.id", ondelete="CASCADE"), nullable=False)
+    provider_id = Column(ForeignKey("provider.id"), nullable=False)
+    appointment_type_id = Column(ForeignKey("appointment_type.id"), nullable=False)
+    start = Column(UTCDateTime, nullable=False)
+    offered_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    status = Column(String(20), nullable=False, default="offered")  # offered, accepted, taken, expired
+    appointment_id = Column(ForeignKey("appointment.id"))
+
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,92 @@
+"""Every setting of the assistant, read from the environment in this one place.
+
+Nothing else reads ``os.environ``. Each setting has a documented default that
+works on a developer's machine; the README's "Configuration" table mirrors
+this module. Call :func:`get_settings` (cached) or build ``Settings.from_env``
+with a dict in tests.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Storage
+    database_url: str = f"sqlite:///{VAR / 'practice.db'}"
+    practice_file: str = str(ROOT / "bot" / "demo_practice.yml")
+
+    # Loopback services started by `make run`
+    host: str = "127.0.0.1"
+    rasa_url: str = "http://127.0.0.1:5005"
+    action_port: int = 5055
+    rasa_port: int = 5005
+    staff_port: int = 8000
+    stub_port: int = 8099
+
+    # Twilio (the SDK talks to TWILIO_API_BASE: Twilio itself, or the local stub)
+    twilio_account_sid: str = "ACtest0000000000000000000000000000"
+    twilio_auth_token: str = "dev-auth-token"
+    twilio_from_number: str = "+15035550199"
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base: str = ""
+    public_base_url: str = "http://127.0.0.1:5005"
+    twilio_advanced_opt_out: bool = False
+    sms_send_rate: float = 10.0  # messages per second of the sender
+
+    # Staff inbox
+    staff_secret_key: str = "dev-only-secret-change-me"
+    staff_session_hours: float = 10.0
+
+    # Reminders
+    reminder_worker_interval: float = 30.0
+
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        rasa_port = int(env.get("RASA_PORT", cls.rasa_port))
+        host = env.get("BIND_HOST", cls.host)
+        return cls(
+            database_url=env.get("DATABASE_URL") or cls.database_url,
+            practice_file=env.get("PRACTICE_FILE") or cls.practice_file,
+            host=host,
+            rasa_url=env.get("RASA_URL") or f"http://{host}:{rasa_port}",
+            action_port=int(env.get("ACTION_PORT", cls.action_port)),
+            rasa_port=rasa_port,
+            staff_port=int(env.get("STAFF_PORT", cls.staff_port)),
+            stub_port=int(env.get("STUB_PORT", cls.stub_port)),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or cls.twilio_account_sid,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or cls.twilio_auth_token,
+            twilio_from_number=env.get("TWILIO_FROM_NUMBER") or cls.twilio_from_number,
+            twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
+            twilio_api_base=env.get("TWILIO_API_BASE", ""),
+            public_base_url=(env.get("PUBLIC_BASE_URL") or f"http://{host}:{rasa_port}").rstrip("/"),
+            twilio_advanced_opt_out=_bool(env.get("TWILIO_ADVANCED_OPT_OUT"), False),
+            sms_send_rate=float(env.get("SMS_SEND_RATE", cls.sms_send_rate)),
+            staff_secret_key=env.get("STAFF_SECRET_KEY") or cls.staff_secret_key,
+            staff_session_hours=float(env.get("STAFF_SESSION_HOURS", cls.staff_session_hours)),
+            reminder_worker_interval=float(
+                env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
+            ),
+            log_level=env.get("LOG_LEVEL", cls.log_level),
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,104 @@
+"""Shared fixtures: real databases (SQLite file, PostgreSQL when reachable) with the demo practice.
+
+PostgreSQL tests skip with a reason on a machine without it, but never in CI:
+with ``CI`` set, an unreachable PostgreSQL is a failure.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
+
+from bot.db import make_engine
+from bot.migrate import upgrade_database
+from bot.practice import apply_practice_config, load_practice_file
+from bot.settings import ROOT
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+DEMO_PRACTICE = ROOT / "bot" / "demo_practice.yml"
+ZONE = ZoneInfo("America/Los_Angeles")
+
+
+def _migrated_with_practice(url: str):
+    upgrade_database(url)
+    engine = make_engine(url)
+    with sessionmaker(bind=engine, future=True)() as session, session.begin():
+        apply_practice_config(session, load_practice_file(DEMO_PRACTICE))
+    return engine
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'practice.db'}"
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    """A fresh, migrated SQLite database with the demo practice loaded."""
+    engine = _migrated_with_practice(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        probe = make_engine(PG_ADMIN_URL)
+        with probe.connect():
+            pass
+        probe.dispose()
+        return None
+    except Exception as exc:  # any connection failure means "not here"
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    reason = postgres_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {reason}")
+        pytest.skip(reason)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_url):
+    engine = _migrated_with_practice(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request):
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("engine")
+    return request.getfixturevalue("pg_engine")
+
+
+@pytest.fixture
+def Session(engine):
+    return sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed Monday morning in the demo practice's zone (not a holiday)."""
+    return datetime(2027, 3, 1, 9, 0, tzinfo=ZONE)
