@@ -1,0 +1,182 @@
+"""bot.dates: the held-out table of patient phrasings, then the behaviours by name."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bot.dates import When, parse_all_when, parse_when
+
+TABLE = Path(__file__).with_name("time_expressions.yml")
+LA = ZoneInfo("America/Los_Angeles")
+NY = ZoneInfo("America/New_York")
+FRIDAY_BEFORE_FALL_BACK = datetime(2026, 10, 30, 12, 0, tzinfo=LA)
+
+
+def _cases() -> list[tuple[str, datetime, str, When | None]]:
+    cases = []
+    for group in yaml.safe_load(TABLE.read_text()):
+        now = datetime.fromisoformat(group["now"]).replace(tzinfo=ZoneInfo(group["zone"]))
+        for case in group["cases"]:
+            text, *bounds = case
+            if bounds == [None]:
+                expected = None
+            else:
+                start = datetime.fromisoformat(bounds[0])
+                end = datetime.fromisoformat(bounds[-1])
+                expected = When(start, end)
+            cases.append((group["group"], now, text, expected))
+    return cases
+
+
+def _same(got: When | None, expected: When | None) -> bool:
+    """Equal instants AND equal UTC offsets, so a wrong DST offset counts as a miss.
+
+    Timestamps, not ==: Python never finds a wall time in the repeated fall-back
+    hour equal to a datetime in another zone (PEP 495).
+    """
+    if got is None or expected is None:
+        return got is expected
+    return all(g.timestamp() == e.timestamp() and g.utcoffset() == e.utcoffset()
+               for g, e in ((got.start, expected.start), (got.end, expected.end)))
+
+
+def test_table_of_patient_phrasings_is_at_least_95_percent_right():
+    cases = _cases()
+    assert len(cases) >= 120
+    misses = []
+    for group, now, text, expected in cases:
+        got = parse_when(text, now)
+        if not _same(got, expected):
+            misses.append(f"[{group}] {text!r}\n    expected {_show(expected)}\n    got      {_show(got)}")
+    for miss in misses:
+        print(miss)
+    right = len(cases) - len(misses)
+    print(f"{right}/{len(cases)} right")
+    assert right / len(cases) >= 0.95, "\n".join(misses)
+
+
+def _show(when: When | None) -> str:
+    if when is None:
+        return "None"
+    return f"{when.start.isoformat()} .. {when.end.isoformat()}"
+
+
+def _at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, zone=LA) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=zone)
+
+
+def test_weekday_is_nearest_future_day_never_today():
+    friday = FRIDAY_BEFORE_FALL_BACK
+    for text in ("friday", "next friday", "this friday", "fri"):
+        assert parse_when(text, friday).start == _at(2026, 11, 6), text
+    assert parse_when("saturday", friday).start == _at(2026, 10, 31)
+
+
+def test_bare_hour_one_to_seven_is_pm():
+    morning = _at(2026, 6, 17, 6, 0)
+    assert parse_when("at 1", morning).start == _at(2026, 6, 17, 13)
+    assert parse_when("at 7", morning).start == _at(2026, 6, 17, 19)
+    assert parse_when("at 8", morning).start == _at(2026, 6, 17, 8)
+    assert parse_when("at 11", morning).start == _at(2026, 6, 17, 11)
+    assert parse_when("at 12", morning).start == _at(2026, 6, 17, 12)
+
+
+def test_part_of_day_decides_meridiem_of_a_bare_hour():
+    morning = _at(2026, 6, 17, 6, 0)
+    assert parse_when("tonight at 8", morning).start == _at(2026, 6, 17, 20)
+    assert parse_when("tmrw at 7 in the morning", morning).start == _at(2026, 6, 18, 7)
+
+
+def test_monday_nine_after_fall_back_is_nine_local():
+    got = parse_when("monday 9am", FRIDAY_BEFORE_FALL_BACK)
+    assert got.is_exact_time
+    assert got.start == _at(2026, 11, 2, 9)
+    assert got.start.utcoffset() == timedelta(hours=-8)
+    assert got.start.astimezone(timezone.utc).hour == 17
+
+
+def test_whole_day_across_fall_back_is_twenty_five_hours():
+    got = parse_when("sunday", FRIDAY_BEFORE_FALL_BACK)
+    assert (got.end - got.start) == timedelta(days=1)  # wall clock
+    assert got.end.astimezone(timezone.utc) - got.start.astimezone(timezone.utc) == timedelta(hours=25)
+
+
+def test_wall_time_skipped_by_spring_forward_comes_out_valid():
+    got = parse_when("sunday at 2:30am", _at(2027, 3, 12, 9))
+    assert (got.start.hour, got.start.minute) == (3, 30)
+    assert got.start.utcoffset() == timedelta(hours=-7)
+
+
+def test_numbers_that_are_not_times_give_none():
+    for text in ("2", "the second one", "option 3", "2 kids", "$40", "it was $40.50",
+                 "call 503-555-0100", "(503) 555-0100", "press 1", "a", "at", "the 2nd one",
+                 "I sat down", "may I ask something", "march on", "room 204"):
+        assert parse_when(text, FRIDAY_BEFORE_FALL_BACK) is None, text
+
+
+def test_day_without_time_is_the_whole_day():
+    got = parse_when("tuesday", FRIDAY_BEFORE_FALL_BACK)
+    assert (got.start, got.end) == (_at(2026, 11, 3), _at(2026, 11, 4))
+    assert not got.is_exact_time
+
+
+def test_time_without_day_is_today_if_ahead_else_tomorrow():
+    assert parse_when("at 3", FRIDAY_BEFORE_FALL_BACK).start == _at(2026, 10, 30, 15)
+    assert parse_when("at 11", FRIDAY_BEFORE_FALL_BACK).start == _at(2026, 10, 31, 11)
+
+
+def test_after_runs_to_end_of_day_and_before_from_its_start():
+    after = parse_when("tmrw after 3", FRIDAY_BEFORE_FALL_BACK)
+    assert (after.start, after.end) == (_at(2026, 10, 31, 15), _at(2026, 11, 1))
+    before = parse_when("tmrw before noon", FRIDAY_BEFORE_FALL_BACK)
+    assert (before.start, before.end) == (_at(2026, 10, 31), _at(2026, 10, 31, 12))
+
+
+def test_between_two_and_four_is_afternoon_range():
+    got = parse_when("monday between 2 and 4", FRIDAY_BEFORE_FALL_BACK)
+    assert (got.start, got.end) == (_at(2026, 11, 2, 14), _at(2026, 11, 2, 16))
+
+
+def test_next_week_is_monday_to_monday():
+    got = parse_when("next week", FRIDAY_BEFORE_FALL_BACK)
+    assert (got.start, got.end) == (_at(2026, 11, 2), _at(2026, 11, 9))
+
+
+def test_month_day_without_year_is_next_on_or_after_today():
+    new_years_eve = _at(2026, 12, 31, 9)
+    assert parse_when("dec 31", new_years_eve).start == _at(2026, 12, 31)
+    assert parse_when("dec 30", new_years_eve).start == _at(2027, 12, 30)
+
+
+def test_parse_all_when_returns_every_expression_in_order():
+    found = parse_all_when("cancel tuesday and put me in thursday at 10", FRIDAY_BEFORE_FALL_BACK)
+    assert [w.start for w in found] == [_at(2026, 11, 3), _at(2026, 11, 5, 10)]
+    assert parse_when("cancel tuesday and put me in thursday", FRIDAY_BEFORE_FALL_BACK).start \
+        == _at(2026, 11, 3)
+
+
+def test_alternative_time_keeps_the_day():
+    found = parse_all_when("tuesday at 2 or 3", FRIDAY_BEFORE_FALL_BACK)
+    assert [w.start for w in found] == [_at(2026, 11, 3, 14), _at(2026, 11, 3, 15)]
+
+
+def test_new_york_zone_is_kept():
+    got = parse_when("tomorrow at 3", _at(2026, 11, 30, 8, 30, zone=NY))
+    assert got.start == _at(2026, 12, 1, 15, zone=NY)
+    assert got.start.tzinfo is NY
+
+
+def test_fixed_offset_zone_is_handled():
+    now = datetime(2026, 10, 30, 12, 0, tzinfo=timezone(timedelta(hours=-7)))
+    got = parse_when("monday 9am", now)
+    assert got.start == datetime(2026, 11, 2, 9, 0, tzinfo=timezone(timedelta(hours=-7)))
+
+
+def test_naive_now_is_refused():
+    with pytest.raises(ValueError):
+        parse_when("tomorrow", datetime(2026, 10, 30, 12, 0))
