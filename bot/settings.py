@@ -32,6 +32,7 @@ class Settings:
     # Loopback services started by `make run`
     host: str = "127.0.0.1"
     rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""  # Rasa's --auth-token; "" when Rasa runs without one
     action_port: int = 5055
     rasa_port: int = 5005
     staff_port: int = 8000
@@ -66,6 +67,7 @@ class Settings:
             practice_file=env.get("PRACTICE_FILE") or cls.practice_file,
             host=host,
             rasa_url=env.get("RASA_URL") or f"http://{host}:{rasa_port}",
+            rasa_token=env.get("RASA_TOKEN", cls.rasa_token),
             action_port=int(env.get("ACTION_PORT", cls.action_port)),
             rasa_port=rasa_port,
             staff_port=int(env.get("STAFF_PORT", cls.staff_port)),
