@@ -40,6 +40,7 @@ Datetimes are built from wall-clock fields with the zone of `now`, never by
 adding timedeltas to aware datetimes, so they are right across daylight-saving
 changes; a wall time that does not exist (02:30 on spring-forward day) comes
 out as the same instant expressed correctly (03:30 daylight time).
+A wall time that happens twice (01:30 on fall-back day) is the first, daylight one.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ _B = r"(?<![\w$#/.:'-])"   # start of a free-standing token
 _E = r"(?![\w/]|[:.-]\d)"   # end of a free-standing token
 
 _PART_RE = (r"(?:(?!midnight)(?:(early|late|mid)[\s-]*)?(mornings?|mornin|morn|afternoons?|afternon|aftn|"
-            r"arvo|evenings?|evenin|eve|night|nite)|lunch\s*time|lunch|first\s+thing"
+            r"arvo|evenings?|evenin|eve|night|nite)|lunch\s*time|lunch|(?:first|1st)\s+thing"
             r"(?:\s+in\s+the\s+(?:morning|am|a\.m\.))?|(?<=the\s)(am|pm|a\.m\.|p\.m\.))")
 
 
@@ -607,7 +608,7 @@ class _Parser:
     def _claim_parts(self) -> None:
         def part(m):
             raw = m.group(0)
-            if raw.startswith("first"):
+            if raw.startswith(("first", "1st")):
                 return _Item(m.start(), m.end(), part=_PARTS["morning"])
             if raw.startswith("lunch"):
                 if _word_before(self.text, m.start()) in _BOUND_WORDS:
@@ -704,7 +705,7 @@ class _Parser:
             if a is None or not ok_follower(m):
                 return None
             if need_context and not a.strong:
-                compact_ok = (re.fullmatch(r"\d{3,4}", m.group(1).strip())
+                compact_ok = (re.fullmatch(r"\d{3,4}|\d{1,2}\.\d\d", m.group(1).strip())
                               and a.minute in (15, 30, 45))
                 if not (compact_ok or self._near_part(m.start(), m.end())
                         or self._after_alternative(m.start())):
