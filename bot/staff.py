@@ -1,0 +1,222 @@
+"""Staff accounts, logins, who may see which queue, and the audit log.
+
+The web inbox is an adapter over this module: it never hashes a password,
+stores a session or decides a permission itself. Passwords are hashed with
+scrypt (slow on purpose); a login's random token lives only in the browser's
+cookie, the database keeps its SHA-256, so a copy of the database opens no
+session. Every function takes a ``session`` and does not commit.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import AuditEntry, StaffRole, StaffSession, StaffUser
+
+ALL_QUEUES = ("front_desk", "billing", "clinical", "urgent")
+
+# Which queues each role answers; urgent texts reach whoever can act on them.
+QUEUES_FOR_ROLE: dict[str, tuple[str, ...]] = {
+    StaffRole.FRONT_DESK.value: ("front_desk", "urgent"),
+    StaffRole.BILLING.value: ("billing",),
+    StaffRole.CLINICAL.value: ("clinical", "urgent"),
+    StaffRole.ADMIN.value: ALL_QUEUES,
+}
+
+MIN_PASSWORD_LENGTH = 8
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+class StaffError(ValueError):
+    """A staff account request that cannot be carried out; the message says why."""
+
+
+# --- Passwords -------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64): the parameters travel with the hash."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches ``stored``; the comparison takes constant time."""
+    try:
+        scheme, n, r, p, salt, expected = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected_bytes = base64.b64decode(expected)
+        digest = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected_bytes), maxmem=128 * int(n) * int(r) * 2 + 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected_bytes)
+
+
+# A hash to check against when the username is unknown, so a wrong username
+# takes as long as a wrong password and does not reveal which accounts exist.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+# --- Accounts --------------------------------------------------------------------
+
+def role_of(user: StaffUser) -> str:
+    return user.role.value if isinstance(user.role, StaffRole) else str(user.role)
+
+
+def create_staff_user(
+    session: Session, username: str, password: str, role: str, display_name: str | None, now: datetime
+) -> StaffUser:
+    """A new active staff account; refuses a taken username, an unknown role or a short password."""
+    username = username.strip()
+    if not username:
+        raise StaffError("a username is required")
+    try:
+        role_enum = StaffRole(role)
+    except ValueError:
+        raise StaffError(f"unknown role {role!r}; choose one of {', '.join(r.value for r in StaffRole)}") from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if session.execute(select(StaffUser.id).where(StaffUser.username == username)).first():
+        raise StaffError(f"the username {username!r} is taken")
+    user = StaffUser(
+        username=username,
+        display_name=(display_name or username).strip(),
+        password_hash=hash_password(password),
+        role=role_enum,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: StaffUser, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+
+
+def set_active(session: Session, user: StaffUser, active: bool, now: datetime) -> None:
+    """Turn an account on or off; turning it off ends its open logins at once."""
+    user.active = active
+    if not active:
+        for login in session.execute(
+            select(StaffSession).where(StaffSession.staff_user_id == user.id, StaffSession.ended_at.is_(None))
+        ).scalars():
+            login.ended_at = now
+
+
+def list_staff_users(session: Session) -> list[StaffUser]:
+    return list(session.execute(select(StaffUser).order_by(StaffUser.username)).scalars())
+
+
+def staff_for_queue(session: Session, queue: str) -> list[StaffUser]:
+    """Active staff whose role answers ``queue``: who a ticket there may be assigned to."""
+    return [u for u in list_staff_users(session) if u.active and may_see_queue(role_of(u), queue)]
+
+
+# --- Roles -----------------------------------------------------------------------
+
+def visible_queues(role: str) -> tuple[str, ...]:
+    return QUEUES_FOR_ROLE.get(role, ())
+
+
+def may_see_queue(role: str, queue: str) -> bool:
+    return queue in visible_queues(role)
+
+
+# --- Logins ----------------------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authenticate(session: Session, username: str, password: str) -> StaffUser | None:
+    """The active user with this username and password, or None (same work either way)."""
+    user = session.execute(select(StaffUser).where(StaffUser.username == username.strip())).scalar_one_or_none()
+    if user is None or not user.active:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+@dataclass(frozen=True)
+class Login:
+    """A started login: ``token`` goes into the cookie and is never stored."""
+
+    token: str
+    staff_session: StaffSession
+
+
+def start_session(session: Session, user: StaffUser, now: datetime, hours: float) -> Login:
+    token = secrets.token_urlsafe(32)
+    row = StaffSession(
+        token_hash=_token_hash(token),
+        staff_user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
+    )
+    session.add(row)
+    session.flush()
+    return Login(token, row)
+
+
+def session_for_token(session: Session, token: str | None, now: datetime) -> StaffSession | None:
+    """The live login for a cookie's token: not ended, not expired, its user still active."""
+    if not token:
+        return None
+    row = session.execute(
+        select(StaffSession).where(StaffSession.token_hash == _token_hash(token))
+    ).scalar_one_or_none()
+    if row is None or row.ended_at is not None or row.expires_at <= now or not row.staff_user.active:
+        return None
+    return row
+
+
+def end_session(session: Session, staff_session: StaffSession, now: datetime) -> None:
+    if staff_session.ended_at is None:
+        staff_session.ended_at = now
+
+
+# --- Audit -----------------------------------------------------------------------
+
+AUDIT_ACTIONS = frozenset({
+    "login", "logout", "view", "reply", "note", "claim", "assign", "resolve", "reopen", "denied",
+    "user_add", "user_change", "canned_change",
+})
+
+
+def audit(
+    session: Session,
+    action: str,
+    now: datetime,
+    *,
+    staff_user_id: int | None = None,
+    ticket_id: int | None = None,
+    detail: str | None = None,
+) -> AuditEntry:
+    """Record who did (or was refused) what on which conversation."""
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    entry = AuditEntry(at=now, staff_user_id=staff_user_id, action=action, ticket_id=ticket_id,
+                       detail=(detail or None) and detail[:300])
+    session.add(entry)
+    session.flush()
+    return entry

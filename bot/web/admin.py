@@ -1,0 +1,100 @@
+"""Admin only: staff accounts and the canned responses staff insert into replies."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from bot import staff
+from bot.models import CannedResponse, StaffRole, StaffUser
+from bot.web.auth import db, now, require_admin
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PLACEHOLDERS = ("{first_name}", "{practice_phone}", "{practice_name}")
+
+
+@bp.before_request
+def _admins_only():
+    require_admin()
+
+
+@bp.get("/")
+def index():
+    with db().begin() as session:
+        users = [{"id": u.id, "username": u.username, "display_name": u.display_name,
+                  "role": staff.role_of(u), "active": u.active} for u in staff.list_staff_users(session)]
+        canned = [{"id": c.id, "title": c.title, "body": c.body}
+                  for c in session.execute(select(CannedResponse).order_by(CannedResponse.title)).scalars()]
+    return render_template("admin/index.html", users=users, canned=canned,
+                           roles=[r.value for r in StaffRole], placeholders=PLACEHOLDERS)
+
+
+@bp.post("/users")
+def add_user():
+    form = request.form
+    with db().begin() as session:
+        try:
+            user = staff.create_staff_user(session, form.get("username", ""), form.get("password", ""),
+                                           form.get("role", ""), form.get("display_name") or None, now())
+        except staff.StaffError as exc:
+            flash(str(exc), "warning")
+            return redirect(url_for("admin.index"))
+        staff.audit(session, "user_add", now(), staff_user_id=g.staff.user_id,
+                    detail=f"{user.username} ({staff.role_of(user)})")
+        flash(f"Added {user.username}.")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/users/<int:user_id>")
+def change_user(user_id: int):
+    """Turn an account on or off, or set a new password."""
+    with db().begin() as session:
+        user = session.get(StaffUser, user_id)
+        if user is None:
+            flash("No such user.", "warning")
+            return redirect(url_for("admin.index"))
+        action = request.form.get("action")
+        try:
+            if action == "deactivate":
+                if user.id == g.staff.user_id:
+                    raise staff.StaffError("you cannot turn off your own account")
+                staff.set_active(session, user, False, now())
+            elif action == "activate":
+                staff.set_active(session, user, True, now())
+            elif action == "password":
+                staff.set_password(session, user, request.form.get("password", ""))
+            else:
+                raise staff.StaffError("unknown change")
+        except staff.StaffError as exc:
+            flash(str(exc), "warning")
+            return redirect(url_for("admin.index"))
+        staff.audit(session, "user_change", now(), staff_user_id=g.staff.user_id,
+                    detail=f"{action} {user.username}")
+        flash(f"Changed {user.username}: {action}.")
+    return redirect(url_for("admin.index"))
+
+
+@bp.post("/canned")
+def save_canned():
+    """Add a canned response, or edit/delete one (``id`` given)."""
+    form = request.form
+    title, body = form.get("title", "").strip(), form.get("body", "").strip()
+    with db().begin() as session:
+        row = session.get(CannedResponse, int(form["id"])) if form.get("id", "").isdigit() else None
+        if form.get("action") == "delete" and row is not None:
+            session.delete(row)
+            detail = f"deleted {row.title}"
+        elif not title or not body:
+            flash("A canned response needs a title and a text.", "warning")
+            return redirect(url_for("admin.index"))
+        elif session.execute(select(CannedResponse.id).where(CannedResponse.title == title,
+                                                             CannedResponse.id != (row.id if row else -1))).first():
+            flash(f"There is already a canned response called {title!r}.", "warning")
+            return redirect(url_for("admin.index"))
+        else:
+            row = row or CannedResponse()
+            row.title, row.body = title[:120], body
+            session.add(row)
+            detail = f"saved {title[:120]}"
+        staff.audit(session, "canned_change", now(), staff_user_id=g.staff.user_id, detail=detail)
+    return redirect(url_for("admin.index"))

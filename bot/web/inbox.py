@@ -1,0 +1,350 @@
+"""The queue and the conversation: claim, assign, reply, note, resolve, reopen.
+
+Pages render server-side; ``/api/queue`` and ``/api/tickets/<id>/transcript``
+give the same data as JSON for the 2-3 s polling in ``static/inbox.js``.
+A ticket outside the user's queues is refused (403, audited) before anything
+of it is read.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import handoff, patients, staff
+from bot.channels import rasa_http
+from bot.models import (Appointment, CannedResponse, HandoffTicket, OutboundStatus, Patient,
+                        StaffUser, TicketStatus)
+from bot.outbox import enqueue_text
+from bot.practice import format_phone, get_practice, practice_zone
+from bot.web.auth import db, deny, now, settings
+
+log = logging.getLogger(__name__)
+bp = Blueprint("inbox", __name__)
+
+MAX_REPLY = 1600
+DUE_SOON = timedelta(minutes=15)
+
+
+# --- Formatting --------------------------------------------------------------------
+
+def local_time(moment: datetime | None, zone: ZoneInfo, today: datetime | None = None) -> str:
+    """'9:05 AM' today, 'Tue Mar 2, 9:05 AM' on other days."""
+    if moment is None:
+        return ""
+    here = moment.astimezone(zone)
+    clock = here.strftime("%I:%M %p").lstrip("0")
+    if today is not None and here.date() == today.astimezone(zone).date():
+        return clock
+    return f"{here.strftime('%a %b')} {here.day}, {clock}"
+
+
+def waited(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _names(session: Session) -> dict[int, str]:
+    return {u.id: u.display_name for u in session.execute(select(StaffUser)).scalars()}
+
+
+def _patient_label(session: Session, ticket: HandoffTicket) -> str:
+    if ticket.patient is not None:
+        return ticket.patient.full_name
+    people = session.execute(select(Patient).where(Patient.phone == ticket.phone).order_by(Patient.id)).scalars().all()
+    if people:
+        return " / ".join(p.full_name for p in people)
+    return "Unknown patient"
+
+
+def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], zone: ZoneInfo,
+               at: datetime) -> dict[str, Any]:
+    answered = ticket.first_response_at is not None
+    if ticket.status == TicketStatus.RESOLVED:
+        urgency = "done"
+    elif not answered and at > ticket.due_at:
+        urgency = "late"
+    elif not answered and ticket.due_at - at <= DUE_SOON:
+        urgency = "soon"
+    else:
+        urgency = "ok"
+    queue_names = getattr(g, "queue_names", {})
+    return {
+        "id": ticket.id,
+        "url": url_for("inbox.ticket", ticket_id=ticket.id),
+        "queue": ticket.queue,
+        "queue_name": queue_names.get(ticket.queue, ticket.queue),
+        "patient": _patient_label(session, ticket),
+        "phone": format_phone(ticket.phone),
+        "reason": ticket.reason,
+        "status": ticket.status.value,
+        "created": local_time(ticket.created_at, zone, at),
+        "waiting": waited(at - ticket.created_at),
+        "due": local_time(ticket.due_at, zone, at),
+        "urgency": urgency,
+        "answered": answered,
+        "claimed_by": names.get(ticket.claimed_by, "") if ticket.claimed_by else "",
+        "mine": ticket.claimed_by == g.staff.user_id,
+    }
+
+
+def _queue_rows(session: Session, show: str) -> list[dict[str, Any]]:
+    practice = get_practice(session)
+    g.queue_names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+    zone, at = practice_zone(practice), now()
+    query = select(HandoffTicket).where(HandoffTicket.queue.in_(g.staff.queues))
+    if show == "resolved":
+        query = query.where(HandoffTicket.status == TicketStatus.RESOLVED).order_by(
+            HandoffTicket.resolved_at.desc()).limit(50)
+    else:
+        query = query.where(HandoffTicket.status.in_(handoff.OPEN_STATUSES)).order_by(
+            HandoffTicket.created_at, HandoffTicket.id)
+        if show == "mine":
+            query = query.where(HandoffTicket.claimed_by == g.staff.user_id)
+    names = _names(session)
+    return [_queue_row(session, t, names, zone, at) for t in session.execute(query).scalars()]
+
+
+def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime) -> dict[str, Any]:
+    return {"ref": entry.ref, "who": entry.who, "body": entry.body, "status": entry.status,
+            "at": entry.at.isoformat(), "time": local_time(entry.at, zone, at)}
+
+
+def fill_placeholders(body: str, values: dict[str, str]) -> str:
+    """Replace {first_name}, {practice_phone}, {practice_name}; other braces stay as written."""
+    for key, value in values.items():
+        body = body.replace("{" + key + "}", value)
+    return body
+
+
+def _upcoming_appointments(session: Session, ticket: HandoffTicket, at: datetime) -> list[Appointment]:
+    """The booked visits of the ticket's patient (or of everyone on its phone), soonest first."""
+    patient_ids = [ticket.patient_id] if ticket.patient_id else list(
+        session.execute(select(Patient.id).where(Patient.phone == ticket.phone)).scalars())
+    return patients.upcoming_appointments(session, patient_ids, at)[:10]
+
+
+# --- Access -------------------------------------------------------------------------
+
+def _check_ticket_access(ticket_id: int) -> None:
+    """404 for no such ticket; 403 (audited) for a ticket outside the user's queues."""
+    with db().begin() as session:
+        queue = session.execute(select(HandoffTicket.queue).where(HandoffTicket.id == ticket_id)).scalar()
+    if queue is None:
+        abort(404)
+    if not staff.may_see_queue(g.staff.role, queue):
+        deny(f"{g.staff.role} may not open the {queue} queue", ticket_id=ticket_id)
+
+
+def _back(ticket_id: int):
+    return redirect(url_for("inbox.ticket", ticket_id=ticket_id))
+
+
+# --- The queue ----------------------------------------------------------------------
+
+@bp.get("/")
+def queue():
+    show = request.args.get("show", "open")
+    with db().begin() as session:
+        rows = _queue_rows(session, show)
+    return render_template("inbox/queue.html", rows=rows, show=show)
+
+
+@bp.get("/api/queue")
+def api_queue():
+    show = request.args.get("show", "open")
+    with db().begin() as session:
+        rows = _queue_rows(session, show)
+    return jsonify(tickets=rows)
+
+
+# --- One conversation ---------------------------------------------------------------
+
+@bp.get("/tickets/<int:ticket_id>")
+def ticket(ticket_id: int):
+    _check_ticket_access(ticket_id)
+    at = now()
+    with db().begin() as session:
+        practice = get_practice(session)
+        zone = practice_zone(practice)
+        ticket = session.get(HandoffTicket, ticket_id)
+        names = _names(session)
+        g.queue_names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+        row = _queue_row(session, ticket, names, zone, at)
+        entries = [_entry_json(e, zone, at) for e in handoff.transcript(session, ticket)]
+        patients = [ticket.patient] if ticket.patient else list(
+            session.execute(select(Patient).where(Patient.phone == ticket.phone)).scalars())
+        values = {
+            "first_name": patients[0].first_name if len(patients) == 1 else "there",
+            "practice_phone": format_phone(practice.phone),
+            "practice_name": practice.name,
+        }
+        canned = [{"id": c.id, "title": c.title, "body": fill_placeholders(c.body, values)}
+                  for c in session.execute(select(CannedResponse).order_by(CannedResponse.title)).scalars()]
+        appointments = [{
+            "when": local_time(a.start, zone),
+            "provider": a.provider.display_name,
+            "type": a.appointment_type.name,
+            "status": a.status.value,
+            "patient": a.patient.full_name,
+        } for a in _upcoming_appointments(session, ticket, at)]
+        colleagues = [{"id": u.id, "name": f"{u.display_name} ({staff.role_of(u)})"}
+                      for u in staff.staff_for_queue(session, ticket.queue)]
+        staff.audit(session, "view", at, staff_user_id=g.staff.user_id, ticket_id=ticket_id)
+    return render_template("inbox/ticket.html", ticket=row, entries=entries, canned=canned,
+                           appointments=appointments, colleagues=colleagues,
+                           patients=[{"name": p.full_name, "dob": p.date_of_birth} for p in patients],
+                           max_reply=MAX_REPLY)
+
+
+@bp.get("/api/tickets/<int:ticket_id>/transcript")
+def api_transcript(ticket_id: int):
+    """Entries after ``after`` (a ref like ``in-12``), the delivery status of every text, the ticket's state."""
+    _check_ticket_access(ticket_id)
+    after = request.args.get("after", "")
+    at = now()
+    with db().begin() as session:
+        practice = get_practice(session)
+        zone = practice_zone(practice)
+        ticket = session.get(HandoffTicket, ticket_id)
+        entries = handoff.transcript(session, ticket)
+        refs = [e.ref for e in entries]
+        start = refs.index(after) + 1 if after in refs else 0
+        g.queue_names = {}
+        row = _queue_row(session, ticket, _names(session), zone, at)
+    return jsonify(
+        entries=[_entry_json(e, zone, at) for e in entries[start:]],
+        statuses={e.ref: e.status for e in entries if e.status is not None},
+        ticket={k: row[k] for k in ("status", "claimed_by", "urgency", "waiting", "due")},
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>/claim")
+def claim(ticket_id: int):
+    _check_ticket_access(ticket_id)
+    with db().begin() as session:
+        try:
+            handoff.claim_ticket(session, ticket_id, g.staff.user_id, now())
+        except ValueError as exc:
+            flash(str(exc), "warning")
+            return _back(ticket_id)
+        staff.audit(session, "claim", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
+    return _back(ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/assign")
+def assign(ticket_id: int):
+    _check_ticket_access(ticket_id)
+    try:
+        target_id = int(request.form.get("staff_user_id", ""))
+    except ValueError:
+        abort(400)
+    with db().begin() as session:
+        ticket = session.get(HandoffTicket, ticket_id)
+        allowed = {u.id: u for u in staff.staff_for_queue(session, ticket.queue)}
+        target = allowed.get(target_id)
+        if target is None:
+            flash("That colleague does not answer this queue.", "warning")
+            return _back(ticket_id)
+        try:
+            handoff.claim_ticket(session, ticket_id, target.id, now())
+        except ValueError as exc:
+            flash(str(exc), "warning")
+            return _back(ticket_id)
+        staff.audit(session, "assign", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id,
+                    detail=f"to {target.username}")
+        flash(f"Assigned to {target.display_name}.")
+    return _back(ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/reply")
+def reply(ticket_id: int):
+    """Text the patient through the outbox; the first reply sets the first-response time."""
+    _check_ticket_access(ticket_id)
+    body = request.form.get("body", "").strip()
+    if not body:
+        flash("Write a reply first.", "warning")
+        return _back(ticket_id)
+    if len(body) > MAX_REPLY:
+        flash(f"A text can be at most {MAX_REPLY} characters.", "warning")
+        return _back(ticket_id)
+    at = now()
+    with db().begin() as session:
+        ticket = session.get(HandoffTicket, ticket_id)
+        if ticket.status == TicketStatus.RESOLVED:
+            flash("This conversation is resolved; reopen it to reply.", "warning")
+            return _back(ticket_id)
+        if ticket.status == TicketStatus.OPEN:
+            handoff.claim_ticket(session, ticket_id, g.staff.user_id, at)
+        row = enqueue_text(session, ticket.phone, body, "staff", at,
+                           ticket_id=ticket_id, staff_user_id=g.staff.user_id)
+        handoff.record_staff_reply(session, ticket_id, at)
+        staff.audit(session, "reply", at, staff_user_id=g.staff.user_id, ticket_id=ticket_id,
+                    detail=f"outbound {row.id}")
+        if row.status == OutboundStatus.BLOCKED:
+            flash("Not sent: this phone has opted out of texts. Call the patient instead.", "warning")
+    return _back(ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/note")
+def note(ticket_id: int):
+    _check_ticket_access(ticket_id)
+    body = request.form.get("body", "").strip()
+    if not body:
+        flash("Write a note first.", "warning")
+        return _back(ticket_id)
+    with db().begin() as session:
+        handoff.add_note(session, ticket_id, g.staff.user_id, body[:4000], now())
+        staff.audit(session, "note", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
+    return _back(ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/resolve")
+def resolve(ticket_id: int):
+    """Close the ticket and hand the conversation back to the bot (unless another ticket holds it)."""
+    _check_ticket_access(ticket_id)
+    with db().begin() as session:
+        ticket = handoff.resolve_ticket(session, ticket_id, g.staff.user_id, now())
+        phone = ticket.phone
+        still_held = handoff.open_ticket_for(session, phone) is not None
+        staff.audit(session, "resolve", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
+    if still_held:
+        flash("Resolved. Another open ticket still holds this conversation, so the bot stays paused.")
+        return redirect(url_for("inbox.queue"))
+    try:
+        rasa_http.resume_conversation(settings().rasa_url, settings().rasa_token, phone)
+    except rasa_http.RasaUnavailable as exc:
+        log.warning("resolved ticket %s but could not resume the conversation: %s", ticket_id, exc)
+        flash("Resolved, but the assistant could not be reached to take the conversation back. "
+              "It will answer again once it is running; tell IT if this repeats.", "warning")
+        return _back(ticket_id)
+    flash("Resolved; the assistant has the conversation again.")
+    return redirect(url_for("inbox.queue"))
+
+
+@bp.post("/tickets/<int:ticket_id>/reopen")
+def reopen(ticket_id: int):
+    """Take the conversation back from the bot: reopen the ticket and pause Rasa for the phone."""
+    _check_ticket_access(ticket_id)
+    with db().begin() as session:
+        ticket = handoff.reopen_ticket(session, ticket_id, g.staff.user_id, now())
+        phone = ticket.phone
+        staff.audit(session, "reopen", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
+    try:
+        rasa_http.append_events(settings().rasa_url, settings().rasa_token, phone, [{"event": "pause"}])
+    except rasa_http.RasaUnavailable as exc:
+        log.warning("reopened ticket %s but could not pause the conversation: %s", ticket_id, exc)
+        flash("Reopened, but the assistant could not be reached to pause it; it may still answer texts.",
+              "warning")
+    return _back(ticket_id)
