@@ -6,8 +6,10 @@ Twilio. A row for an opted-out phone is stored as ``blocked`` and never sent.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import consent
@@ -41,4 +43,180 @@ def enqueue_text(
     )
     session.add(row)
     session.flush()
+    return row
+
+
+# --- The sending state machine --------------------------------------------------------
+#
+# pending -> sending (claimed) -> queued/sent (Twilio has it, with its SID)
+#         -> delivered / undelivered / failed (status callbacks)
+# A claim is one conditional UPDATE (... WHERE status='pending'), so two senders
+# never take the same row; a retryable error puts the row back to pending later.
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 600.0
+
+# How far along a row is; a status callback never moves a row backwards.
+_PROGRESS = {
+    OutboundStatus.PENDING: 0,
+    OutboundStatus.SENDING: 1,
+    OutboundStatus.QUEUED: 2,
+    OutboundStatus.SENT: 3,
+    OutboundStatus.DELIVERED: 4,
+    OutboundStatus.UNDELIVERED: 4,
+    OutboundStatus.FAILED: 4,
+    OutboundStatus.BLOCKED: 4,
+}
+_TWILIO_STATUS = {
+    "accepted": OutboundStatus.QUEUED,
+    "scheduled": OutboundStatus.QUEUED,
+    "queued": OutboundStatus.QUEUED,
+    "sending": OutboundStatus.QUEUED,
+    "sent": OutboundStatus.SENT,
+    "delivered": OutboundStatus.DELIVERED,
+    "undelivered": OutboundStatus.UNDELIVERED,
+    "failed": OutboundStatus.FAILED,
+}
+
+
+def outbound_status_for(twilio_status: str | None) -> OutboundStatus | None:
+    """Our status for a Twilio message status (None for one we do not track)."""
+    return _TWILIO_STATUS.get((twilio_status or "").lower())
+
+
+def backoff_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter: up to 2 s, 4 s, 8 s ... (capped at 10 min)."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
+
+
+def due_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
+    return list(session.execute(
+        select(OutboundMessage.id)
+        .where(OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.next_attempt_at <= now)
+        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)
+    ).scalars())
+
+
+def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str) -> OutboundMessage | None:
+    """Take one due row for sending, or None if another sender has it or it is not due.
+
+    Consent is checked again here: the phone may have opted out since the row
+    was stored, and then the row is blocked instead of claimed.
+    """
+    taken = session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.PENDING,
+               OutboundMessage.next_attempt_at <= now)
+        .values(status=OutboundStatus.SENDING, claimed_at=now, claimed_by=sender_id,
+                attempts=OutboundMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    if row.kind != CONSENT_CONFIRMATION and consent.is_opted_out(session, row.phone):
+        row.status, row.status_at, row.error_message = OutboundStatus.BLOCKED, now, "opted out before sending"
+        return None
+    return row
+
+
+def mark_sent(session: Session, outbound_id: int, *, sid: str, twilio_status: str | None, now: datetime) -> None:
+    """Twilio accepted the text: store its SID (a status callback may have been quicker)."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.twilio_sid = sid
+    row.sent_at = row.sent_at or now
+    new = outbound_status_for(twilio_status) or OutboundStatus.QUEUED
+    if _PROGRESS[new] > _PROGRESS[row.status]:
+        row.status = new
+        row.status_at = now
+
+
+def mark_retry(session: Session, outbound_id: int, *, now: datetime, error_code: int | None,
+               error_message: str, rng: random.Random | None = None) -> OutboundStatus:
+    """A retryable failure (429, 5xx, network): pending again later, or failed after MAX_ATTEMPTS."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.error_code, row.error_message = error_code, error_message[:300]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status, row.status_at = OutboundStatus.FAILED, now
+    else:
+        row.status = OutboundStatus.PENDING
+        row.next_attempt_at = now + backoff_delay(row.attempts, rng)
+    return row.status
+
+
+def mark_failed(session: Session, outbound_id: int, *, now: datetime, error_code: int | None,
+                error_message: str) -> None:
+    """Twilio refused the text for good (a bad number, a too-long body...)."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.status, row.status_at = OutboundStatus.FAILED, now
+    row.error_code, row.error_message = error_code, error_message[:300]
+
+
+def mark_opted_out_by_carrier(session: Session, outbound_id: int, *, now: datetime) -> None:
+    """Twilio's error 21610: the phone unsubscribed (it texted STOP to Twilio). Record it, block the row."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.status, row.status_at = OutboundStatus.BLOCKED, now
+    row.error_code, row.error_message = 21610, "recipient unsubscribed (Twilio 21610)"
+    if not consent.is_opted_out(session, row.phone):
+        consent.record_opt_out(session, row.phone, "twilio_21610", now, detail=f"outbound {row.id}")
+
+
+def release(session: Session, outbound_id: int) -> None:
+    """Put a claimed row back to pending, due now (reconciliation found Twilio never got it)."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    if row.status == OutboundStatus.SENDING:
+        row.status = OutboundStatus.PENDING
+        row.next_attempt_at = row.claimed_at or row.next_attempt_at
+
+
+def stale_sending(session: Session, *, claimed_before: datetime) -> list[OutboundMessage]:
+    """Rows a sender claimed before ``claimed_before`` and never settled (it crashed or timed out)."""
+    return list(session.execute(
+        select(OutboundMessage)
+        .where(OutboundMessage.status == OutboundStatus.SENDING, OutboundMessage.claimed_at < claimed_before)
+        .order_by(OutboundMessage.id)
+    ).scalars())
+
+
+def known_sids(session: Session, sids: list[str]) -> set[str]:
+    """Which of these Twilio SIDs are already stored on a row."""
+    if not sids:
+        return set()
+    return set(session.execute(
+        select(OutboundMessage.twilio_sid).where(OutboundMessage.twilio_sid.in_(sids))
+    ).scalars())
+
+
+def apply_status_callback(
+    session: Session,
+    *,
+    sid: str,
+    twilio_status: str,
+    error_code: int | None,
+    now: datetime,
+    outbound_id: int | None = None,
+) -> OutboundMessage | None:
+    """Record a delivery status from Twilio; returns the row, or None if it is not ours.
+
+    The row is found by SID, or by our own id (carried in the StatusCallback
+    URL) when the callback beats the sender storing the SID. Callbacks arrive
+    out of order: a row only moves forward, so a late "sent" never undoes
+    "delivered".
+    """
+    row = session.execute(select(OutboundMessage).where(OutboundMessage.twilio_sid == sid)).scalar_one_or_none()
+    if row is None and outbound_id is not None:
+        row = session.get(OutboundMessage, outbound_id)
+        if row is not None and row.twilio_sid not in (None, sid):
+            return None
+    if row is None:
+        return None
+    row.twilio_sid = sid
+    new = outbound_status_for(twilio_status)
+    if new is not None and _PROGRESS[new] > _PROGRESS[row.status]:
+        row.status, row.status_at = new, now
+        row.sent_at = row.sent_at or now
+        if error_code is not None:
+            row.error_code = error_code
     return row
