@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components. Import the modules here only from a Rasa pipeline."""

@@ -1,0 +1,95 @@
+"""Rasa NLU component that forces the `emergency` intent when the safety net fires.
+
+Place it in config.yml AFTER the intent classifier and AFTER FallbackClassifier,
+so that a low-confidence `nlu_fallback` for "cant breath" still becomes
+`emergency`:
+
+    pipeline:
+      ...
+      - name: DIETClassifier
+      - name: FallbackClassifier
+        threshold: 0.4
+      - name: bot.nlu.emergency_override.EmergencyOverride
+
+When `bot.safety.emergency_reason(text)` finds something, the message's intent
+becomes `{"name": "emergency", "confidence": 1.0}`, `emergency` moves to the top
+of `intent_ranking`, and the category is put in the parse result as
+`emergency_reason` (actions read it from `tracker.latest_message`). Messages the
+safety net does not match are left exactly as the classifier produced them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.safety import emergency_reason
+
+EMERGENCY_INTENT = "emergency"
+EMERGENCY_REASON_KEY = "emergency_reason"
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class EmergencyOverride(GraphComponent, IntentClassifier):
+    """Overrides the predicted intent with `emergency` when the keyword safety net fires."""
+
+    @classmethod
+    def required_components(cls) -> List[type]:
+        """Needs an intent classifier before it in the pipeline."""
+        return [IntentClassifier]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """No settings: the patterns live in bot/safety.py."""
+        return {}
+
+    def __init__(self, config: Optional[Dict[Text, Any]] = None) -> None:
+        self.component_config = config or {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EmergencyOverride:
+        """Creates the component (see parent class for full docstring)."""
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets intent `emergency` on every message whose text the safety net matches."""
+        for message in messages:
+            reason = emergency_reason(message.get(TEXT) or "")
+            if reason is None:
+                continue
+            emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            ranking = [
+                ranked
+                for ranked in message.get(INTENT_RANKING_KEY) or []
+                if ranked.get(INTENT_NAME_KEY) != EMERGENCY_INTENT
+            ]
+            message.set(INTENT, dict(emergency), add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [dict(emergency)] + ranking, add_to_output=True)
+            message.set(EMERGENCY_REASON_KEY, reason, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Nothing to do at training time: training labels are never overridden."""
+        return training_data
