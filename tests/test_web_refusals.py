@@ -1,0 +1,176 @@
+"""The inbox refuses what it must, and writes an audit entry for every refusal."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import OutboundMessage, StaffSession
+from tests.web_helpers import Clock, PASSWORD, add_user, audit_actions, csrf_of, login, make_app, open_ticket
+
+PHONE = "+15035550123"
+
+
+@pytest.fixture
+def clock(now):
+    return Clock(now)
+
+
+@pytest.fixture
+def app(engine, clock):
+    return make_app(engine, clock)
+
+
+@pytest.fixture
+def billing_ticket(engine, now):
+    return open_ticket(engine, PHONE, "billing", now, reason="question about a bill")
+
+
+def _denials(engine):
+    return [a for a in audit_actions(engine) if a[0] == "denied"]
+
+
+def test_page_without_login_redirects_to_login_and_is_audited(app, engine, billing_ticket):
+    response = app.test_client().get(f"/tickets/{billing_ticket}")
+    assert response.status_code == 302
+    assert response.location.startswith(f"/login?next=/tickets/{billing_ticket}")
+    assert _denials(engine)[-1][3] == f"GET /tickets/{billing_ticket}: no login"
+
+
+@pytest.mark.parametrize("path", ["/api/queue", "/api/tickets/1/transcript"])
+def test_api_without_login_answers_401_json_and_is_audited(app, engine, billing_ticket, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "no login"}
+    assert _denials(engine)[-1][3] == f"GET {path}: no login"
+
+
+def test_post_without_login_is_refused(app, engine, billing_ticket):
+    response = app.test_client().post(f"/tickets/{billing_ticket}/reply", data={"body": "hi"})
+    assert response.status_code == 401
+    with Session(engine) as session:
+        assert session.execute(select(OutboundMessage)).first() is None
+    assert len(_denials(engine)) == 1
+
+
+def test_wrong_role_gets_403_for_another_queues_ticket_and_is_audited(app, engine, now, billing_ticket):
+    clinician = add_user(engine, "cleo", "clinical", now)
+    client = app.test_client()
+    csrf = login(client, "cleo")
+    assert client.get(f"/tickets/{billing_ticket}").status_code == 403
+    assert client.get(f"/api/tickets/{billing_ticket}/transcript").status_code == 403
+    assert client.post(f"/tickets/{billing_ticket}/claim", data={"csrf_token": csrf}).status_code == 403
+    denials = _denials(engine)
+    assert len(denials) == 3
+    assert all(d[1] == clinician and d[2] == billing_ticket for d in denials)
+    assert "clinical may not open the billing queue" in denials[0][3]
+    assert "question about a bill" not in client.get("/").get_data(as_text=True)  # not in their queue
+
+
+def test_front_desk_may_not_open_the_admin_pages(app, engine, now):
+    add_user(engine, "fran", "front_desk", now)
+    client = app.test_client()
+    login(client, "fran")
+    assert client.get("/admin/").status_code == 403
+    assert _denials(engine)[-1][3] == "GET /admin/: admin only"
+
+
+def test_post_without_csrf_token_is_refused_and_audited(app, engine, now, billing_ticket):
+    user = add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    login(client, "bea")
+    response = client.post(f"/tickets/{billing_ticket}/reply", data={"body": "Your bill is fine"})
+    assert response.status_code == 403
+    with Session(engine) as session:
+        assert session.execute(select(OutboundMessage)).first() is None
+    assert _denials(engine)[-1][:2] == ("denied", user)
+    assert "CSRF" in _denials(engine)[-1][3]
+
+
+def test_csrf_token_of_another_users_login_is_refused(app, engine, now, billing_ticket):
+    add_user(engine, "bea", "billing", now)
+    add_user(engine, "bill", "billing", now)
+    bea, bill = app.test_client(), app.test_client()
+    login(bea, "bea")
+    bills_token = login(bill, "bill")
+    response = bea.post(f"/tickets/{billing_ticket}/note", data={"body": "x", "csrf_token": bills_token},
+                        headers={"X-CSRF-Token": bills_token})
+    assert response.status_code == 403
+    assert "CSRF" in _denials(engine)[-1][3]
+
+
+def test_csrf_token_in_header_is_accepted(app, engine, now, billing_ticket):
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    csrf = login(client, "bea")
+    response = client.post(f"/tickets/{billing_ticket}/note", data={"body": "called back"},
+                           headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 302
+
+
+def test_cookie_of_a_logged_out_session_is_refused(app, engine, now, billing_ticket):
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    csrf = login(client, "bea")
+    cookie = client.get_cookie("staff_session").value
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("staff_session", cookie)
+    assert replay.get("/api/queue").status_code == 401
+    assert replay.get("/").status_code == 302
+    assert [a[0] for a in audit_actions(engine)][-4:] == ["login", "logout", "denied", "denied"]
+    assert "login ended or unknown" in _denials(engine)[-1][3]
+
+
+def test_expired_session_is_refused(app, engine, now, clock):
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    login(client, "bea")
+    clock.at = now + timedelta(hours=10, seconds=1)  # staff_session_hours defaults to 10
+    assert client.get("/api/queue").status_code == 401
+
+
+def test_forged_cookie_is_refused(app, engine):
+    client = app.test_client()
+    client.set_cookie("staff_session", "not-a-real-token")
+    assert client.get("/api/queue").status_code == 401
+    assert _denials(engine)[-1][3] == "GET /api/queue: login ended or unknown"
+
+
+def test_wrong_password_is_refused_and_audited(app, engine, now):
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"username": "bea", "password": "wrong", "csrf_token": token})
+    assert response.status_code == 401
+    assert client.get_cookie("staff_session") is None
+    assert _denials(engine)[-1][3] == "login failed for 'bea'"
+    with Session(engine) as session:
+        assert session.execute(select(StaffSession)).first() is None
+
+
+def test_login_form_without_its_token_is_refused(app, engine, now):
+    add_user(engine, "bea", "billing", now)
+    response = app.test_client().post("/login", data={"username": "bea", "password": PASSWORD})
+    assert response.status_code == 403
+    assert "CSRF" in _denials(engine)[-1][3]
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(app, engine, now):
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"username": "bea", "password": PASSWORD, "csrf_token": token})
+    cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("staff_session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    with Session(engine) as session:
+        stored = session.execute(select(StaffSession.token_hash)).scalar_one()
+    assert cookie.split(";")[0].split("=", 1)[1] != stored
+    assert csrf_of(client)
