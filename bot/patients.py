@@ -1,0 +1,141 @@
+"""Who is texting: patients by phone, their upcoming visits, and new patients registered by text.
+
+One phone may belong to several patients (a parent texting for children), so
+lookups return lists and :func:`match_patient_by_name` picks one from what the
+patient wrote ("for emma", "my son jack").
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import date, datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import ACTIVE_STATUSES, Appointment, Patient
+
+__all__ = ["normalize_phone", "patients_for_phone", "upcoming_appointments", "register_new_patient",
+           "match_patient_by_name"]
+
+NANP_REGIONS = {"US", "CA"}  # +1 numbers; other regions need the +country form
+_PHONE_RUN = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+
+
+def normalize_phone(text: str, default_region: str = "US") -> str | None:
+    """The E.164 form of the phone number in ``text`` ("(503) 555-0101" -> "+15035550101"), or None.
+
+    Numbers without a country code are read as North American (US/CA) numbers;
+    numbers written with "+" keep their country code. No library: the
+    practice's patients are North American, and a wrong guess is worse than None.
+    """
+    if not text:
+        return None
+    match = _PHONE_RUN.search(text)
+    if match is None:
+        return None
+    raw = match.group(0)
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+") and not digits.startswith("1"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else None
+    if default_region.upper() not in NANP_REGIONS and not raw.startswith("+"):
+        return None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+        return None
+    return f"+1{digits}"
+
+
+def patients_for_phone(session: Session, phone: str) -> list[Patient]:
+    """Every patient who uses ``phone`` (any written form), oldest record first."""
+    e164 = normalize_phone(phone)
+    if e164 is None:
+        return []
+    return list(session.execute(
+        select(Patient).where(Patient.phone == e164).order_by(Patient.id)
+    ).scalars())
+
+
+def upcoming_appointments(session: Session, patient_ids: Iterable[int], now: datetime) -> list[Appointment]:
+    """The patients' active appointments that start after ``now``, soonest first."""
+    ids = list(patient_ids)
+    if not ids:
+        return []
+    return list(session.execute(
+        select(Appointment).where(
+            Appointment.patient_id.in_(ids),
+            Appointment.status.in_(ACTIVE_STATUSES),
+            Appointment.start > now,
+        ).order_by(Appointment.start, Appointment.id)
+    ).scalars())
+
+
+def _tidy_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError("a patient needs a first and a last name")
+    return name.title() if name.islower() or name.isupper() else name
+
+
+def register_new_patient(session: Session, *, phone: str, first_name: str, last_name: str,
+                         date_of_birth: date | None, now: datetime) -> Patient:
+    """A patient who registered by text; ``is_new`` until the practice has seen them."""
+    e164 = normalize_phone(phone)
+    if e164 is None:
+        raise ValueError("not a phone number we can text")
+    patient = Patient(phone=e164, first_name=_tidy_name(first_name), last_name=_tidy_name(last_name),
+                      date_of_birth=date_of_birth, is_new=True, created_at=now)
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+# Words that are never names, so "for" does not fuzzily become "Ford".
+_NOT_NAMES = frozenset("""
+a an and appointment appt are at book can cancel child daughter for from her him his i is it kid me
+mine my of on our please reschedule son the this to visit want we with wife husband mom dad baby
+""".split())
+_WORD = re.compile(r"[a-zA-Z][a-zA-Z'\-]*")
+
+
+def _words(text: str) -> list[str]:
+    words = []
+    for word in _WORD.findall(text.lower()):
+        word = word.removesuffix("'s").strip("'-")
+        if word:
+            words.append(word)
+    return words
+
+
+def match_patient_by_name(patients: Sequence[Patient], text: str) -> Patient | None:
+    """The one patient ``text`` names by first name ("for emma", "Liam", "my son jack"), or None.
+
+    Exact first-name matches win; otherwise a close spelling ("Emmma", "Jak")
+    counts. When two patients fit equally (two Johns), the last name decides
+    if given; else None, and the caller asks.
+    """
+    words = _words(text)
+    if not words or not patients:
+        return None
+
+    def score(patient: Patient) -> float:
+        first = patient.first_name.lower()
+        if first in words:
+            return 1.0
+        best = 0.0
+        for word in words:
+            if word in _NOT_NAMES or len(word) < 3 or word[0] != first[0]:
+                continue
+            best = max(best, difflib.SequenceMatcher(None, word, first).ratio())
+        return best if best >= 0.75 else 0.0
+
+    scored = [(score(p), p) for p in patients]
+    top = max(s for s, _ in scored)
+    if top == 0.0:
+        return None
+    leaders = [p for s, p in scored if s == top]
+    if len(leaders) > 1:
+        leaders = [p for p in leaders if p.last_name.lower() in words] or leaders
+    return leaders[0] if len(leaders) == 1 else None

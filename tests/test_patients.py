@@ -1,0 +1,118 @@
+"""Finding patients by phone and by the name a texter uses, and registering new ones."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from bot.models import Appointment, AppointmentStatus, AppointmentType, ChangedBy, Patient, Provider
+from bot.patients import (
+    match_patient_by_name,
+    normalize_phone,
+    patients_for_phone,
+    register_new_patient,
+    upcoming_appointments,
+)
+from bot.scheduling import book_appointment, cancel_appointment, find_open_slots
+
+ZONE = ZoneInfo("America/Los_Angeles")
+
+
+@pytest.fixture
+def db(engine):
+    with sessionmaker(bind=engine, future=True)() as session, session.begin():
+        yield session
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("(503) 555-0101", "+15035550101"),
+    ("503.555.0101", "+15035550101"),
+    ("5035550101", "+15035550101"),
+    ("1-503-555-0101", "+15035550101"),
+    ("+1 503 555 0101", "+15035550101"),
+    ("my number is 503-555-0101 thanks", "+15035550101"),
+    ("+44 20 7946 0958", "+442079460958"),
+    ("555-0101", None),             # no area code
+    ("(103) 555-0101", None),       # area codes never start with 0 or 1
+    ("call me", None),
+    ("", None),
+])
+def test_normalize_phone_gives_e164(text, expected):
+    assert normalize_phone(text) == expected
+
+
+def test_normalize_phone_needs_a_country_code_outside_north_america():
+    assert normalize_phone("020 7946 0958", default_region="GB") is None
+    assert normalize_phone("+1 503 555 0101", default_region="GB") == "+15035550101"
+
+
+def test_patients_for_phone_finds_everyone_sharing_the_number(db):
+    db.add_all([Patient(phone="+15035550113", first_name=n, last_name="Johnson") for n in ("Sarah", "Emma", "Liam")]
+               + [Patient(phone="+15035550111", first_name="Maria", last_name="Garcia")])
+    db.flush()
+    assert [p.first_name for p in patients_for_phone(db, "(503) 555-0113")] == ["Sarah", "Emma", "Liam"]
+    assert patients_for_phone(db, "+15035550199") == []
+    assert patients_for_phone(db, "not a number") == []
+
+
+def test_upcoming_appointments_are_active_future_and_soonest_first(db, now):
+    patient = register_new_patient(db, phone="5035550160", first_name="Pat", last_name="Lee", date_of_birth=None, now=now)
+    kind = db.execute(select(AppointmentType.id).where(AppointmentType.key == "follow_up")).scalar_one()
+    slots = find_open_slots(db, appointment_type_id=kind, now=now, limit=3)
+    booked = [book_appointment(db, patient_id=patient.id, slot=s, now=now, changed_by=ChangedBy.STAFF) for s in reversed(slots)]
+    cancel_appointment(db, booked[0].id, now=now, changed_by=ChangedBy.STAFF)
+    past = Appointment(patient_id=patient.id, provider_id=slots[0].provider_id, appointment_type_id=kind,
+                       start=now - timedelta(days=3), end=now - timedelta(days=3) + timedelta(minutes=20),
+                       status=AppointmentStatus.BOOKED)
+    db.add(past)
+    db.flush()
+    upcoming = upcoming_appointments(db, [patient.id], now)
+    assert [a.id for a in upcoming] == [booked[2].id, booked[1].id]
+    assert upcoming_appointments(db, [], now) == []
+
+
+def test_registered_patient_is_new_with_tidy_name_and_e164_phone(db, now):
+    patient = register_new_patient(db, phone="(503) 555-0161", first_name=" emma ", last_name="DE LA CRUZ",
+                                   date_of_birth=date(2019, 5, 1), now=now)
+    assert (patient.phone, patient.first_name, patient.last_name) == ("+15035550161", "Emma", "De La Cruz")
+    assert patient.is_new and patient.created_at == now and patient.id is not None
+    mixed = register_new_patient(db, phone="5035550161", first_name="McKenzie", last_name="O'Neil",
+                                 date_of_birth=None, now=now)
+    assert mixed.first_name == "McKenzie"
+    with pytest.raises(ValueError):
+        register_new_patient(db, phone="12", first_name="A", last_name="B", date_of_birth=None, now=now)
+
+
+def _family():
+    return [Patient(first_name=n, last_name="Johnson") for n in ("Sarah", "Emma", "Liam", "Jack")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("for emma", "Emma"),
+    ("Liam", "Liam"),
+    ("my son jack", "Jack"),
+    ("EMMA'S appointment", "Emma"),
+    ("it's for Emmma", "Emma"),    # typo
+    ("jak please", "Jack"),        # typo
+    ("me, sarah", "Sarah"),
+    ("for my daughter", None),
+    ("for olivia", None),
+    ("", None),
+])
+def test_match_patient_by_name_picks_the_named_first_name(text, expected):
+    found = match_patient_by_name(_family(), text)
+    assert (found.first_name if found else None) == expected
+
+
+def test_match_patient_by_name_uses_last_name_to_tell_same_first_names_apart():
+    patients = [Patient(first_name="John", last_name="Smith"), Patient(first_name="John", last_name="Brown")]
+    assert match_patient_by_name(patients, "john brown").last_name == "Brown"
+    assert match_patient_by_name(patients, "john") is None
+
+
+def test_common_words_are_not_mistaken_for_names():
+    patients = [Patient(first_name="Ford", last_name="Prefect"), Patient(first_name="Sona", last_name="Ray")]
+    assert match_patient_by_name(patients, "for my son") is None
