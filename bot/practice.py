@@ -61,6 +61,8 @@ def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:
         key: data.get(key, {})
         for key in ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type")
     }
+    # The everyday words patients use for each visit type ("physical", "checkup").
+    practice.config["type_words"] = {t["key"]: list(t.get("words", [])) for t in data["appointment_types"]}
     session.add(practice)
 
     session.execute(delete(ClosedDate))
@@ -160,3 +162,25 @@ def queue_config(practice: Practice, queue: str) -> dict[str, Any]:
 def queue_for_intent(practice: Practice, intent: str) -> str:
     """Which staff queue answers a handed-off intent (practice config `routing`)."""
     return (practice.config.get("routing") or {}).get(intent, "front_desk")
+
+
+def _clock(t: time) -> str:
+    text = t.strftime("%I:%M %p").lstrip("0")
+    return text.replace(":00", "")
+
+
+def describe_office_hours(practice: Practice) -> str:
+    """'Mon-Wed 8 AM-5 PM, Thu 8 AM-7 PM, Fri 8 AM-4 PM, Sat 9 AM-12 PM; closed Sun'."""
+    spans: list[tuple[list[str], str]] = []
+    for day in WEEKDAYS:
+        span = practice.office_hours.get(day)
+        label = f"{_clock(_hhmm(span[0]))}-{_clock(_hhmm(span[1]))}" if span else "closed"
+        if spans and spans[-1][1] == label:
+            spans[-1][0].append(day)
+        else:
+            spans.append(([day], label))
+    parts = []
+    for days, label in spans:
+        name = days[0].title() if len(days) == 1 else f"{days[0].title()}-{days[-1].title()}"
+        parts.append(f"closed {name}" if label == "closed" else f"{name} {label}")
+    return ", ".join(parts)

@@ -1,0 +1,97 @@
+# The practice's SMS assistant. Two commands matter: `make run` and `make test`.
+# Every setting is an environment variable documented in README "Configuration".
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+RASA := $(BIN)/rasa
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+MODEL_STAMP := models/.trained
+
+# Python 3.10: PYTHON=... wins, then python3.10 on PATH, then pyenv's 3.10.
+PYTHON ?= $(shell command -v python3.10 2>/dev/null || ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1)
+
+export PYTHONPATH := $(CURDIR)
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_WARN_20 := 0
+# Rasa's endpoints.yml reads these (defaults: SQLite tracker store, in-memory lock store).
+export ACTION_PORT ?= 5055
+export TRACKER_DIALECT ?= sqlite
+export TRACKER_DB_HOST ?=
+export TRACKER_DB_PORT ?=
+export TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
+export TRACKER_DB_USER ?=
+export TRACKER_DB_PASSWORD ?=
+export LOCK_STORE_TYPE ?= in_memory
+export LOCK_STORE_URL ?=
+export LOCK_STORE_PORT ?=
+# Development talks to the local Twilio stub; set TWILIO_API_BASE= (empty) for real Twilio.
+export TWILIO_API_BASE ?= http://127.0.0.1:8099
+
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard bot/nlu/*.py bot/safety.py)
+PHONE ?= +15035550111
+
+.PHONY: help setup db train run shell test validate pytest story-test evaluate bench review-nlu clean
+
+help:
+	@echo "make run    set up, migrate, load the demo practice, train if needed, start everything"
+	@echo "make test   everything CI runs"
+	@echo "make shell  a Rasa shell as a demo patient (PHONE=+1... to choose; needs make run)"
+	@echo "make validate | train | evaluate | bench | review-nlu | clean"
+
+$(STAMP): requirements.txt
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "Python 3.10 not found: Rasa 3.6 needs Python 3.8-3.10. Install it (e.g. pyenv install 3.10) or run make PYTHON=/path/to/python3.10"; exit 1; fi
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), sys.version' || \
+	  { echo "$(PYTHON) is not Python 3.10"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(STAMP)
+
+db: $(STAMP)
+	@mkdir -p var
+	$(PY) -m bot db setup
+
+$(MODEL_STAMP): $(STAMP) $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name practice --out models --quiet
+	touch $@
+
+train: $(MODEL_STAMP)
+
+run: db train
+	$(PY) -m bot run
+
+shell: $(MODEL_STAMP)
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/$(ACTION_PORT)) 2>/dev/null; then \
+	  echo "The action server is not running: start 'make run' in another terminal first."; exit 1; fi
+	$(RASA) shell --model models --endpoints endpoints.yml --port 5006 --conversation-id "$(PHONE)"
+
+validate: $(STAMP)
+	$(RASA) data validate --fail-on-warnings --quiet
+
+pytest: $(STAMP) $(MODEL_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+story-test: $(MODEL_STAMP)
+	$(RASA) test core --model models --stories tests/stories --fail-on-prediction-errors --out results/stories
+
+test: validate train pytest story-test
+
+evaluate: $(STAMP)
+	$(PY) -m bot.evaluate
+
+bench: $(STAMP)
+	$(PY) bench/bench_scheduling.py
+	$(PY) bench/bench_reminders.py
+
+review-nlu: $(STAMP)
+	$(PY) -m bot review-nlu
+
+clean:
+	rm -rf models/*.tar.gz $(MODEL_STAMP) results reports .pytest_cache

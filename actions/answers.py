@@ -1,0 +1,216 @@
+"""Answers to the bot's own questions, and texts the bot did not understand.
+
+``awaiting`` (a slot) says what the bot last asked; the patient's reply is read
+accordingly. Anything that is not an answer gets one clarifying reply; a
+second miss in a row goes to the front desk.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from actions import flows
+from actions.base import Turn
+from actions.handoff import hand_off
+from bot import recall, scheduling, waitlist
+from bot.answers import parse_date_of_birth, parse_full_name, pick_choice, pick_numbered, says_none_of_those
+from bot.dates import When, parse_when
+from bot.models import Appointment, ChangedBy
+from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
+
+YES, NO = "affirm", "deny"
+
+
+def handle_answer(turn: Turn) -> None:
+    awaiting = turn.slot("awaiting")
+    handler = HANDLERS.get(awaiting)
+    if handler is not None and handler(turn):
+        return
+    if awaiting is None and turn.intent == YES and _answer_to_an_automated_text(turn):
+        return
+    if turn.intent in (YES, NO, "inform") and awaiting is None:
+        turn.say("utter_anything_else")
+        return
+    clarify(turn)
+
+
+def clarify(turn: Turn) -> None:
+    misses = int(turn.slot("fallback_count") or 0) + 1
+    if misses >= 2:
+        turn.set(fallback_count=0)
+        hand_off(turn, queue_intent="nlu_fallback", reason="The assistant did not understand twice")
+        return
+    turn.say("utter_clarify")
+    turn.set(fallback_count=misses)
+
+
+def _answer_to_an_automated_text(turn: Turn) -> bool:
+    """A bare yes to a waitlist offer or a recall text, which were sent outside the conversation."""
+    answer = waitlist.accept_offer(turn.session, turn.phone, turn.now)
+    if answer.outcome == "booked":
+        turn.say("utter_booked", appointment=flows.describe(turn, answer.appointment))
+        return True
+    if answer.outcome == "taken":
+        turn.say("utter_waitlist_taken")
+        return True
+    due = recall.pending_recall_for(turn.session, turn.phone, turn.now)
+    if due is not None:
+        flows.start_book(turn, patient=due.patient, kind=due.appointment_type, provider=due.provider)
+        return True
+    return False
+
+
+def _patient_choice(turn: Turn) -> bool:
+    patients = patients_for_phone(turn.session, turn.phone)
+    patient = match_patient_by_name(patients, turn.text)
+    if patient is None:
+        index = pick_numbered(turn.text, len(patients))
+        patient = patients[index] if index is not None else None
+    if patient is None:
+        return False
+    turn.set(patient_id=patient.id, awaiting=None)
+    flow = turn.slot("flow")
+    start = {"confirm": flows.start_confirm, "cancel": flows.start_cancel, "check": flows.start_check,
+             "reschedule": flows.start_reschedule, "book": flows.start_book}[flow]
+    start(turn, patient=patient)
+    return True
+
+
+def _which_appointment(turn: Turn) -> bool:
+    ids = [int(i) for i in turn.slot("appointment_ids") or []]
+    appointments = [turn.session.get(Appointment, i) for i in ids]
+    index = pick_choice(turn.text, [a.start for a in appointments], turn.now.astimezone(turn.zone))
+    if index is None:
+        return False
+    appointment = appointments[index]
+    turn.set(awaiting=None)
+    flow = turn.slot("flow")
+    if flow == "confirm":
+        flows.start_confirm(turn, appointment=appointment)
+    elif flow == "cancel":
+        flows.start_cancel(turn, appointment=appointment)
+    else:
+        flows.start_reschedule(turn, appointment=appointment)
+    return True
+
+
+def _cancel_confirm(turn: Turn) -> bool:
+    appointment = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
+    if turn.intent == YES:
+        scheduling.cancel_appointment(turn.session, appointment.id, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
+        waitlist.offer_freed_slot(turn.session, provider_id=appointment.provider_id,
+                                  appointment_type_id=appointment.appointment_type_id,
+                                  start=appointment.start, now=turn.now)
+        turn.say("utter_cancelled", appointment=flows.describe(turn, appointment))
+        turn.set(awaiting="offer_reschedule", flow="cancelled")
+        return True
+    if turn.intent == NO:
+        turn.say("utter_kept", appointment=flows.describe(turn, appointment))
+        turn.set(awaiting=None, flow=None)
+        return True
+    return False
+
+
+def _offer_reschedule(turn: Turn) -> bool:
+    if turn.intent == YES or (turn.intent == "inform" and parse_when(turn.text, turn.now.astimezone(turn.zone))):
+        cancelled = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
+        turn.set(awaiting=None)
+        flows.start_book(turn, patient=cancelled.patient, kind=cancelled.appointment_type,
+                         provider=cancelled.provider)
+        return True
+    if turn.intent == NO:
+        turn.say("utter_anything_else")
+        turn.set(awaiting=None, flow=None)
+        return True
+    return False
+
+
+def _time_preference(turn: Turn) -> bool:
+    provider = flows.provider_named(turn, turn.text)
+    if provider is not None:
+        turn.set(provider_key=provider.key)
+    when = parse_when(turn.text, turn.now.astimezone(turn.zone))
+    if when is None and provider is None and turn.intent != YES:
+        if turn.intent == NO:
+            turn.say("utter_anything_else")
+            turn.set(awaiting=None, flow=None)
+            return True
+        return False
+    flows.offer_slots(turn, when)  # "yes"/"anytime"/a provider alone: the soonest times
+    return True
+
+
+def _slot_choice(turn: Turn) -> bool:
+    offered = turn.slot("offered_slots") or []
+    slots = [flows.slot_from_dict(s) for s in offered]
+    index = pick_choice(turn.text, [s.start for s in slots], turn.now.astimezone(turn.zone))
+    if index is None and turn.intent == YES and len(slots) == 1:
+        index = 0
+    if index is not None:
+        flows.take_slot(turn, slots[index])
+        return True
+    provider = flows.provider_named(turn, turn.text)
+    if provider is not None:
+        turn.set(provider_key=provider.key)
+    when = parse_when(turn.text, turn.now.astimezone(turn.zone))
+    if when is not None or provider is not None:
+        flows.offer_slots(turn, when)
+        return True
+    if turn.intent == NO or says_none_of_those(turn.text):
+        last = max(s.start for s in slots) if slots else turn.now
+        flows.offer_slots(turn, None if not slots else _after(last), exclude=offered)
+        return True
+    turn.say("utter_did_not_get_choice")
+    return True
+
+
+def _after(moment: datetime) -> When:
+    return When(moment + timedelta(minutes=1), moment + timedelta(days=flows.SEARCH_DAYS))
+
+
+def _new_patient_name(turn: Turn) -> bool:
+    name = parse_full_name(turn.text)
+    if name is None:
+        turn.say("utter_invalid_name")
+        return True
+    turn.set(new_patient_name=f"{name[0]}|{name[1]}", awaiting="new_patient_dob")
+    turn.say("utter_ask_date_of_birth", first_name=name[0])
+    return True
+
+
+def _new_patient_dob(turn: Turn) -> bool:
+    born = parse_date_of_birth(turn.text, turn.local_now.date())
+    if born is None:
+        turn.say("utter_invalid_date_of_birth")
+        return True
+    first, last = (turn.slot("new_patient_name") or "|").split("|", 1)
+    patient = register_new_patient(turn.session, phone=turn.phone, first_name=first, last_name=last,
+                                   date_of_birth=born, now=turn.now)
+    kind = flows.appointment_type_by_key(turn, turn.practice.config.get("new_patient_appointment_type"))
+    turn.set(awaiting=None, new_patient_name=None)
+    flows.start_book(turn, patient=patient, kind=kind, text_is_preference=False)
+    return True
+
+
+def _staff_followup(turn: Turn) -> bool:
+    if turn.intent == YES:
+        turn.set(awaiting=None)
+        hand_off(turn, queue_intent="unknown_patient", reason="Unknown number asked about an appointment")
+        return True
+    if turn.intent == NO:
+        turn.say("utter_anything_else")
+        turn.set(awaiting=None)
+        return True
+    return False
+
+
+HANDLERS = {
+    "patient_choice": _patient_choice,
+    "which_appointment": _which_appointment,
+    "cancel_confirm": _cancel_confirm,
+    "offer_reschedule": _offer_reschedule,
+    "time_preference": _time_preference,
+    "slot_choice": _slot_choice,
+    "new_patient_name": _new_patient_name,
+    "new_patient_dob": _new_patient_dob,
+    "staff_followup": _staff_followup,
+}

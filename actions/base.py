@@ -1,0 +1,116 @@
+"""What every custom action shares: one database transaction per turn, the patient's phone, the clock.
+
+Actions are thin adapters: :class:`PracticeAction` turns a Rasa tracker into a
+:class:`Turn` (session, phone, text, now, practice) and the action's
+``act(turn)`` calls ``bot/`` and speaks only through responses in domain.yml.
+Subclass it, set ``action_name`` and implement ``act``; append slot changes
+with ``turn.set(...)``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Text
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from bot.db import get_engine, session_factory
+from bot.models import Practice
+from bot.practice import format_phone, get_practice, practice_zone
+from bot.privacy import install_log_masking, mask_phone
+
+logger = logging.getLogger(__name__)
+install_log_masking()
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# Tests replace these to stand on any date and database (see tests/test_conversations.py).
+clock: Callable[[], datetime] = system_clock
+engine = get_engine
+
+
+@dataclass
+class Turn:
+    """One patient turn as the domain sees it."""
+
+    session: Session
+    tracker: Tracker
+    dispatcher: CollectingDispatcher
+    practice: Practice
+    now: datetime
+    events: list = field(default_factory=list)
+
+    @property
+    def phone(self) -> str:
+        return self.tracker.sender_id
+
+    @property
+    def text(self) -> str:
+        return (self.tracker.latest_message or {}).get("text") or ""
+
+    @property
+    def intent(self) -> str:
+        return ((self.tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return practice_zone(self.practice)
+
+    @property
+    def local_now(self) -> datetime:
+        return self.now.astimezone(self.zone)
+
+    def slot(self, name: str) -> Any:
+        for event in reversed(self.events):  # a value set earlier in this turn wins
+            if event.get("event") == "slot" and event.get("name") == name:
+                return event.get("value")
+        return self.tracker.get_slot(name)
+
+    def set(self, **slots: Any) -> None:
+        self.events.extend(SlotSet(name, value) for name, value in slots.items())
+
+    def say(self, response: str, **values: Any) -> None:
+        """Utter a domain response, with the practice's own details always at hand."""
+        self.dispatcher.utter_message(
+            response=response,
+            practice_name=self.practice.name,
+            practice_phone=format_phone(self.practice.phone),
+            address=self.practice.address,
+            **values,
+        )
+
+
+class PracticeAction(Action):
+    action_name: str = ""
+    resets_fallbacks = True
+
+    def name(self) -> Text:
+        return self.action_name
+
+    def act(self, turn: Turn) -> None:
+        raise NotImplementedError
+
+    def _run_in_transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
+        now = clock()
+        with session_factory(engine())() as session, session.begin():
+            turn = Turn(session, tracker, dispatcher, get_practice(session), now)
+            self.act(turn)
+            if self.resets_fallbacks and turn.slot("fallback_count"):
+                turn.set(fallback_count=0)
+            return turn.events
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        logger.info("%s for %s", self.action_name, mask_phone(tracker.sender_id))
+        # The database work is synchronous: keep it off the action server's event loop.
+        return await asyncio.to_thread(self._run_in_transaction, dispatcher, tracker)

@@ -1,0 +1,364 @@
+"""The appointment conversations: who the patient is, which appointment, which time.
+
+Each ``start_*`` function begins (or continues) a flow; when it has to ask, it
+says so through a domain response and records in the ``awaiting`` slot what
+the answer will be, so :mod:`actions.answers` can pick the flow up again.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from actions.base import Turn
+from bot import reminders, scheduling, waitlist
+from bot.answers import match_by_words
+from bot.dates import When, parse_all_when
+from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
+from bot.patients import match_patient_by_name, patients_for_phone, upcoming_appointments
+
+MAX_LISTED = 3
+SEARCH_DAYS = 30
+
+
+# --- Telling things apart ---------------------------------------------------------
+
+def numbered(lines: list[str]) -> str:
+    return "".join(f"\n{i}. {line}" for i, line in enumerate(lines, 1))
+
+
+def describe(turn: Turn, item, with_name: Patient | None = None) -> str:
+    text = scheduling.describe_slot(item, turn.zone)
+    return f"{with_name.first_name}: {text}" if with_name else text
+
+
+def describe_appointments(turn: Turn, appointments: list[Appointment]) -> str:
+    several_patients = len({a.patient_id for a in appointments}) > 1
+    return "; ".join(
+        describe(turn, a, a.patient if several_patients else None) for a in appointments[:MAX_LISTED]
+    )
+
+
+def slot_to_dict(slot: scheduling.Slot) -> dict:
+    return {
+        "provider_id": slot.provider_id,
+        "provider_name": slot.provider_name,
+        "appointment_type_id": slot.appointment_type_id,
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+    }
+
+
+def slot_from_dict(data: dict) -> scheduling.Slot:
+    return scheduling.Slot(
+        provider_id=int(data["provider_id"]),
+        provider_name=data["provider_name"],
+        appointment_type_id=int(data["appointment_type_id"]),
+        start=datetime.fromisoformat(data["start"]),
+        end=datetime.fromisoformat(data["end"]),
+    )
+
+
+def provider_named(turn: Turn, text: str) -> Provider | None:
+    providers = turn.session.execute(select(Provider).where(Provider.active.is_(True))).scalars().all()
+    words = {
+        p.key: [p.key, p.name, p.display_name, p.name.split()[-1], f"dr {p.name.split()[-1]}"] for p in providers
+    }
+    key = match_by_words(text, words)
+    return next((p for p in providers if p.key == key), None)
+
+
+def appointment_type_named(turn: Turn, text: str) -> AppointmentType | None:
+    types = turn.session.execute(select(AppointmentType)).scalars().all()
+    configured = turn.practice.config.get("type_words") or {}
+    words = {t.key: [t.name, *configured.get(t.key, [])] for t in types}
+    key = match_by_words(text, words)
+    return next((t for t in types if t.key == key), None)
+
+
+def appointment_type_by_key(turn: Turn, key: str | None) -> AppointmentType | None:
+    if not key:
+        return None
+    return turn.session.execute(select(AppointmentType).where(AppointmentType.key == key)).scalar_one_or_none()
+
+
+# --- Who is texting ----------------------------------------------------------------
+
+def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient | None:
+    """The patient this turn is about; asks (and returns None) when the phone has several.
+
+    Unknown numbers are not answered here: callers check ``patients_for_phone``
+    first, because what an unknown number may do depends on the flow.
+    """
+    patients = patients_for_phone(turn.session, turn.phone)
+    if len(patients) == 1:
+        return patients[0]
+    named = match_patient_by_name(patients, turn.text)
+    if named:
+        turn.set(patient_id=named.id)
+        return named
+    chosen = turn.slot("patient_id")
+    if chosen is not None and turn.slot("awaiting") != "patient_choice":
+        for patient in patients:
+            if patient.id == int(chosen):
+                return patient
+    if needs_appointments:
+        with_appointments = [
+            p for p in patients if upcoming_appointments(turn.session, [p.id], turn.now)
+        ]
+        if len(with_appointments) == 1:
+            return with_appointments[0]
+    turn.say("utter_ask_which_patient", choices=numbered([p.first_name for p in patients]))
+    turn.set(awaiting="patient_choice", flow=flow)
+    return None
+
+
+def unknown_number(turn: Turn) -> bool:
+    """True (and the patient told) when no patient has this phone."""
+    if patients_for_phone(turn.session, turn.phone):
+        return False
+    turn.say("utter_unknown_number")
+    turn.set(awaiting="staff_followup", flow=None)
+    return True
+
+
+def choose_appointment(turn: Turn, patient: Patient, flow: str) -> Appointment | None:
+    """The appointment a confirm/cancel/reschedule is about; asks when it is not clear."""
+    appointments = upcoming_appointments(turn.session, [patient.id], turn.now)
+    if not appointments:
+        turn.say("utter_no_upcoming", first_name=patient.first_name)
+        turn.set(awaiting=None, flow=None)
+        return None
+    if len(appointments) == 1:
+        return appointments[0]
+    reminded = [a for a in reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
+                if a.patient_id == patient.id]
+    if len(reminded) == 1:
+        return reminded[0]
+    for when in parse_all_when(turn.text, turn.now):
+        on_that_day = [a for a in appointments if _within(a.start, when)]
+        if len(on_that_day) == 1:
+            return on_that_day[0]
+    listed = appointments[:MAX_LISTED]
+    turn.say("utter_ask_which_appointment", choices=numbered([describe(turn, a) for a in listed]))
+    turn.set(awaiting="which_appointment", flow=flow, patient_id=patient.id,
+             appointment_ids=[a.id for a in listed])
+    return None
+
+
+def _within(moment: datetime, when: When) -> bool:
+    if when.start == when.end:
+        return moment == when.start
+    return when.start <= moment < when.end
+
+
+WAITLIST_WORDS = re.compile(r"\b(sooner|earlier|wait ?list|cancellation list|if (something|anything|a spot) (opens|comes up|frees))", re.I)
+
+
+def wants_waitlist(text: str) -> bool:
+    return bool(WAITLIST_WORDS.search(text))
+
+
+def join_waitlist_for(turn: Turn, appointment: Appointment) -> None:
+    """"Let me know if something sooner opens": wait for an earlier slot with the same provider and type."""
+    waitlist.join_waitlist(
+        turn.session, patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
+        provider_id=appointment.provider_id, window_start=turn.now, window_end=appointment.start,
+        appointment_id=appointment.id, now=turn.now)
+    turn.say("utter_waitlist_joined")
+    turn.set(awaiting=None, flow=None)
+
+
+# --- The flows ---------------------------------------------------------------------
+
+def start_confirm(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
+    if appointment is None and patient is None:
+        reminded = reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
+        if reminded:  # "C" after a reminder confirms what the reminder named (a family's too)
+            _confirm(turn, reminded)
+            return
+        if unknown_number(turn):
+            return
+        patient = find_patient(turn, "confirm", needs_appointments=True)
+        if patient is None:
+            return
+    if appointment is None:
+        appointment = choose_appointment(turn, patient, "confirm")
+        if appointment is None:
+            return
+    _confirm(turn, [appointment])
+
+
+def _confirm(turn: Turn, appointments: list[Appointment]) -> None:
+    for appointment in appointments:
+        scheduling.confirm_appointment(turn.session, appointment.id, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
+    turn.say("utter_confirmed", appointments=describe_appointments(turn, appointments))
+    turn.set(awaiting=None, flow=None, appointment_ids=[a.id for a in appointments])
+
+
+def start_check(turn: Turn, patient: Patient | None = None) -> None:
+    if patient is None:
+        if unknown_number(turn):
+            return
+        patient = find_patient(turn, "check", needs_appointments=True)
+        if patient is None:
+            return
+    appointments = upcoming_appointments(turn.session, [patient.id], turn.now)
+    if not appointments:
+        turn.say("utter_no_upcoming", first_name=patient.first_name)
+    else:
+        turn.say("utter_appointment_details", appointments=describe_appointments(turn, appointments))
+    turn.set(awaiting=None, flow=None)
+
+
+def start_cancel(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
+    if appointment is None:
+        if patient is None:
+            if unknown_number(turn):
+                return
+            patient = find_patient(turn, "cancel", needs_appointments=True)
+            if patient is None:
+                return
+        appointment = choose_appointment(turn, patient, "cancel")
+        if appointment is None:
+            return
+    turn.say("utter_ask_cancel_confirm", appointment=describe(turn, appointment))
+    turn.set(awaiting="cancel_confirm", flow="cancel", appointment_ids=[appointment.id],
+             patient_id=appointment.patient_id)
+
+
+def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
+    if appointment is None:
+        reminded = reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
+        if patient is None and len(reminded) == 1 and turn.slot("awaiting") is None:
+            appointment = reminded[0]  # "R" after a reminder
+        else:
+            if patient is None:
+                if unknown_number(turn):
+                    return
+                patient = find_patient(turn, "reschedule", needs_appointments=True)
+                if patient is None:
+                    return
+            appointment = choose_appointment(turn, patient, "reschedule")
+            if appointment is None:
+                return
+    turn.set(flow="reschedule", appointment_ids=[appointment.id], patient_id=appointment.patient_id,
+             appointment_type=appointment.appointment_type.key, provider_key=appointment.provider.key)
+    if wants_waitlist(turn.text):
+        join_waitlist_for(turn, appointment)
+        return
+    provider = provider_named(turn, turn.text)
+    if provider:
+        turn.set(provider_key=provider.key)
+    preference = target_preference(turn, exclude_appointment=appointment)
+    if preference is None:
+        turn.say("utter_ask_time_preference")
+        turn.set(awaiting="time_preference")
+        return
+    offer_slots(turn, preference)
+
+
+def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType | None = None,
+               provider: Provider | None = None, text_is_preference: bool = True) -> None:
+    if patient is None:
+        if not patients_for_phone(turn.session, turn.phone):
+            turn.say("utter_new_patient_welcome")
+            turn.set(awaiting="new_patient_name", flow="book")
+            return
+        patient = find_patient(turn, "book", needs_appointments=False)
+        if patient is None:
+            return
+    kind = kind or appointment_type_named(turn, turn.text) or appointment_type_by_key(
+        turn, turn.slot("appointment_type") if turn.slot("flow") == "book" else None
+    ) or appointment_type_by_key(turn, turn.practice.config.get("default_appointment_type"))
+    provider = provider or provider_named(turn, turn.text)
+    turn.set(flow="book", patient_id=patient.id, appointment_ids=[], appointment_type=kind.key,
+             provider_key=provider.key if provider else None)
+    preference = target_preference(turn) if text_is_preference else None
+    if preference is None:
+        turn.say("utter_ask_time_preference")
+        turn.set(awaiting="time_preference")
+        return
+    offer_slots(turn, preference)
+
+
+def target_preference(turn: Turn, exclude_appointment: Appointment | None = None) -> When | None:
+    """The time the patient wants: the last one named, skipping the day that names the old appointment."""
+    whens = parse_all_when(turn.text, turn.now.astimezone(turn.zone))
+    if exclude_appointment is not None:
+        whens = [w for w in whens if not _within(exclude_appointment.start, w)] or (
+            whens[-1:] if len(whens) > 1 else [])
+    return whens[-1] if whens else None
+
+
+# --- Offering and taking times -------------------------------------------------------
+
+def describe_preference(turn: Turn, when: When) -> str:
+    start = when.start.astimezone(turn.zone)
+    if when.start == when.end:
+        return start.strftime("%a, %b ") + f"{start.day} at " + start.strftime("%I:%M %p").lstrip("0")
+    if when.end - when.start <= timedelta(days=1, hours=1):
+        return "on " + start.strftime("%a, %b ") + str(start.day)
+    return "then"
+
+
+def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = None) -> None:
+    """Offer up to 3 open times for the flow's type and provider, near ``when``."""
+    kind = appointment_type_by_key(turn, turn.slot("appointment_type"))
+    provider_key = turn.slot("provider_key")
+    provider = turn.session.execute(select(Provider).where(Provider.key == provider_key)).scalar_one_or_none() \
+        if provider_key else None
+    excluded = [(int(s["provider_id"]), datetime.fromisoformat(s["start"])) for s in (exclude or [])]
+
+    def search(window_start, window_end, provider_id):
+        return scheduling.find_open_slots(
+            turn.session, appointment_type_id=kind.id, now=turn.now, window_start=window_start,
+            window_end=window_end, provider_id=provider_id, limit=MAX_LISTED, exclude=excluded,
+        )
+
+    start = max(when.start, turn.now) if when else turn.now
+    end = when.end if when else None
+    if when is not None and when.start == when.end:  # an exact time: that minute, or that day
+        end = when.start + timedelta(minutes=1)
+    provider_id = provider.id if provider else None
+    slots = search(start, end, provider_id) or (search(start, end, None) if provider_id else [])
+    if not slots and when is not None and when.start == when.end:
+        day_start = when.start.replace(hour=0, minute=0)
+        slots = search(max(day_start, turn.now), day_start + timedelta(days=1), provider_id)
+    nearest = False
+    if not slots:
+        nearest = True
+        slots = search(start, start + timedelta(days=SEARCH_DAYS), provider_id) or search(
+            start, start + timedelta(days=SEARCH_DAYS), None)
+    if not slots:
+        turn.say("utter_no_slots")
+        turn.set(awaiting=None, flow=None, offered_slots=None)
+        return
+    choices = numbered([describe(turn, s) for s in slots])
+    if nearest and when is not None:
+        turn.say("utter_offer_slots_nearest", preference=describe_preference(turn, when), choices=choices)
+    else:
+        turn.say("utter_offer_slots", choices=choices)
+    turn.set(awaiting="slot_choice", offered_slots=[slot_to_dict(s) for s in slots])
+
+
+def take_slot(turn: Turn, slot: scheduling.Slot) -> None:
+    """Book (or move to) the chosen time; a lost race offers fresh times."""
+    flow = turn.slot("flow")
+    try:
+        if flow == "reschedule":
+            old_id = int(turn.slot("appointment_ids")[0])
+            appointment = scheduling.reschedule_appointment(
+                turn.session, old_id, slot, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
+            turn.say("utter_rescheduled", appointment=describe(turn, appointment))
+        else:
+            appointment = scheduling.book_appointment(
+                turn.session, patient_id=int(turn.slot("patient_id")), slot=slot, now=turn.now,
+                changed_by=ChangedBy.PATIENT_SMS)
+            turn.say("utter_booked", appointment=describe(turn, appointment))
+    except scheduling.SlotTaken:
+        turn.say("utter_slot_taken")
+        offer_slots(turn, When(slot.start, slot.start + timedelta(days=1)))
+        return
+    turn.set(awaiting=None, flow=None, offered_slots=None, appointment_ids=[appointment.id])

@@ -1,0 +1,94 @@
+"""Handing the conversation to staff, emergencies, consent, help and office information."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from rasa_sdk.events import ConversationPaused
+
+from actions.base import Turn
+from bot import consent, handoff
+from bot.patients import patients_for_phone
+from bot.practice import closed_days, describe_office_hours, format_phone, queue_config, queue_for_intent
+
+REASONS = {
+    "billing_question": "Billing question",
+    "provider_question": "Question for the provider",
+    "prescription_refill": "Prescription refill request",
+    "request_human": "Patient asked for a person",
+}
+
+
+def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
+    """Open a ticket in the queue the practice routes ``queue_intent`` to, tell the patient when, pause."""
+    queue = queue_for_intent(turn.practice, queue_intent)
+    patients = patients_for_phone(turn.session, turn.phone)
+    chosen = turn.slot("patient_id")
+    patient_id = int(chosen) if chosen is not None else (patients[0].id if len(patients) == 1 else None)
+    ticket = handoff.open_ticket(
+        turn.session, phone=turn.phone, queue=queue, reason=reason, now=turn.now,
+        intent=turn.intent or queue_intent, patient_id=patient_id,
+    )
+    turn.say(
+        "utter_handoff",
+        team=queue_config(turn.practice, queue)["team"],
+        answer_time=handoff.answer_time_phrase(ticket.due_at, turn.now, turn.zone),
+    )
+    turn.set(awaiting=None, flow=None)
+    turn.events.append(ConversationPaused())
+
+
+def handoff_for_intent(turn: Turn) -> None:
+    label = REASONS.get(turn.intent, "Patient needs staff")
+    hand_off(turn, queue_intent=turn.intent, reason=f"{label}: {turn.text[:200]}")
+
+
+def emergency(turn: Turn) -> None:
+    """Say 911/988 first, then alert the urgent queue; staff take the conversation over."""
+    turn.say("utter_emergency")
+    why = (turn.tracker.latest_message or {}).get("emergency_reason") or "emergency intent"
+    handoff.open_ticket(
+        turn.session, phone=turn.phone, queue=queue_for_intent(turn.practice, "emergency"),
+        reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
+    )
+    turn.set(awaiting=None, flow=None)
+    turn.events.append(ConversationPaused())
+
+
+def opt_out(turn: Turn) -> None:
+    consent.record_opt_out(turn.session, turn.phone, "nlu", turn.now, detail=turn.text[:200])
+    turn.say("utter_opted_out")
+    turn.set(awaiting=None, flow=None)
+
+
+def opt_in(turn: Turn) -> None:
+    consent.record_opt_in(turn.session, turn.phone, "nlu", turn.now, detail=turn.text[:200])
+    turn.say("utter_opted_in")
+
+
+TOPICS = [
+    ("holidays", r"holiday|thanksgiving|christmas|new year|closed on|memorial|labor day|july"),
+    ("contact", r"\bfax|phone|number|call you|call the office"),
+    ("address", r"address|where|located|location|directions|get there|park|find you|suite|building"),
+    ("hours", r"hour|open|close|when are you|saturday|sunday|weekend|today|tomorrow|lunch"),
+]
+
+
+def office_info(turn: Turn) -> None:
+    """Answer from the practice config: the topic the text asks about, or an overview."""
+    text = turn.text.lower()
+    topic = next((name for name, pattern in TOPICS if re.search(pattern, text)), None)
+    practice = turn.practice
+    if topic == "hours":
+        turn.say("utter_office_hours", hours=describe_office_hours(practice))
+    elif topic == "address":
+        turn.say("utter_office_address", parking=practice.parking or "")
+    elif topic == "contact":
+        turn.say("utter_office_contact", fax=format_phone(practice.fax) if practice.fax else "none")
+    elif topic == "holidays":
+        today = turn.local_now.date()
+        upcoming = closed_days(turn.session, today, today + timedelta(days=200))
+        listed = ", ".join(f"{name} ({day.strftime('%a, %b')} {day.day})" for day, name in sorted(upcoming.items())[:4])
+        turn.say("utter_office_holidays", holidays=listed or "no holidays in the coming months")
+    else:
+        turn.say("utter_office_overview", hours=describe_office_hours(practice))

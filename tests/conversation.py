@@ -1,0 +1,105 @@
+"""A test harness that holds SMS conversations with the real rules, actions, database and responses.
+
+No NLU model is involved: each turn names its intent, the rules in
+data/rules/ pick the action (as Rasa's RulePolicy would), the real action
+runs against the test database, and the reply is rendered from domain.yml,
+so tests read exactly what the patient would receive.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions.actions  # noqa: F401  (registers the action classes)
+from actions import base
+from rasa_sdk import Action
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rules() -> dict[str, str]:
+    mapping = {}
+    for path in (ROOT / "data" / "rules").glob("*.yml"):
+        for rule in yaml.safe_load(path.read_text())["rules"]:
+            steps = rule["steps"]
+            if len(steps) == 2 and "intent" in steps[0] and "action" in steps[1]:
+                mapping[steps[0]["intent"]] = steps[1]["action"]
+    return mapping
+
+
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+RULES = _rules()
+
+
+def _all_actions() -> dict[str, type]:
+    found, todo = {}, list(Action.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        name = getattr(cls, "action_name", "")
+        if name:
+            found[name] = cls
+    return found
+
+
+def render(message: dict, slots: dict) -> str:
+    """Fill a domain response the way Rasa's TemplatedNaturalLanguageGenerator does."""
+    if message.get("text"):
+        return message["text"]
+    template = DOMAIN["responses"][message["response"]][0]["text"]
+    values = {**{k: v for k, v in slots.items() if v is not None}, **{k: v for k, v in message.items() if v is not None}}
+    missing = [name for name in re.findall(r"{(\w+)}", template) if name not in values]
+    assert not missing, f"{message['response']} is missing {missing}"
+    return template.format(**values)
+
+
+class Conversation:
+    def __init__(self, phone: str, engine, now: datetime):
+        self.phone = phone
+        self.slots: dict = {name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()}
+        self.paused = False
+        self.replies: list[str] = []
+        self.events: list[dict] = []
+        self.responses: list[str] = []
+        base.engine = lambda: engine
+        base.clock = lambda: now
+        self.actions = _all_actions()
+        self.run_action("action_session_start", "", "")
+
+    def set_now(self, now: datetime) -> None:
+        base.clock = lambda: now
+
+    def run_action(self, action_name: str, text: str, intent: str, extra: dict | None = None) -> str:
+        latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": [], **(extra or {})}
+        tracker = Tracker(self.phone, dict(self.slots), latest, [], self.paused, None, {}, None)
+        dispatcher = CollectingDispatcher()
+        events = asyncio.run(self.actions[action_name]().run(dispatcher, tracker, DOMAIN))
+        for event in events:
+            if event["event"] == "slot":
+                self.slots[event["name"]] = event["value"]
+            elif event["event"] == "pause":
+                self.paused = True
+            elif event["event"] == "resume":
+                self.paused = False
+        self.events = events
+        self.responses = [m.get("response") for m in dispatcher.messages]
+        reply = "\n".join(render(m, self.slots) for m in dispatcher.messages)
+        self.replies.append(reply)
+        return reply
+
+    def say(self, text: str, intent: str, **extra) -> str:
+        """The patient texts; returns the bot's reply ('' when paused, as Rasa would stay silent)."""
+        if self.paused:
+            return ""
+        action = RULES[intent]
+        if action.startswith("utter_"):
+            reply = render({"response": action}, self.slots)
+            self.replies.append(reply)
+            return reply
+        return self.run_action(action, text, intent, extra)

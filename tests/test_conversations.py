@@ -1,0 +1,239 @@
+"""Whole SMS conversations through the real rules, actions and database (no NLU model needed)."""
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.demo import load_demo
+from bot.models import (
+    Appointment, AppointmentStatus, ConsentRecord, ConsentStatus, HandoffTicket, Patient, TicketStatus,
+)
+from bot.patients import upcoming_appointments
+from tests.conversation import Conversation
+
+MARIA, DAVID, FAMILY, ROBERT, ALEX, STRANGER = (
+    "+15035550111", "+15035550112", "+15035550113", "+15035550114", "+15035550115", "+15035550150")
+
+
+@pytest.fixture
+def demo(engine, now):
+    with Session(engine) as session, session.begin():
+        load_demo(session, now)
+    return engine
+
+
+def upcoming(engine, phone, now):
+    with Session(engine) as session:
+        ids = [p.id for p in session.execute(select(Patient).where(Patient.phone == phone)).scalars()]
+        return upcoming_appointments(session, ids, now)
+
+
+def tickets(engine, phone):
+    with Session(engine) as session:
+        return session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars().all()
+
+
+def test_confirm_marks_the_only_upcoming_appointment_confirmed(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    reply = chat.say("C", "confirm_appointment")
+    assert "You're confirmed" in reply and "Dr. Patel" in reply
+    [appointment] = upcoming(demo, MARIA, now)
+    assert appointment.confirmed_at is not None
+
+
+def test_check_tells_when_where_and_with_whom(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    reply = chat.say("when is my appt", "check_appointment")
+    assert "Dr. Patel" in reply and "1200 River Road" in reply
+
+
+def test_cancel_asks_first_then_cancels_and_offers_to_rebook(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    [before] = upcoming(demo, MARIA, now)
+    assert "Reply Y to cancel" in chat.say("I can't make it", "cancel_appointment")
+    reply = chat.say("yes", "affirm")
+    assert "is cancelled" in reply and "find a new time" in reply
+    assert upcoming(demo, MARIA, now) == []
+    with Session(demo) as session:
+        assert session.get(Appointment, before.id).status == AppointmentStatus.CANCELLED
+    assert "What day and time" in chat.say("yes", "affirm")
+
+
+def test_saying_no_to_the_cancel_question_keeps_the_appointment(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    chat.say("cancel my appointment", "cancel_appointment")
+    assert "stays as it is" in chat.say("no", "deny")
+    assert len(upcoming(demo, MARIA, now)) == 1
+
+
+def test_reschedule_with_a_preference_in_the_message_offers_times_and_moves_the_booking(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    [old] = upcoming(demo, MARIA, now)
+    reply = chat.say("can i move my appt to thursday afternoon", "reschedule_appointment")
+    assert "1. Thu, Mar 4" in reply and "PM" in reply
+    offered = chat.slots["offered_slots"]
+    assert 1 <= len(offered) <= 3
+    reply = chat.say("2" if len(offered) > 1 else "1", "inform")
+    assert "moved to Thu, Mar 4" in reply
+    [new] = upcoming(demo, MARIA, now)
+    assert new.id != old.id and new.start.isoformat() == offered[min(1, len(offered) - 1)]["start"].replace(
+        "-08:00", "+00:00") or new.start == datetime.fromisoformat(offered[min(1, len(offered) - 1)]["start"])
+    with Session(demo) as session:
+        assert session.get(Appointment, old.id).status == AppointmentStatus.CANCELLED
+
+
+def test_reschedule_without_a_preference_asks_for_one(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    assert "What day and time" in chat.say("i need to reschedule", "reschedule_appointment")
+    reply = chat.say("next tues morning", "inform")  # on a Monday: tomorrow (the parse_when contract)
+    assert "\n1. Tue, Mar 2 at" in reply and "AM" in reply and "PM" not in reply
+
+
+def test_the_nine_thirty_picks_the_matching_offer(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    chat.say("reschedule to friday", "reschedule_appointment")
+    offered = chat.slots["offered_slots"]
+    target = datetime.fromisoformat(offered[-1]["start"])
+    clock = target.strftime("%I:%M").lstrip("0")
+    reply = chat.say(f"the {clock} one", "inform")
+    assert "moved to" in reply
+    [new] = upcoming(demo, MARIA, now)
+    assert new.start == target
+
+
+def test_none_of_those_offers_other_times(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    chat.say("move my appointment to thursday", "reschedule_appointment")
+    first = {s["start"] for s in chat.slots["offered_slots"]}
+    reply = chat.say("none of those work", "deny")
+    assert "Reply with a number" in reply
+    assert not first & {s["start"] for s in chat.slots["offered_slots"]}
+
+
+def test_cancel_tuesday_and_put_me_in_thursday_targets_thursday(demo, now):
+    chat = Conversation(DAVID, demo, now)  # David has visits on Thu (+3 days) and in 10 days
+    appointments = upcoming(demo, DAVID, now)
+    first_day = appointments[0].start.astimezone(now.tzinfo).strftime("%A").lower()
+    reply = chat.say(f"cancel {first_day} and put me in next friday", "reschedule_appointment")
+    assert "Fri, Mar 5" in reply
+
+
+def test_book_offers_times_and_books_for_the_patient(demo, now):
+    chat = Conversation(ROBERT, demo, now)
+    reply = chat.say("I'd like to book a physical next week", "book_appointment")
+    assert "1. " in reply
+    assert "You're booked" in chat.say("1", "inform")
+    with Session(demo) as session:
+        [booked] = upcoming_appointments(session, [p.id for p in session.query(Patient).filter_by(phone=ROBERT)], now)
+        assert booked.appointment_type.key == "annual_physical"
+        assert booked.status == AppointmentStatus.BOOKED
+
+
+def test_a_shared_phone_asks_which_patient(demo, now):
+    chat = Conversation(FAMILY, demo, now)
+    reply = chat.say("I need to book an appointment", "book_appointment")
+    assert "Which patient" in reply and "Emma" in reply and "Liam" in reply
+    assert "What day and time" in chat.say("Emma", "inform")
+    assert chat.slots["patient_id"] is not None
+
+
+def test_a_parent_naming_the_child_skips_the_question(demo, now):
+    chat = Conversation(FAMILY, demo, now)
+    reply = chat.say("need to cancel liam's appointment", "cancel_appointment")
+    assert "Reply Y to cancel" in reply
+
+
+def test_unknown_number_reveals_nothing_and_offers_staff_follow_up(demo, now):
+    chat = Conversation(STRANGER, demo, now)
+    reply = chat.say("when is my appointment", "check_appointment")
+    assert "couldn't find" in reply and "Dr." not in reply
+    reply = chat.say("yes", "affirm")
+    assert "front desk" in reply
+    [ticket] = tickets(demo, STRANGER)
+    assert ticket.queue == "front_desk" and chat.paused
+
+
+def test_new_patient_gives_name_and_birth_date_and_books_a_new_patient_visit(demo, now):
+    chat = Conversation(STRANGER, demo, now)
+    assert "new-patient visit" in chat.say("hi i want to book an appointment", "book_appointment")
+    assert "date of birth" in chat.say("Jane Smith", "inform")
+    assert "What day and time" in chat.say("04/12/1985", "inform")
+    chat.say("next wednesday", "inform")
+    assert "You're booked" in chat.say("1", "inform")
+    with Session(demo) as session:
+        [booked] = upcoming_appointments(session, [p.id for p in session.query(Patient).filter_by(phone=STRANGER)], now)
+        assert booked.patient.is_new and booked.appointment_type.key == "new_patient"
+
+
+@pytest.mark.parametrize("intent, queue", [
+    ("billing_question", "billing"), ("provider_question", "clinical"),
+    ("prescription_refill", "clinical"), ("request_human", "front_desk"),
+])
+def test_staff_intents_open_a_ticket_in_the_right_queue_and_pause(demo, now, intent, queue):
+    chat = Conversation(MARIA, demo, now)
+    reply = chat.say("some question", intent)
+    assert "They will reply by" in reply
+    [ticket] = tickets(demo, MARIA)
+    assert ticket.queue == queue and ticket.status == TicketStatus.OPEN
+    assert chat.paused
+    assert chat.say("hello?", "greet") == ""
+
+
+def test_emergency_says_911_first_and_opens_an_urgent_ticket(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    reply = chat.say("my chest hurts and my arm is numb", "emergency", emergency_reason="chest pain")
+    assert reply.startswith("If this is an emergency, call 911")
+    [ticket] = tickets(demo, MARIA)
+    assert ticket.queue == "urgent" and "chest pain" in ticket.reason
+
+
+def test_a_second_miss_in_a_row_goes_to_the_front_desk(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    assert "didn't understand" in chat.say("asdf qwerty", "out_of_scope")
+    assert tickets(demo, MARIA) == []
+    reply = chat.say("blorp", "nlu_fallback")
+    assert "front desk" in reply
+    [ticket] = tickets(demo, MARIA)
+    assert ticket.queue == "front_desk"
+
+
+def test_an_understood_text_resets_the_miss_count(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    chat.say("asdf", "out_of_scope")
+    chat.say("when is my appointment", "check_appointment")
+    assert "didn't understand" in chat.say("blorp", "nlu_fallback")
+    assert tickets(demo, MARIA) == []
+
+
+def test_opt_out_in_any_words_is_recorded_and_opt_in_restores(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    assert "unsubscribed" in chat.say("please stop texting me", "opt_out")
+    with Session(demo) as session:
+        statuses = session.execute(select(ConsentRecord.status).where(ConsentRecord.phone == MARIA)).scalars().all()
+    assert statuses == [ConsentStatus.OPTED_OUT]
+    assert "subscribed" in chat.say("start texting me again", "opt_in")
+
+
+def test_office_info_answers_hours_and_address_from_the_practice_config(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    assert "Thu 8 AM-7 PM" in chat.say("what are your hours", "office_info")
+    assert "parking" in chat.say("where do i park", "office_info").lower()
+    assert "(503) 555-0101" in chat.say("what's your fax number", "office_info")
+    assert "Thanksgiving" in Conversation(MARIA, demo, now - timedelta(days=120)).say(
+        "are you open on holidays", "office_info")
+
+
+def test_sensitive_visits_are_never_named(demo, now):
+    chat = Conversation(ALEX, demo, now)
+    reply = chat.say("when is my next appointment", "check_appointment")
+    assert "Dr. Patel" in reply and "behavioral" not in reply.lower()
+
+
+def test_every_reply_fits_in_two_sms_segments(demo, now):
+    chat = Conversation(DAVID, demo, now)
+    for text, intent in [("hi", "greet"), ("when are my appts", "check_appointment"),
+                         ("move my appt", "reschedule_appointment"), ("next week", "inform"),
+                         ("what are your hours", "office_info"), ("help", "help")]:
+        chat.say(text, intent)
+    assert chat.replies and all(len(reply) <= 320 for reply in chat.replies), chat.replies
