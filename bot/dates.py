@@ -702,7 +702,8 @@ class _Parser:
 
         def exact(m, need_context: bool):
             a = _parse_atom(m.group(1))
-            if a is None or not ok_follower(m):
+            # "the 9:30 one" is a time; "2 kids" is not: only weak numbers need the follower check.
+            if a is None or (not a.strong and not ok_follower(m)):
                 return None
             if need_context and not a.strong:
                 compact_ok = (re.fullmatch(r"\d{3,4}|\d{1,2}\.\d\d", m.group(1).strip())

@@ -180,3 +180,11 @@ def test_fixed_offset_zone_is_handled():
 def test_naive_now_is_refused():
     with pytest.raises(ValueError):
         parse_when("tomorrow", datetime(2026, 10, 30, 12, 0))
+
+
+def test_a_clock_time_before_one_or_slot_is_still_a_time():
+    now = datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    for text, hour, minute in [("the 9:30 one", 9, 30), ("the 1pm one", 13, 0), ("the 10:00 slot", 10, 0)]:
+        when = parse_when(text, now)
+        assert when is not None and (when.start.hour, when.start.minute) == (hour, minute), text
+    assert parse_when("the 2 one", now) is None
