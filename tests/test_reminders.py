@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from bot import consent
 from bot.models import (
+    Appointment,
     AppointmentStatus,
     ChangedBy,
     OutboundMessage,
     Practice,
+    Provider,
     Reminder,
     ReminderStatus,
 )
@@ -85,7 +87,7 @@ def test_reminder_text_names_practice_provider_date_time_and_address_but_not_the
     appt_id = make(engine, local(2027, 3, 3, 9, 0), type_key="behavioral_health")
     with Session(engine) as session:
         practice = session.execute(select(Practice)).scalar_one()
-        [body] = reminder_text(practice, [session.get(__import__("bot.models").models.Appointment, appt_id)])
+        [body] = reminder_text(practice, [session.get(Appointment, appt_id)])
     assert body.startswith("Reminder from Riverside Family Medicine: Ana has an appointment on ")
     assert "Wed, Mar 3 at 9:00 AM with Dr. Patel" in body
     assert "1200 River Road, Suite 300, Portland, OR 97201" in body
@@ -95,7 +97,6 @@ def test_reminder_text_names_practice_provider_date_time_and_address_but_not_the
 
 
 def test_a_long_family_list_is_split_into_texts_that_each_fit_two_segments(engine):
-    from bot.models import Appointment
     ids = [make(engine, local(2027, 3, 3, 8, 0) + timedelta(minutes=20 * n), first=f"Child{n}") for n in range(9)]
     with Session(engine) as session:
         practice = session.execute(select(Practice)).scalar_one()
@@ -227,21 +228,20 @@ def test_a_cancelled_appointment_gets_no_reminder(engine, now):
     appt_id = make(engine, local(2027, 3, 4, 10, 0))
     plan(engine, now)
     with Session(engine) as session, session.begin():
-        session.get(__import__("bot.models").models.Appointment, appt_id).status = AppointmentStatus.CANCELLED
+        session.get(Appointment, appt_id).status = AppointmentStatus.CANCELLED
     send(engine, local(2027, 3, 2, 10, 0))
     assert texts(engine) == []
     assert reminders_of(engine, appt_id)["2d"].reason == "appointment cancelled"
 
 
 def test_a_rescheduled_appointment_is_reminded_at_its_new_time_only(engine, now):
-    from bot.models import Appointment
     with Session(engine) as session, session.begin():
         who = patient(session)
         slots = find_open_slots(session, appointment_type_id=kind(session, "follow_up").id, now=now,
                                 window_start=local(2027, 3, 4, 10, 0), window_end=local(2027, 3, 4, 10, 1),
                                 provider_id=None, limit=1, spread=False)
         old = appointment(session, who, slots[0].start, provider_key=session.get(
-            __import__("bot.models").models.Provider, slots[0].provider_id).key)
+            Provider, slots[0].provider_id).key)
         old_id = old.id
     plan(engine, now)
     with Session(engine) as session, session.begin():
@@ -285,7 +285,6 @@ def test_the_weekly_cap_counts_the_last_seven_days(engine, now):
 
 
 def test_a_family_on_one_phone_gets_one_text_listing_each_appointment(engine, now):
-    from bot.models import Appointment
     with Session(engine) as session, session.begin():
         mom, kid = patient(session, "Maria"), patient(session, "Leo")
         a = appointment(session, mom, local(2027, 3, 4, 10, 0)).id
