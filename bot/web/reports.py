@@ -16,11 +16,11 @@ COLOURS = {"front_desk": "#1f77b4", "billing": "#2ca02c", "clinical": "#9467bd",
 def share_chart_svg(rows: list[responsetimes.QueueWeek], weeks: list[str], queues: list[str],
                     names: dict[str, str]) -> Markup:
     """Grouped bars: for each week, one bar per queue with the share answered within goal."""
-    width, height, left, bottom, top = 720, 260, 44, 36, 14
+    width, height, left, bottom, top = 720, 260, 44, 36, 18
     plot_h = height - bottom - top
     by_key = {(r.queue, r.week): r for r in rows}
     group_w = (width - left - 10) / max(1, len(weeks))
-    bar_w = max(4.0, (group_w - 10) / max(1, len(queues)))
+    bar_w = min(40.0, max(4.0, (group_w - 10) / max(1, len(queues))))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height + 24}" '
              f'role="img" aria-label="Share answered within goal per week">']
     for pct in (0, 25, 50, 75, 100):
@@ -28,19 +28,21 @@ def share_chart_svg(rows: list[responsetimes.QueueWeek], weeks: list[str], queue
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#ddd"/>'
                      f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{pct}%</text>')
     for wi, week in enumerate(weeks):
-        x0 = left + wi * group_w + 5
+        x0 = left + wi * group_w + (group_w - bar_w * len(queues)) / 2
         for qi, queue in enumerate(queues):
             row = by_key.get((queue, week))
             share = row.within_goal_share if row else None
             if share is None:
                 continue
-            bar_h = plot_h * share
+            bar_h = max(1.5, plot_h * share)  # a sliver, so 0% is seen as a bar, not as missing
             x = x0 + qi * bar_w
             parts.append(
                 f'<rect x="{x:.1f}" y="{top + plot_h - bar_h:.1f}" width="{bar_w - 2:.1f}" height="{bar_h:.1f}" '
                 f'fill="{COLOURS.get(queue, "#777")}"><title>{escape(names.get(queue, queue))} {escape(week)}: '
-                f'{share:.0%} of {row.decided}</title></rect>')
-        parts.append(f'<text x="{x0 + (group_w - 10) / 2:.1f}" y="{height - bottom + 16}" font-size="11" '
+                f'{share:.0%} of {row.decided}</title></rect>'
+                f'<text x="{x + (bar_w - 2) / 2:.1f}" y="{top + plot_h - bar_h - 3:.1f}" font-size="10" '
+                f'text-anchor="middle">{share:.0%}</text>')
+        parts.append(f'<text x="{left + wi * group_w + group_w / 2:.1f}" y="{height - bottom + 16}" font-size="11" '
                      f'text-anchor="middle">{escape(week[5:])}</text>')
     for qi, queue in enumerate(queues):
         x = left + qi * 130
