@@ -1,0 +1,240 @@
+"""A patient's text arriving: stored first, cleaned, and triaged before the bot sees it.
+
+The SMS channel calls :func:`store_inbound` before it answers Twilio, so a text
+is never lost, and a Twilio retry of the same MessageSid is recognised by the
+unique constraint, not by a lookup that two concurrent retries could both pass.
+:func:`triage_inbound` then settles what must not wait for (or must not reach)
+the conversational bot: consent keywords, pictures, emergencies while staff
+have the conversation. What is left goes to Rasa as :attr:`Triage.nlu_text`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot import consent, handoff, outbox, texts
+from bot.models import InboundMessage
+from bot.practice import get_practice
+from bot.safety import emergency_reason
+
+MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
+MAX_NLU_CHARS = 500      # what the classifier gets; longer texts are cut
+CANCEL_TICKET_REASON = "patient texted CANCEL: call to check whether they meant their appointment"
+
+
+# --- Hygiene (pure) -----------------------------------------------------------------
+
+def remove_control_characters(text: str) -> str:
+    """Drop control and format characters; newlines and tabs become spaces.
+
+    Emoji joiners (ZWJ) and variation selectors are kept so emoji survive.
+    """
+    kept = []
+    for char in text:
+        if char in "\n\r\t":
+            kept.append(" ")
+        elif unicodedata.category(char) == "Cc":
+            continue
+        elif unicodedata.category(char) == "Cf" and char not in "\u200d":
+            continue
+        else:
+            kept.append(char)
+    return "".join(kept)
+
+
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
+
+
+def text_for_nlu(body: str) -> str:
+    """What Rasa's NLU may read of a patient's text.
+
+    Rasa treats a message starting with "/" as a raw intent ("/restart",
+    "/affirm{...}"), which would let a patient leave the staff queue or set a
+    slot; every leading slash (also after spaces) is removed. Control
+    characters go, and the text is cut to :data:`MAX_NLU_CHARS`.
+    """
+    cleaned = _LEADING_SLASHES.sub("", remove_control_characters(body))
+    cleaned = re.sub(r" {2,}", " ", cleaned).strip()
+    return cleaned[:MAX_NLU_CHARS].rstrip()
+
+
+def text_to_store(body: str) -> str:
+    """The whole text as received, up to Twilio's 1,600 characters (NUL removed for PostgreSQL)."""
+    return body.replace("\x00", "")[:MAX_STORED_CHARS]
+
+
+def media_from_form(form: dict[str, str]) -> list[dict[str, str]]:
+    """Twilio's ``NumMedia``/``MediaUrlN``/``MediaContentTypeN`` fields as a list."""
+    try:
+        count = int(form.get("NumMedia") or 0)
+    except ValueError:
+        count = 0
+    return [
+        {"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
+        for i in range(count)
+        if form.get(f"MediaUrl{i}")
+    ]
+
+
+# --- Storage ----------------------------------------------------------------------
+
+def store_inbound(
+    session: Session,
+    *,
+    message_sid: str,
+    phone: str,
+    to_number: str | None,
+    body: str,
+    media: list[dict[str, str]],
+    now: datetime,
+) -> tuple[InboundMessage, bool]:
+    """Store a text keyed by its MessageSid; ``is_new`` is False for a Twilio retry.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` makes concurrent retries safe: on
+    PostgreSQL the second insert waits for the first transaction and then
+    inserts nothing; on SQLite writers are serialised by ``BEGIN IMMEDIATE``.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(InboundMessage).values(
+        message_sid=message_sid,
+        phone=phone,
+        to_number=to_number,
+        body=text_to_store(body),
+        media=media,
+        received_at=now,
+        status="received",
+    ).on_conflict_do_nothing(index_elements=["message_sid"])
+    is_new = session.execute(statement).rowcount == 1
+    message = session.execute(
+        select(InboundMessage).where(InboundMessage.message_sid == message_sid)
+    ).scalar_one()
+    return message, is_new
+
+
+def mark_processed(session: Session, inbound_id: int, now: datetime, *, intent: str | None = None,
+                   confidence: float | None = None) -> None:
+    session.execute(
+        update(InboundMessage).where(InboundMessage.id == inbound_id)
+        .values(status="processed", processed_at=now, intent=intent, confidence=confidence)
+    )
+
+
+def mark_failed(session: Session, inbound_id: int, now: datetime) -> None:
+    """The text could not be handled; it stays stored (the error goes to the log) for staff to see."""
+    session.execute(
+        update(InboundMessage).where(InboundMessage.id == inbound_id)
+        .values(status="failed", processed_at=now)
+    )
+
+
+# --- Triage -----------------------------------------------------------------------
+
+@dataclass
+class Triage:
+    """What the channel does next with a stored text."""
+
+    pass_to_rasa: bool
+    nlu_text: str
+    outbound_ids: list[int] = field(default_factory=list)  # to send right away
+    keyword: str | None = None
+    paused_ticket_id: int | None = None
+    opened_ticket_id: int | None = None
+
+
+def consent_keyword(session: Session, phone: str, body: str, opt_out_type: str | None) -> str | None:
+    """The consent keyword this text is: a STOP, START or HELP word, or None.
+
+    Twilio's ``OptOutType`` (STOP/START/HELP) also counts, for keywords a
+    practice configured in Advanced Opt-Out. YES only opts back in a phone
+    that is opted out; otherwise it is an answer for the bot ("YES" to "shall
+    I book it?").
+    """
+    word = consent.keyword_of(body)
+    if word == "YES" or (word is None and opt_out_type == "START"):
+        return "START" if consent.is_opted_out(session, phone) else None
+    if word is None and opt_out_type in ("STOP", "HELP"):
+        return opt_out_type
+    return word
+
+
+def triage_inbound(
+    session: Session,
+    message: InboundMessage,
+    *,
+    now: datetime,
+    advanced_opt_out: bool,
+    opt_out_type: str | None = None,
+) -> Triage:
+    """Settle consent keywords, pictures and (while staff have the chat) emergencies.
+
+    Keywords always act first, whoever has the conversation. With Twilio's
+    Advanced Opt-Out on, Twilio sends the confirmations and HELP answer, so we
+    only record consent. A bare CANCEL opts out (Twilio does too) and also asks
+    the front desk to call, since the patient may have meant an appointment.
+    """
+    practice = get_practice(session)
+    fill = {"practice_name": practice.name, "practice_phone": practice.phone}
+    phone, body = message.phone, message.body or ""
+    nlu_text = text_for_nlu(body)
+    result = Triage(pass_to_rasa=False, nlu_text=nlu_text)
+
+    word = consent_keyword(session, phone, body, opt_out_type)
+    if word is not None:
+        result.keyword = word
+        detail = f"inbound {message.message_sid}: {word}"
+        if word in consent.OPT_OUT_KEYWORDS:
+            consent.record_opt_out(session, phone, "keyword", now, detail=detail)
+            if not advanced_opt_out:
+                row = outbox.enqueue_text(session, phone, texts.render("opt_out_confirmation", **fill),
+                                          outbox.CONSENT_CONFIRMATION, now)
+                result.outbound_ids.append(row.id)
+            if word == "CANCEL":
+                ticket = handoff.open_ticket(session, phone=phone, queue="front_desk",
+                                             reason=CANCEL_TICKET_REASON, now=now)
+                result.opened_ticket_id = ticket.id
+        elif word in consent.OPT_IN_KEYWORDS:
+            consent.record_opt_in(session, phone, "keyword", now, detail=detail)
+            if not advanced_opt_out:
+                row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill), "consent", now)
+                result.outbound_ids.append(row.id)
+        elif not advanced_opt_out:  # HELP, INFO
+            row = outbox.enqueue_text(session, phone, texts.render("help", **fill), "consent", now)
+            result.outbound_ids.append(row.id)
+        return result
+
+    paused = handoff.open_ticket_for(session, phone)
+    if paused is not None:
+        message.ticket_id = paused.id
+        paused.last_activity_at = now
+        result.paused_ticket_id = paused.id
+
+    if message.media and not nlu_text:
+        urls = ", ".join(item["url"] for item in message.media)
+        ticket = handoff.open_ticket(session, phone=phone, queue="front_desk",
+                                     reason=f"patient sent a picture with no text: {urls}", now=now)
+        message.ticket_id = ticket.id
+        row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), "reply", now,
+                                  ticket_id=ticket.id)
+        result.outbound_ids.append(row.id)
+        result.opened_ticket_id = ticket.id
+        return result
+
+    if paused is not None:
+        reason = emergency_reason(nlu_text)
+        if reason:
+            ticket = handoff.open_ticket(session, phone=phone, queue="urgent",
+                                         reason=f"emergency while with staff: {reason}", now=now,
+                                         intent="emergency", patient_id=paused.patient_id)
+            row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), "reply", now,
+                                      ticket_id=ticket.id)
+            result.outbound_ids.append(row.id)
+            result.opened_ticket_id = ticket.id
+
+    result.pass_to_rasa = bool(nlu_text)
+    return result

@@ -1,0 +1,204 @@
+"""Inbound texts in the domain: hygiene, storage keyed by MessageSid, triage before the bot."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import consent, handoff, inbound, texts
+from bot.models import ConsentRecord, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
+from bot.practice import get_practice
+
+PHONE = "+15035550123"
+
+
+# --- hygiene ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, expected", [
+    ("/restart", "restart"),
+    ("//restart", "restart"),
+    ("  /restart", "restart"),
+    (" / /affirm{\"time\": \"9am\"}", "affirm{\"time\": \"9am\"}"),
+    ("can I come at 3/4?", "can I come at 3/4?"),
+    ("hi\x00 there\x07", "hi there"),
+    ("line one\nline two", "line one line two"),
+    ("\u202eevil", "evil"),
+    ("👍", "👍"),
+    ("👨‍👩‍👧", "👨‍👩‍👧"),
+])
+def test_text_for_nlu_strips_leading_slashes_and_control_characters(body, expected):
+    assert inbound.text_for_nlu(body) == expected
+
+
+def test_long_texts_are_cut_for_nlu_but_stored_whole():
+    body = "a" * 1600
+    assert len(inbound.text_for_nlu(body)) == inbound.MAX_NLU_CHARS
+    assert inbound.text_to_store(body) == body
+    assert len(inbound.text_to_store(body + "b")) == 1600
+
+
+def test_media_fields_become_a_list():
+    form = {"NumMedia": "2", "MediaUrl0": "http://m/0.jpg", "MediaContentType0": "image/jpeg",
+            "MediaUrl1": "http://m/1.png", "MediaContentType1": "image/png"}
+    assert inbound.media_from_form(form) == [
+        {"url": "http://m/0.jpg", "content_type": "image/jpeg"},
+        {"url": "http://m/1.png", "content_type": "image/png"},
+    ]
+    assert inbound.media_from_form({"NumMedia": "x"}) == []
+
+
+def test_channel_texts_fit_two_segments_and_never_ask_to_reply_cancel():
+    for name in texts.TEMPLATES:
+        text = texts.render(name, practice_name="Riverside Family Medicine and Dental Associates",
+                            practice_phone="+15035550100")
+        assert len(text) <= 320, name
+        assert "CANCEL" not in text.upper(), name
+        assert "{" not in text, name
+
+
+# --- storage ---------------------------------------------------------------------
+
+def test_a_replayed_message_sid_is_stored_once(any_engine, now):
+    results = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        with Session(any_engine) as session, session.begin():
+            message, is_new = inbound.store_inbound(session, message_sid="SM" + "1" * 32, phone=PHONE,
+                                                    to_number="+15035550199", body="hi", media=[], now=now)
+            results.append((message.id, is_new))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(is_new for _, is_new in results) == [False] * 5 + [True]
+    assert len({message_id for message_id, _ in results}) == 1
+    with Session(any_engine) as session:
+        assert session.execute(select(func.count()).select_from(InboundMessage)).scalar() == 1
+
+
+# --- triage ----------------------------------------------------------------------
+
+def _triage(engine, now, body, *, media=(), advanced=False, opt_out_type=None, sid=None):
+    with Session(engine) as session, session.begin():
+        message, _ = inbound.store_inbound(
+            session, message_sid=sid or f"SM{abs(hash((body, now))) % 10**32:032d}", phone=PHONE,
+            to_number="+15035550199", body=body, media=list(media), now=now)
+        return inbound.triage_inbound(session, message, now=now, advanced_opt_out=advanced,
+                                      opt_out_type=opt_out_type)
+
+
+def _outbound(engine) -> list[OutboundMessage]:
+    with Session(engine) as session:
+        return session.execute(select(OutboundMessage).order_by(OutboundMessage.id)).scalars().all()
+
+
+def test_stop_records_the_opt_out_and_queues_one_confirmation(engine, now):
+    result = _triage(engine, now, "Stop")
+
+    assert not result.pass_to_rasa and result.keyword == "STOP"
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+        assert session.execute(select(ConsentRecord.source)).scalar_one() == "keyword"
+    [confirmation] = _outbound(engine)
+    assert confirmation.status == OutboundStatus.PENDING and "no more texts" in confirmation.body
+    assert result.outbound_ids == [confirmation.id]
+
+
+def test_with_advanced_opt_out_twilio_confirms_and_we_send_nothing(engine, now):
+    _triage(engine, now, "STOP", advanced=True)
+    _triage(engine, now + timedelta(minutes=1), "HELP", advanced=True)
+    _triage(engine, now + timedelta(minutes=2), "START", advanced=True)
+    assert _outbound(engine) == []
+    with Session(engine) as session:
+        assert not consent.is_opted_out(session, PHONE)
+
+
+def test_cancel_opts_out_and_asks_the_front_desk_to_call(engine, now):
+    result = _triage(engine, now, "CANCEL")
+
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+        ticket = session.get(HandoffTicket, result.opened_ticket_id)
+        assert (ticket.queue, ticket.reason) == ("front_desk", inbound.CANCEL_TICKET_REASON)
+
+
+def test_yes_opts_back_in_only_a_phone_that_opted_out(engine, now):
+    assert _triage(engine, now, "yes").pass_to_rasa  # an answer for the bot
+    _triage(engine, now + timedelta(minutes=1), "STOP")
+    result = _triage(engine, now + timedelta(minutes=2), "Yes")
+    assert result.keyword == "START" and not result.pass_to_rasa
+    with Session(engine) as session:
+        assert not consent.is_opted_out(session, PHONE)
+
+
+def test_help_answers_with_the_practice_name_and_phone(engine, now):
+    _triage(engine, now, "help")
+    [answer] = _outbound(engine)
+    with Session(engine) as session:
+        practice = get_practice(session)
+    assert practice.name in answer.body and "(503) 555-0100" in answer.body and "STOP" in answer.body
+
+
+def test_a_picture_without_text_gets_the_picture_reply_and_a_ticket(engine, now):
+    result = _triage(engine, now, "", media=[{"url": "http://media/card.jpg", "content_type": "image/jpeg"}])
+
+    assert not result.pass_to_rasa
+    [reply] = _outbound(engine)
+    assert reply.body.startswith("Sorry, pictures can't be handled by text")
+    with Session(engine) as session:
+        ticket = session.get(HandoffTicket, result.opened_ticket_id)
+        assert ticket.queue == "front_desk" and "http://media/card.jpg" in ticket.reason
+
+
+def test_a_picture_with_text_goes_to_the_bot(engine, now):
+    result = _triage(engine, now, "my new insurance card",
+                     media=[{"url": "http://media/card.jpg", "content_type": "image/jpeg"}])
+    assert result.pass_to_rasa and _outbound(engine) == []
+
+
+def test_a_text_while_staff_have_the_chat_is_attached_to_their_ticket(engine, now):
+    with Session(engine) as session, session.begin():
+        ticket_id = handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now).id
+    later = now + timedelta(minutes=5)
+
+    result = _triage(engine, later, "/restart")
+
+    assert result.pass_to_rasa and result.nlu_text == "restart" and result.paused_ticket_id == ticket_id
+    with Session(engine) as session:
+        assert session.get(HandoffTicket, ticket_id).last_activity_at == later
+        assert session.execute(select(InboundMessage.ticket_id)).scalar_one() == ticket_id
+
+
+def test_an_emergency_while_paused_is_answered_at_once_with_an_urgent_ticket(engine, now):
+    with Session(engine) as session, session.begin():
+        handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+
+    result = _triage(engine, now, "I have chest pain right now")
+
+    [reply] = _outbound(engine)
+    assert reply.body == texts.TEMPLATES["emergency"]
+    with Session(engine) as session:
+        assert session.get(HandoffTicket, result.opened_ticket_id).queue == "urgent"
+    assert result.pass_to_rasa
+
+
+def test_an_emergency_with_the_bot_in_charge_is_left_to_the_bot(engine, now):
+    result = _triage(engine, now, "I have chest pain right now")
+    assert result.pass_to_rasa and _outbound(engine) == []
+
+
+def test_stop_acts_even_while_paused(engine, now):
+    with Session(engine) as session, session.begin():
+        handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+    result = _triage(engine, now, "STOP")
+    assert not result.pass_to_rasa
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)

@@ -1,0 +1,313 @@
+"""The SMS channel over HTTP: the stub posts signed webhooks to the channel's blueprint.
+
+The brain is a table (``FakeBrain``) instead of Rasa so these tests stay fast;
+the real Rasa end to end is the lead's test. Everything else is real: the
+database, the twilio SDK, the stub, status callbacks.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import consent, handoff, inbound, outbox
+from bot.channels.sender import OutboxSender
+from bot.channels.twilio_channel import EMPTY_TWIML, TwilioChannel, reply_text
+from bot.channels.twilio_client import make_twilio_client, signature_for
+from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
+from bot.settings import Settings
+from tests.stub_fixtures import json_request, twilio_stub  # noqa: F401 - fixture
+
+PHONE = "+15035550123"
+WEBHOOK = "/webhooks/twilio/webhook"
+
+
+class FakeBrain:
+    """Answers from a table like a tiny Rasa, and records what it was given."""
+
+    def __init__(self, answers: dict[str, list[dict]]) -> None:
+        self.answers = answers
+        self.received: list[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message)
+        for answer in self.answers.get(message.text, [{"text": "Sorry, I didn't get that."}]):
+            if answer.get("buttons"):
+                await message.output_channel.send_text_with_buttons(message.sender_id, answer["text"], answer["buttons"])
+            else:
+                await message.output_channel.send_text_message(message.sender_id, answer["text"])
+
+
+class ChannelServer:
+    """The channel's blueprint in a small Sanic app, served on a free loopback port in a thread."""
+
+    def __init__(self, channel: TwilioChannel, brain: FakeBrain) -> None:
+        Sanic.test_mode = True
+        self.app = Sanic(f"sms_{uuid.uuid4().hex[:8]}")
+        self.app.blueprint(channel.blueprint(brain), url_prefix="/webhooks/twilio")
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+
+            async def start() -> None:
+                self.server = await self.app.create_server(sock=self.sock, return_asyncio_server=True,
+                                                           access_log=False)
+                await self.server.startup()
+                await self.server.start_serving()
+                started.set()
+
+            self.loop.run_until_complete(start())
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def brain() -> FakeBrain:
+    return FakeBrain({
+        "hi": [{"text": "Hi! I can book, move or cancel appointments."},
+               {"text": "What would you like to do?", "buttons": [{"title": "Book"}, {"title": "Move"}]}],
+        "restart": [{"text": "(restarted)"}],
+    })
+
+
+@pytest.fixture
+def sms(engine, twilio_stub, brain):
+    """(channel, server) wired to the stub: the stub's webhook and our StatusCallbacks reach the server."""
+    port_holder: dict = {}
+    settings = dataclasses.replace(
+        Settings(), twilio_api_base=twilio_stub.base_url, twilio_account_sid=twilio_stub.account_sid,
+        twilio_auth_token=twilio_stub.auth_token, sms_send_rate=0,
+    )
+    sender = OutboxSender(engine, make_twilio_client(twilio_stub.account_sid, twilio_stub.auth_token,
+                                                     twilio_stub.base_url), settings)
+    channel = TwilioChannel(settings=settings, engine=engine, sender=sender)
+    server = ChannelServer(channel, brain)
+    public = dataclasses.replace(settings, public_base_url=server.base_url)
+    channel.settings = sender.settings = public
+    twilio_stub.configure(webhook_url=server.base_url + WEBHOOK)
+    port_holder["server"] = server
+    yield channel, server
+    server.stop()
+
+
+def text_in(stub, body: str = "", **extra) -> dict:
+    status, result = json_request(stub.base_url, "/_stub/inbound", {"from": PHONE, "body": body, **extra})
+    assert status == 200, result
+    return result
+
+
+def wait_processed(engine, message_sid: str, timeout: float = 10.0) -> InboundMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            message = session.execute(select(InboundMessage).where(InboundMessage.message_sid == message_sid)).scalar_one_or_none()
+        if message is not None and message.status != "received":
+            return message
+        time.sleep(0.02)
+    pytest.fail(f"{message_sid} was not processed")
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail("condition not reached")
+
+
+def rows(engine) -> list[OutboundMessage]:
+    with Session(engine) as session:
+        return session.execute(select(OutboundMessage).order_by(OutboundMessage.id)).scalars().all()
+
+
+def test_a_text_gets_one_reply_with_buttons_as_a_numbered_list(sms, engine, twilio_stub, brain):
+    result = text_in(twilio_stub, "hi")
+
+    assert result["webhook_status"] == 200 and result["webhook_response"] == EMPTY_TWIML
+    assert wait_processed(engine, result["message_sid"]).status == "processed"
+    [reply] = wait_for(lambda: twilio_stub.messages(to=PHONE))
+    assert reply["body"] == ("Hi! I can book, move or cancel appointments.\nWhat would you like to do?\n"
+                             "1. Book\n2. Move")
+    [message] = brain.received
+    assert (message.sender_id, message.input_channel, message.message_id) == (PHONE, "twilio", result["message_sid"])
+
+
+def test_status_callbacks_update_the_row_to_delivered(sms, engine, twilio_stub):
+    text_in(twilio_stub, "hi")
+    wait_for(lambda: [r for r in rows(engine) if r.status == OutboundStatus.DELIVERED])
+    [row] = rows(engine)
+    assert row.twilio_sid == twilio_stub.messages(to=PHONE)[0]["sid"]
+    assert all(c["http_status"] == 200 for c in twilio_stub.callbacks())
+
+
+@pytest.mark.parametrize("forgery", [{"signature": "bad"}, {"unsigned": True}])
+def test_a_forged_or_unsigned_webhook_is_refused_and_nothing_is_stored(sms, engine, twilio_stub, brain, forgery):
+    result = text_in(twilio_stub, "hi", **forgery)
+
+    assert result["webhook_status"] == 403
+    with Session(engine) as session:
+        assert session.execute(select(InboundMessage)).first() is None
+    assert brain.received == [] and twilio_stub.messages() == []
+
+
+def test_a_forged_status_callback_is_refused(sms, engine, twilio_stub):
+    text_in(twilio_stub, "hi")
+    [row] = wait_for(lambda: [r for r in rows(engine) if r.status == OutboundStatus.DELIVERED])
+    channel, server = sms
+    url = f"{server.base_url}/webhooks/twilio/status"
+    form = {"MessageSid": row.twilio_sid, "MessageStatus": "failed", "ErrorCode": "30007"}
+
+    forged = requests.post(url, data=form, headers={"X-Twilio-Signature": signature_for("guess", url, form)}, timeout=5)
+    unsigned = requests.post(url, data=form, timeout=5)
+
+    assert (forged.status_code, unsigned.status_code) == (403, 403)
+    assert rows(engine)[0].status == OutboundStatus.DELIVERED
+
+
+def test_a_replayed_message_sid_is_processed_once(sms, engine, twilio_stub, brain):
+    first = text_in(twilio_stub, "hi")
+    wait_processed(engine, first["message_sid"])
+    again = text_in(twilio_stub, "hi", message_sid=first["message_sid"])
+
+    assert again["webhook_status"] == 200
+    channel, _ = sms
+    asyncio.run_coroutine_threadsafe(channel.wait_idle(), sms[1].loop).result(10)
+    assert len(brain.received) == 1
+    assert len(twilio_stub.messages(to=PHONE)) == 1
+
+
+def test_restart_in_a_paused_conversation_reaches_the_brain_without_the_slash(sms, engine, twilio_stub, brain, now):
+    with Session(engine) as session, session.begin():
+        ticket_id = handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill question", now=now).id
+
+    result = text_in(twilio_stub, "/restart")
+    message = wait_processed(engine, result["message_sid"])
+
+    assert [m.text for m in brain.received] == ["restart"]
+    assert brain.received[0].metadata["paused_ticket_id"] == ticket_id
+    assert message.ticket_id == ticket_id
+
+
+def test_a_picture_without_text_gets_the_picture_reply_and_a_ticket(sms, engine, twilio_stub, brain):
+    result = text_in(twilio_stub, "", media_urls=["http://127.0.0.1/media/rash.jpg"])
+    wait_processed(engine, result["message_sid"])
+
+    [reply] = wait_for(lambda: twilio_stub.messages(to=PHONE))
+    assert reply["body"].startswith("Sorry, pictures can't be handled by text")
+    with Session(engine) as session:
+        ticket = session.execute(select(HandoffTicket)).scalar_one()
+    assert ticket.queue == "front_desk" and "http://127.0.0.1/media/rash.jpg" in ticket.reason
+    assert brain.received == []
+
+
+def test_stop_records_the_opt_out_and_cancel_also_opens_a_ticket(sms, engine, twilio_stub, brain):
+    stop = text_in(twilio_stub, "STOP")
+    wait_processed(engine, stop["message_sid"])
+    # Like Twilio, the stub unsubscribes the number on STOP and refuses even our confirmation (21610).
+    [confirmation] = wait_for(lambda: [r for r in rows(engine) if r.status == OutboundStatus.BLOCKED])
+    assert "no more texts" in confirmation.body and confirmation.error_code == 21610
+    assert twilio_stub.messages(to=PHONE) == []
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+        assert session.execute(select(HandoffTicket)).first() is None
+
+    text_in(twilio_stub, "START")
+    cancel = text_in(twilio_stub, "cancel")
+    wait_processed(engine, cancel["message_sid"])
+
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+        ticket = session.execute(select(HandoffTicket)).scalar_one()
+    assert ticket.reason == inbound.CANCEL_TICKET_REASON
+    assert brain.received == []
+
+
+def test_an_opted_out_phone_gets_no_bot_reply(sms, engine, twilio_stub, brain):
+    json_request(twilio_stub.base_url, "/_stub/opt_in", {"number": PHONE})  # only our records say "opted out"
+    with Session(engine) as session, session.begin():
+        consent.record_opt_out(session, PHONE, "staff", datetime.now(timezone.utc))
+
+    wait_processed(engine, text_in(twilio_stub, "hi")["message_sid"])
+
+    assert [m.text for m in brain.received] == ["hi"]
+    assert twilio_stub.messages(to=PHONE) == []
+    [reply] = rows(engine)
+    assert reply.status == OutboundStatus.BLOCKED and reply.error_code is None
+
+
+def test_reply_text_joins_messages_and_numbers_buttons():
+    assert reply_text([{"text": "a"}, {"text": "b", "buttons": [{"title": "x"}, {"title": "y"}]}]) == "a\nb\n1. x\n2. y"
+    assert len(reply_text([{"text": "z" * 2000}])) == 1600
+
+
+# --- property: an opted-out phone is never sent anything ------------------------------
+
+_COUNTER = iter(range(10**6))
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("inbound"), st.sampled_from(["STOP", "stop", "START", "YES", "yes", "HELP", "CANCEL",
+                                                        "UNSTOP", "hi", "can I move my cleaning?"])),
+        st.tuples(st.just("enqueue"), st.sampled_from(["reply", "reminder", "staff"])),
+        st.tuples(st.just("send"), st.just("")),
+    ),
+    min_size=1, max_size=14,
+)
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=steps)
+def test_an_opted_out_phone_is_never_sent_anything_but_the_confirmation(engine, twilio_stub, steps):
+    phone = f"+1503556{next(_COUNTER):04d}"
+    settings = dataclasses.replace(Settings(), twilio_api_base=twilio_stub.base_url, sms_send_rate=0,
+                                   public_base_url="http://127.0.0.1:9")
+    sender = OutboxSender(engine, make_twilio_client(twilio_stub.account_sid, twilio_stub.auth_token,
+                                                     twilio_stub.base_url), settings)
+    seen = 0
+    for number, (action, value) in enumerate(steps):
+        now = datetime.now(timezone.utc)
+        with Session(engine) as session, session.begin():
+            if action == "inbound":
+                message, _ = inbound.store_inbound(session, message_sid=f"SM{uuid.uuid4().hex}", phone=phone,
+                                                   to_number=None, body=value, media=[], now=now)
+                inbound.triage_inbound(session, message, now=now, advanced_opt_out=False)
+            elif action == "enqueue":
+                outbox.enqueue_text(session, phone, f"{value} text {number}", value, now)
+            opted_out = consent.is_opted_out(session, phone)
+            confirmations = {r.body for r in session.execute(select(OutboundMessage).where(
+                OutboundMessage.phone == phone, OutboundMessage.kind == outbox.CONSENT_CONFIRMATION)).scalars()}
+        if action == "send":
+            sender.send_due()
+            new = twilio_stub.messages(to=phone)[:len(twilio_stub.messages(to=phone)) - seen]
+            seen += len(new)
+            if opted_out:
+                assert all(m["body"] in confirmations for m in new), new
