@@ -212,7 +212,9 @@ def find_open_slots(
     (provider_id, start) pairs already offered. With ``spread`` the choice
     follows :func:`_spread_pick`; without it the earliest slots come back.
     """
-    _require_aware(now, "now")
+    for name, value in (("now", now), ("window_start", window_start), ("window_end", window_end)):
+        if value is not None:
+            _require_aware(value, name)
     if part_of_day is not None and part_of_day not in PARTS_OF_DAY:
         raise ValueError(f"unknown part of day {part_of_day!r}; use one of {sorted(PARTS_OF_DAY)}")
     practice = get_practice(session)
@@ -230,8 +232,6 @@ def find_open_slots(
                                       local_now.time(), tzinfo=zone)
     earliest = now + timedelta(minutes=practice.min_lead_minutes)
     lo = max(window_start or now, earliest)
-    _require_aware(lo, "window_start")
-    _require_aware(window_end, "window_end")
     if not providers or lo >= window_end or limit <= 0:
         return []
 
@@ -245,8 +245,10 @@ def find_open_slots(
     part = PARTS_OF_DAY.get(part_of_day) if part_of_day else None
 
     candidates: list[Slot] = []
+    days_with_slots = 0
     day = first_day
     while day <= last_day:
+        before = len(candidates)
         for provider in providers:
             bounds = _working_bounds(practice, provider, day, closed)
             if bounds is None:
@@ -270,7 +272,9 @@ def find_open_slots(
                 if any((provider.id, t) in claims for t in _claim_steps(start, kind.minutes, step)):
                     continue
                 candidates.append(Slot(provider.id, provider.display_name, kind.id, start, end))
-        if not spread and len(candidates) >= limit:
+        days_with_slots += len(candidates) > before
+        # Enough to choose from: the earliest `limit` slots, or (spread) `limit` days, one per day.
+        if (len(candidates) if not spread else days_with_slots) >= limit:
             break
         day += timedelta(days=1)
 

@@ -1,14 +1,13 @@
 """Finding patients by phone and by the name a texter uses, and registering new ones."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from bot.models import Appointment, AppointmentStatus, AppointmentType, ChangedBy, Patient, Provider
+from bot.models import Appointment, AppointmentStatus, AppointmentType, ChangedBy, Patient
 from bot.patients import (
     match_patient_by_name,
     normalize_phone,
@@ -18,7 +17,6 @@ from bot.patients import (
 )
 from bot.scheduling import book_appointment, cancel_appointment, find_open_slots
 
-ZONE = ZoneInfo("America/Los_Angeles")
 
 
 @pytest.fixture
