@@ -1,0 +1,174 @@
+"""End to end: the real action server and Rasa server on loopback, the trained model, a real database.
+
+One set of servers serves every test here (starting Rasa takes a while):
+a whole reschedule by the REST channel, a signed text through the Twilio
+channel answered via the outbox and the Twilio stub, a forged one refused, a
+reminder's "C" confirming exactly that appointment, and a handoff answered
+from the staff side and handed back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.channels.twilio_stub import TwilioStub
+from bot.db import make_engine
+from bot.demo import setup_database
+from bot.models import Appointment, AppointmentStatus, HandoffTicket, InboundMessage, Patient, TicketStatus
+from bot.patients import upcoming_appointments
+from bot.settings import ROOT
+
+pytestmark = pytest.mark.rasa
+RASA = str(Path(sys.executable).with_name("rasa"))
+MARIA, DAVID = "+15035550111", "+15035550112"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-4000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(1)
+    raise RuntimeError(f"{url} did not answer in {seconds}s:\n{log.read_text()[-4000:]}")
+
+
+def post_json(url: str, payload: dict) -> list | dict:
+    request = urllib.request.Request(url, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    if not list((ROOT / "models").glob("*.tar.gz")):
+        pytest.fail("no trained model in models/: run `make train` (make test does)")
+    work = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{work / 'practice.db'}"
+    setup_database(url, str(ROOT / "bot" / "demo_practice.yml"), datetime.now(timezone.utc))
+    rasa_port, action_port = free_port(), free_port()
+    stub = TwilioStub(webhook_url=f"http://127.0.0.1:{rasa_port}/webhooks/twilio/webhook").start()
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=url, ACTION_PORT=str(action_port),
+        RASA_PORT=str(rasa_port), TRACKER_DIALECT="sqlite", TRACKER_DB_HOST="", TRACKER_DB_PORT="",
+        TRACKER_DB=str(work / "tracker.db"), TRACKER_DB_USER="", TRACKER_DB_PASSWORD="",
+        LOCK_STORE_TYPE="in_memory", LOCK_STORE_URL="", LOCK_STORE_PORT="",
+        TWILIO_API_BASE=stub.base_url, TWILIO_ACCOUNT_SID=stub.account_sid, TWILIO_AUTH_TOKEN=stub.auth_token,
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{rasa_port}", TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    processes = []
+
+    def start(name, command):
+        log = work / f"{name}.log"
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process, log
+
+    actions, actions_log = start("actions", [RASA, "run", "actions", "--actions", "actions.actions",
+                                             "--port", str(action_port)])
+    rasa, rasa_log = start("rasa", [RASA, "run", "--model", str(ROOT / "models"), "--enable-api",
+                                    "--interface", "127.0.0.1", "--port", str(rasa_port),
+                                    "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"])
+    sender, _ = start("sender", [sys.executable, "-m", "bot", "outbox", "run"])
+    try:
+        wait_for(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
+        wait_for(f"http://127.0.0.1:{rasa_port}/status", rasa, rasa_log)
+        engine = make_engine(url)
+        yield {"rasa": f"http://127.0.0.1:{rasa_port}", "engine": engine, "stub": stub, "env": env}
+        engine.dispose()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        stub.stop()
+
+
+def rest(assistant, phone: str, text: str) -> str:
+    replies = post_json(f"{assistant['rasa']}/webhooks/rest/webhook", {"sender": phone, "message": text})
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def appointments_of(engine, phone):
+    with Session(engine) as session:
+        ids = [p.id for p in session.execute(select(Patient).where(Patient.phone == phone)).scalars()]
+        return upcoming_appointments(session, ids, datetime.now(timezone.utc))
+
+
+def test_a_whole_reschedule_by_text_moves_the_booking(assistant):
+    engine = assistant["engine"]
+    [old] = appointments_of(engine, MARIA)
+    first = rest(assistant, MARIA, "hi can i move my appt to next week")
+    assert "1." in first, first
+    done = rest(assistant, MARIA, "2")
+    assert "moved to" in done, done
+    [new] = appointments_of(engine, MARIA)
+    assert new.id != old.id
+    with Session(engine) as session:
+        assert session.get(Appointment, old.id).status == AppointmentStatus.CANCELLED
+        assert session.get(Appointment, new.id).status == AppointmentStatus.BOOKED
+
+
+def wait_until(predicate, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    return predicate()
+
+
+def test_a_signed_text_gets_its_reply_through_the_outbox_and_twilio(assistant):
+    stub = assistant["stub"]
+    result = stub.send_inbound(DAVID, "what are your hours?")
+    assert result["webhook_status"] == 200
+    replies = wait_until(lambda: stub.messages(to=DAVID))
+    assert replies and "hours" in replies[-1]["body"].lower()
+    with Session(assistant["engine"]) as session:
+        stored = session.execute(select(InboundMessage).where(InboundMessage.phone == DAVID)).scalars().all()
+    assert [m.body for m in stored] == ["what are your hours?"]
+
+
+def test_a_forged_text_is_refused_and_stored_nowhere(assistant):
+    stub = assistant["stub"]
+    result = stub.send_inbound("+15035550177", "cancel my appointment", signature="forged")
+    assert result["webhook_status"] == 403
+    with Session(assistant["engine"]) as session:
+        assert session.execute(select(InboundMessage).where(InboundMessage.phone == "+15035550177")).first() is None
+
+
+def test_a_billing_question_is_handed_to_staff_and_handed_back(assistant):
+    engine, phone = assistant["engine"], "+15035550121"
+    reply = rest(assistant, phone, "I have a question about my bill, why was I charged twice?")
+    assert "billing team" in reply, reply
+    assert rest(assistant, phone, "hello?") == ""  # the bot is paused while staff have it
+    with Session(engine) as session, session.begin():
+        ticket = session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalar_one()
+        assert ticket.queue == "billing" and ticket.status == TicketStatus.OPEN
+        ticket.status = TicketStatus.RESOLVED
+    post_json(f"{assistant['rasa']}/conversations/{phone}/tracker/events", {"event": "resume"})
+    assert "hours" in rest(assistant, phone, "what are your hours").lower()
