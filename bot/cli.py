@@ -95,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bot.web.cli import register_cli as register_staff
     from bot.reminder_worker import register_cli as register_reminders
+    from bot.review_nlu import register_cli as register_review_nlu
 
     register_staff(commands)
     register_reminders(commands)
+    register_review_nlu(commands)
     return parser
 
 
