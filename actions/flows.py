@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from actions.base import Turn
-from bot import reminders, scheduling, waitlist
+from bot import recall, reminders, scheduling, waitlist
 from bot.answers import match_by_words
 from bot.dates import When, parse_all_when
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
@@ -269,6 +269,10 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
         patient = find_patient(turn, "book", needs_appointments=False)
         if patient is None:
             return
+    if kind is None and appointment_type_named(turn, turn.text) is None:
+        due = recall.pending_recall_for(turn.session, turn.phone, turn.now)
+        if due is not None and due.patient.id == patient.id:  # "BOOK" after a recall text
+            kind, provider = due.appointment_type, provider or due.provider
     kind = kind or appointment_type_named(turn, turn.text) or appointment_type_by_key(
         turn, turn.slot("appointment_type") if turn.slot("flow") == "book" else None
     ) or appointment_type_by_key(turn, turn.practice.config.get("default_appointment_type"))

@@ -93,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="start every service (what `make run` does)").set_defaults(func=_run_services)
 
-    from bot.web.cli import register_cli as register_staff
+    from bot.outcomes import register_cli as register_outcomes
     from bot.reminder_worker import register_cli as register_reminders
     from bot.review_nlu import register_cli as register_review_nlu
+    from bot.web.cli import register_cli as register_staff
 
     register_staff(commands)
     register_reminders(commands)
+    register_outcomes(commands)
     register_review_nlu(commands)
     return parser
 

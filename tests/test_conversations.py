@@ -237,3 +237,70 @@ def test_every_reply_fits_in_two_sms_segments(demo, now):
                          ("what are your hours", "office_info"), ("help", "help")]:
         chat.say(text, intent)
     assert chat.replies and all(len(reply) <= 320 for reply in chat.replies), chat.replies
+
+
+# --- Replies to automated texts: reminders, recall, the waitlist ----------------------
+
+def send_reminders_at(engine, when):
+    from bot.reminder_worker import run_pass
+
+    run_pass(engine, lambda: when, rate=0, notify_rasa=False)
+
+
+def test_c_after_a_reminder_confirms_exactly_the_reminded_appointment(demo, now):
+    first, second = upcoming(demo, DAVID, now)
+    reminder_due = first.start - timedelta(days=2) + timedelta(minutes=1)
+    send_reminders_at(demo, reminder_due)
+    chat = Conversation(DAVID, demo, reminder_due + timedelta(minutes=5))
+    reply = chat.say("C", "confirm_appointment")
+    assert "You're confirmed" in reply
+    with Session(demo) as session:
+        assert session.get(Appointment, first.id).confirmed_at is not None
+        assert session.get(Appointment, second.id).confirmed_at is None
+
+
+def test_r_after_a_reminder_reschedules_the_reminded_appointment(demo, now):
+    first, second = upcoming(demo, DAVID, now)
+    reminder_due = first.start - timedelta(days=2) + timedelta(minutes=1)
+    send_reminders_at(demo, reminder_due)
+    chat = Conversation(DAVID, demo, reminder_due + timedelta(minutes=5))
+    assert "What day and time" in chat.say("R", "reschedule_appointment")
+    assert chat.slots["appointment_ids"] == [first.id]
+
+
+def test_book_after_a_recall_text_books_the_recalled_visit(demo, now):
+    send_reminders_at(demo, now.replace(hour=10))  # Robert's yearly physical is overdue: a recall goes out
+    chat = Conversation(ROBERT, demo, now.replace(hour=11))
+    assert "What day and time" in chat.say("BOOK", "book_appointment")
+    assert chat.slots["appointment_type"] == "annual_physical"
+
+
+def test_waitlist_yes_takes_a_freed_earlier_slot(demo, now):
+    from bot.scheduling import book_appointment, find_open_slots
+    from bot.models import ChangedBy, OutboundMessage, Provider
+
+    [maria_visit] = upcoming(demo, MARIA, now)
+    chat = Conversation(MARIA, demo, now)
+    assert "waitlist" in chat.say("can you let me know if something sooner opens up", "reschedule_appointment")
+
+    olivia = "+15035550120"
+    with Session(demo) as session, session.begin():
+        patel = session.execute(select(Provider).where(Provider.key == "patel")).scalar_one()
+        [slot] = find_open_slots(session, appointment_type_id=maria_visit.appointment_type_id, now=now,
+                                 provider_id=patel.id, window_start=now + timedelta(hours=4),
+                                 window_end=maria_visit.start, limit=1)
+        patient = session.execute(select(Patient).where(Patient.phone == olivia)).scalars().first()
+        early = book_appointment(session, patient_id=patient.id, slot=slot, now=now, changed_by=ChangedBy.STAFF)
+        early_start = early.start
+    other = Conversation(olivia, demo, now)
+    day = early_start.astimezone(now.tzinfo)
+    other.say(f"cancel my appt on {day.month}/{day.day}", "cancel_appointment")
+    assert "is cancelled" in other.say("yes", "affirm")
+    with Session(demo) as session:
+        offers = session.execute(select(OutboundMessage).where(OutboundMessage.phone == MARIA)).scalars().all()
+    assert any("sooner" in o.body.lower() for o in offers)
+
+    chat = Conversation(MARIA, demo, now + timedelta(minutes=10))
+    assert "You're booked" in chat.say("YES", "affirm")
+    [moved] = upcoming(demo, MARIA, now)
+    assert moved.start == early_start
