@@ -86,9 +86,9 @@ test: validate train pytest story-test
 evaluate: $(STAMP)
 	$(PY) -m bot.evaluate
 
-bench: $(STAMP)
-	$(PY) bench/bench_scheduling.py
+bench: $(STAMP) $(MODEL_STAMP)
 	$(PY) bench/bench_reminders.py
+	$(PY) bench/bench_nlu.py
 
 review-nlu: $(STAMP)
 	$(PY) -m bot review-nlu
