@@ -10,8 +10,9 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 MODEL_STAMP := models/.trained
 
-# Python 3.10: PYTHON=... wins, then python3.10 on PATH, then pyenv's 3.10.
-PYTHON ?= $(shell command -v python3.10 2>/dev/null || ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1)
+# Python 3.10: PYTHON=... wins, then a python3.10 on PATH that runs (pyenv's shim may not), then pyenv's 3.10.
+PYTHON ?= $(shell for c in $$(command -v python3.10 2>/dev/null) $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
+  "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo "$$c"; break; }; done)
 
 export PYTHONPATH := $(CURDIR)
 export PYTHONHASHSEED := 0

@@ -311,3 +311,35 @@ def test_an_opted_out_phone_is_never_sent_anything_but_the_confirmation(engine, 
             seen += len(new)
             if opted_out:
                 assert all(m["body"] in confirmations for m in new), new
+
+
+class OptingOutBrain(FakeBrain):
+    """Like Rasa running action_opt_out: records the opt-out during the turn, then confirms it."""
+
+    def __init__(self, engine) -> None:
+        super().__init__({})
+        self.engine = engine
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.received.append(message)
+        with Session(self.engine) as session, session.begin():
+            consent.record_opt_out(session, message.sender_id, "nlu", datetime.now(timezone.utc))
+        await message.output_channel.send_text_message(message.sender_id, "You're unsubscribed.")
+
+
+def test_an_opt_out_in_words_gets_its_confirmation_and_nothing_after(engine, twilio_stub, sms):
+    channel, server = sms
+    brain = OptingOutBrain(engine)
+    quiet = ChannelServer(channel, brain)
+    try:
+        twilio_stub.configure(webhook_url=quiet.base_url + WEBHOOK)
+        channel.settings = channel.sender.settings = dataclasses.replace(channel.settings, public_base_url=quiet.base_url)
+        result = text_in(twilio_stub, "please stop texting me")
+        wait_processed(engine, result["message_sid"])
+        [confirmation] = wait_for(lambda: twilio_stub.messages(to=PHONE))
+        assert confirmation["body"] == "You're unsubscribed."
+        with Session(engine) as session, session.begin():
+            later = outbox.enqueue_text(session, PHONE, "a reminder", "reminder", datetime.now(timezone.utc))
+            assert later.status == OutboundStatus.BLOCKED
+    finally:
+        quiet.stop()

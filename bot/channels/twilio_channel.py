@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import inbound, outbox
+from bot import consent, inbound, outbox
 from bot.channels.sender import OutboxSender
 from bot.channels.twilio_client import is_valid_signature
 from bot.db import engine_for
@@ -152,6 +152,7 @@ class TwilioChannel(InputChannel):
             triage = await self._in_thread(self._triage, message_id, form.get("OptOutType"))
             await self._send_now(triage.outbound_ids)
             if triage.pass_to_rasa:
+                was_opted_out = await self._in_thread(self._opted_out, phone)
                 collector = CollectingOutputChannel()
                 await on_new_message(UserMessage(
                     triage.nlu_text, collector, sender_id=phone, input_channel=self.name(),
@@ -166,7 +167,7 @@ class TwilioChannel(InputChannel):
                 ))
                 text = reply_text(collector.messages)
                 if text:
-                    reply_id = await self._in_thread(self._enqueue_reply, phone, text)
+                    reply_id = await self._in_thread(self._enqueue_reply, phone, text, was_opted_out)
                     await self._send_now([reply_id])
             await self._in_thread(self._mark, message_id, True)
         except Exception:
@@ -208,9 +209,18 @@ class TwilioChannel(InputChannel):
                                           advanced_opt_out=self.settings.twilio_advanced_opt_out,
                                           opt_out_type=opt_out_type)
 
-    def _enqueue_reply(self, phone: str, text: str) -> int:
+    def _opted_out(self, phone: str) -> bool:
+        with Session(self.engine) as session:
+            return consent.is_opted_out(session, phone)
+
+    def _enqueue_reply(self, phone: str, text: str, was_opted_out: bool) -> int:
+        """Store the turn's reply; if the turn itself opted the phone out ("please stop
+        texting me"), the reply is that opt-out's one confirmation and may still go."""
         with Session(self.engine) as session, session.begin():
-            return outbox.enqueue_text(session, phone, text, "reply", self.clock()).id
+            kind = "reply"
+            if not was_opted_out and consent.is_opted_out(session, phone):
+                kind = outbox.CONSENT_CONFIRMATION
+            return outbox.enqueue_text(session, phone, text, kind, self.clock()).id
 
     def _mark(self, message_id: int, processed: bool) -> None:
         with Session(self.engine) as session, session.begin():
