@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -115,6 +115,55 @@ def store_inbound(
         select(InboundMessage).where(InboundMessage.message_sid == message_sid)
     ).scalar_one()
     return message, is_new
+
+
+# --- Taking a text, and what a crash leaves behind -------------------------------------
+
+UNCLAIMED_GRACE = timedelta(minutes=1)     # a text not taken by then was dropped by a crash
+PROCESSING_TIMEOUT = timedelta(minutes=10)  # a turn running this long died with its server
+
+
+def claim_inbound(session: Session, inbound_id: int, now: datetime) -> bool:
+    """Take a stored text for processing; False if another server (or an earlier run) has it.
+
+    The conditional UPDATE is the claim, so several Rasa servers can sweep the
+    same table without answering one text twice.
+    """
+    result = session.execute(
+        update(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.status == "received")
+        .values(status="processing", claimed_at=now)
+    )
+    return result.rowcount == 1
+
+
+def unclaimed_texts(session: Session, now: datetime, limit: int = 100) -> list[InboundMessage]:
+    """Texts stored but never taken: the server that received them died before it began."""
+    return list(session.execute(
+        select(InboundMessage)
+        .where(InboundMessage.status == "received", InboundMessage.received_at < now - UNCLAIMED_GRACE)
+        .order_by(InboundMessage.id).limit(limit)
+    ).scalars())
+
+
+def hand_stuck_texts_to_staff(session: Session, now: datetime) -> list[InboundMessage]:
+    """Texts whose turn died half-way (the bot may or may not have answered): a person checks.
+
+    Processing them again could answer twice or book twice, so they are marked
+    failed and the front desk gets a ticket for the conversation instead.
+    """
+    stuck = list(session.execute(
+        select(InboundMessage)
+        .where(InboundMessage.status == "processing", InboundMessage.claimed_at < now - PROCESSING_TIMEOUT)
+        .order_by(InboundMessage.id)
+    ).scalars())
+    for message in stuck:
+        message.status, message.processed_at = "failed", now
+        ticket = handoff.open_ticket(
+            session, phone=message.phone, queue="front_desk", now=now, intent="system",
+            reason="A text could not be processed automatically; please read the conversation and reply",
+        )
+        message.ticket_id = ticket.id
+    return stuck
 
 
 def mark_processed(session: Session, inbound_id: int, now: datetime, *, intent: str | None = None,

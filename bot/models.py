@@ -254,7 +254,8 @@ class InboundMessage(Base):
     body = Column(Text, nullable=False, default="")  # whole, up to 1,600 characters
     media = Column(JSON, nullable=False, default=list)  # [{"url", "content_type"}]
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
-    status = Column(String(20), nullable=False, default="received")  # received, processed, failed
+    status = Column(String(20), nullable=False, default="received")  # received, processing, processed, failed
+    claimed_at = Column(UTCDateTime)  # when a Rasa server took it for processing
     processed_at = Column(UTCDateTime)
     intent = Column(String(40))
     confidence = Column(Float)

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -129,7 +129,7 @@ def wait_processed(engine, message_sid: str, timeout: float = 10.0) -> InboundMe
     while time.monotonic() < deadline:
         with Session(engine) as session:
             message = session.execute(select(InboundMessage).where(InboundMessage.message_sid == message_sid)).scalar_one_or_none()
-        if message is not None and message.status != "received":
+        if message is not None and message.status in ("processed", "failed"):
             return message
         time.sleep(0.02)
     pytest.fail(f"{message_sid} was not processed")
@@ -343,3 +343,34 @@ def test_an_opt_out_in_words_gets_its_confirmation_and_nothing_after(engine, twi
             assert later.status == OutboundStatus.BLOCKED
     finally:
         quiet.stop()
+
+
+def test_a_text_a_crash_left_unprocessed_is_answered_by_the_sweep(sms, engine, twilio_stub, brain):
+    channel, server = sms
+    five_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=5)
+    with Session(engine) as session, session.begin():
+        message, _ = inbound.store_inbound(session, message_sid="SM" + "c" * 32, phone=PHONE, to_number=None,
+                                           body="hi", media=[], now=five_minutes_ago)
+    picked = asyncio.run_coroutine_threadsafe(channel.sweep_once(brain), server.loop).result(10)
+    assert picked == 1
+    assert wait_processed(engine, "SM" + "c" * 32).status == "processed"
+    assert wait_for(lambda: twilio_stub.messages(to=PHONE))
+    # A second sweep (another server) finds nothing left to do.
+    assert asyncio.run_coroutine_threadsafe(channel.sweep_once(brain), server.loop).result(10) == 0
+    assert len(brain.received) == 1
+
+
+def test_a_text_whose_turn_died_goes_to_the_front_desk_not_to_the_bot_again(sms, engine, twilio_stub, brain):
+    channel, server = sms
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=30)
+    with Session(engine) as session, session.begin():
+        message, _ = inbound.store_inbound(session, message_sid="SM" + "d" * 32, phone=PHONE, to_number=None,
+                                           body="move my appt", media=[], now=long_ago)
+        assert inbound.claim_inbound(session, message.id, long_ago)
+        assert not inbound.claim_inbound(session, message.id, long_ago)  # one claim only
+    asyncio.run_coroutine_threadsafe(channel.sweep_once(brain), server.loop).result(10)
+    with Session(engine) as session:
+        stuck = session.execute(select(InboundMessage).where(InboundMessage.message_sid == "SM" + "d" * 32)).scalar_one()
+        ticket = session.get(HandoffTicket, stuck.ticket_id)
+        assert stuck.status == "failed" and ticket.queue == "front_desk"
+    assert brain.received == []

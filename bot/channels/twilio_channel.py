@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_REPLY_CHARS = 1600
+SWEEP_EVERY_SECONDS = 60
 
 
 def utcnow() -> datetime:
@@ -114,6 +115,10 @@ class TwilioChannel(InputChannel):
                 logger.info("inbound %s is a retry of a stored text; not processed again", form["MessageSid"])
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
+        @sms.listener("after_server_start")
+        async def start_sweeping(app, loop) -> None:
+            self._spawn(self._sweep_forever(on_new_message))
+
         @sms.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:
             form = self.signed_form(request)
@@ -145,9 +150,27 @@ class TwilioChannel(InputChannel):
         return {name: values[0] for name, values in params.items()}
 
     # ----- the work behind the webhook ------------------------------------------------
+    async def sweep_once(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> int:
+        """Pick up what a crashed server left: unclaimed texts are processed, stuck ones go to staff."""
+        orphans = await self._in_thread(self._orphans)
+        for message_id, phone, sid in orphans:
+            logger.warning("inbound %s from %s was never processed; processing it now", sid, mask_phone(phone))
+            self._spawn(self._process(message_id, {"From": phone, "MessageSid": sid}, on_new_message))
+        return len(orphans)
+
+    async def _sweep_forever(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        while True:
+            try:
+                await self.sweep_once(on_new_message)
+            except Exception:
+                logger.exception("sweep for unprocessed texts failed; trying again later")
+            await asyncio.sleep(SWEEP_EVERY_SECONDS)
+
     async def _process(self, message_id: int, form: dict[str, str],
                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         phone, sid = form["From"], form["MessageSid"]
+        if not await self._in_thread(self._claim, message_id):
+            return  # another server (or an earlier run) has it
         try:
             triage = await self._in_thread(self._triage, message_id, form.get("OptOutType"))
             await self._send_now(triage.outbound_ids)
@@ -199,6 +222,18 @@ class TwilioChannel(InputChannel):
                 now=self.clock(),
             )
             return message.id, is_new
+
+    def _claim(self, message_id: int) -> bool:
+        with Session(self.engine) as session, session.begin():
+            return inbound.claim_inbound(session, message_id, self.clock())
+
+    def _orphans(self) -> list[tuple[int, str, str]]:
+        with Session(self.engine) as session, session.begin():
+            stuck = inbound.hand_stuck_texts_to_staff(session, self.clock())
+            for message in stuck:
+                logger.error("inbound %s from %s died mid-turn; handed to the front desk",
+                             message.message_sid, mask_phone(message.phone))
+            return [(m.id, m.phone, m.message_sid) for m in inbound.unclaimed_texts(session, self.clock())]
 
     def _triage(self, message_id: int, opt_out_type: str | None) -> inbound.Triage:
         from bot.models import InboundMessage

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 09:07:34.375334
+Create Date: 2026-11-22 09:40:15.124578
 """
 from alembic import op
 import sqlalchemy as sa
@@ -213,6 +213,7 @@ def upgrade() -> None:
     sa.Column('media', sa.JSON(), nullable=False),
     sa.Column('received_at', bot.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('claimed_at', bot.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('processed_at', bot.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('intent', sa.String(length=40), nullable=True),
     sa.Column('confidence', sa.Float(), nullable=True),
