@@ -34,8 +34,8 @@ _CANT = (
 )
 _CHEST = r"\b(?:chest|chst|chset|chets)\b"
 _CHEST_PAIN = (
-    r"(?:pain\w*|hurt\w*|tight\w*|pressure|heavy|heaviness|squeez\w*|crush\w*|"
-    r"ach\w*|discomfort|sore|burning|stabbing|sharp|clutch\w*|grabb\w*|holding)"
+    r"(?:pain\w*|pian\w*|hurt\w*|tight\w*|pressure|heavy|heaviness|squeez\w*|crush\w*|"
+    r"ach\w*|discomfort|sore|burning|stabbing|sharp|clutch\w*|grabb\w*|holding|funny|weird|strange)"
 )
 _NOT_CHEST = r"(?! (?:x ?rays?|xrays?|film|ct|scan|congestion|cold|infection|cough))"
 _PILLS = (
@@ -59,7 +59,8 @@ _CHILD = r"\b(?:baby|infant|newborn|toddler|son|daughter|kid|child|boy|girl)\b"
 # (category, pattern) in priority order: the first match names the reason.
 _PATTERNS: list[tuple[str, str]] = [
     ("self-harm", r"\bkill(?:ing)? " + _SELF),
-    ("self-harm", r"\b(?:kms|kys|suicid\w*|unalive\w*)\b"),
+    ("self-harm", r"\b(?:kms|kys|su(?:ici|ic|ci|isi|si)d\w*|unalive\w*)\b"),
+    ("self-harm", r"\bend " + _SELF + r"|\bgive up on (?:life|living)\b|\b(?:hurt|kill)\w* (?:someone|somebody|people|others)\b"),
     ("self-harm", r"\bend(?:ing|s)? (?:it all|my life|my own life|his life|her life|things|everything)\b"),
     ("self-harm", r"\btake (?:my|his|her) (?:own )?life\b"),
     ("self-harm", r"\b(?:wants?|wanted|wanting|wanna|going|gonna|plan\w*|ready|trying) (?:to )?(?:die|end it|be dead|not be here)\b"),
@@ -79,6 +80,7 @@ _PATTERNS: list[tuple[str, str]] = [
                  r"all (?:of )?(?:my|his|her|the|their|those) " + _PILLS + r"|double|triple|twice)"),
     ("overdose", r"\b(?:took|taken|swallowed|ate|downed|popped) " + _gap(3)
                  + r"(?:bunch|handful|fistful|lot|lots|bottle|box|pack) of " + _gap(1) + _PILLS),
+    ("overdose", r"\b(?:took|taken|swallowed|ate) (?:like |about |around |maybe )?(?:[1-9]\d|twenty|thirty|forty|fifty) " + _gap(2) + _PILLS),
     ("overdose", r"\b(?:gave|given|give) " + _gap(3) + r"(?:too much|too many|double|the wrong)\b"),
     ("overdose", r"\b(?:accidentally took|took the wrong) " + _gap(2) + _PILLS),
     ("overdose", r"\b(?:mixed|took|taken|had) " + _gap(3) + _PILLS + " " + _gap(3)
@@ -121,7 +123,7 @@ _PATTERNS: list[tuple[str, str]] = [
     ("unresponsive", r"\bunrespons\w*|\bunconscious\w*|\b(?:not|isnt|wont|stopped) respond\w*"),
     ("unresponsive", r"\b(?:wont|will not|cant|cannot|can not|couldnt|isnt|not) (?:wake|waking|rouse)\b"),
     ("unresponsive", r"\bpass(?:ed|ing)? out\b|\bblack(?:ed)? out\b|\bfaint(?:ed|ing)\b|\bfeel\w* faint\b"),
-    ("unresponsive", r"\bcollaps\w*|\bno pulse\b|\blifeless\b|\bknocked out\b|\bkeeled over\b|\b(?:went|gone|is) limp\b"),
+    ("unresponsive", r"\bcollaps\w*|\bno pulse\b|\blifeless\b|\bknocked out\b|\bkeeled over\b|\b(?:went|gone|is) limp\b|\b(?:isnt|not|stopped) moving\b"),
     ("unresponsive", _CHILD + " " + _gap(6) + r"(?:limp|floppy|lethargic)\b"),
 
     ("bleeding", r"\b(?:wont|will not|doesnt|does not|cant|cannot|can not|not|isnt|hasnt|havent|never) "
@@ -139,6 +141,7 @@ _PATTERNS: list[tuple[str, str]] = [
 
     ("infant fever", _YOUNG_INFANT + r".*" + _FEVER),
     ("infant fever", _FEVER + r".*" + _YOUNG_INFANT),
+    ("infant fever", r"\b(?:baby|infant)\b.*" + _FEVER + r".*\b10[2-9]\b|\b10[2-9]\b.*" + _FEVER + r".*\b(?:baby|infant)\b"),
     ("high fever", _FEVER + " " + _gap(3) + _HIGH_TEMP),
     ("high fever", _HIGH_TEMP + " " + _gap(2) + r"(?:degree\w*|fever|temp\w*|f)\b"),
     ("high fever", r"\b(?:very|really|super|extremely) high " + _FEVER),
@@ -149,6 +152,8 @@ _PATTERNS: list[tuple[str, str]] = [
     ("injury", r"\b(?:badly|severely|bad) burn\w*|\bburn\w* (?:badly|bad|severely)|\b(?:third|3rd|second|2nd) degree burn"),
     ("injury", r"\bskin (?:is )?peeling off|\bbone " + _gap(2) + r"sticking out|\bcompound fracture|\bbroken (?:neck|back)\b"),
     ("injury", r"\belectrocut\w*|\bdrown\w*|\bgunshot|\b(?:been|got|was) (?:shot|stabbed)\b|\bstabbed\b"),
+    ("injury", r"\bfell " + _gap(2) + r"(?:cant|cannot|can not|unable to) get up\b"),
+    ("pregnancy", r"\bwater (?:just )?broke\b|\bin labou?r\b|\bcontractions\b"),
     ("severe pain", r"\bworst pain\b|\bsevere (?:abdominal|stomach|belly) pain|\bexcruciating\b|\bunbearable pain\b"),
     ("emergency", r"\b911\b|\bambulance|\bemergency room|\bparamedics?\b|\bcall (?:an|the) ambulance\b"),
 ]

@@ -114,6 +114,12 @@ EMERGENCIES = [
     "i need an ambulance",
     "should i go to the ER",
     "car crash, my neck hurts bad",
+    "chest pian and sweating",
+    "i took 20 tylenol",
+    "im feeling sucidal",
+    "my water broke at 34 weeks",
+    "grandma fell and cant get up",
+    "my baby has a fever of 103",
 ]
 
 ORDINARY = [
@@ -164,6 +170,8 @@ ORDINARY = [
     "can i talk to a real person",
     "my daughter needs a sports physical",
     "is it normal to feel sore after my shot",
+    "it took 20 minutes to get my pills at the pharmacy",
+    "i took 2 advil for my headache",
 ]
 
 
