@@ -182,7 +182,7 @@ def emergency_reason(text: str) -> Optional[str]:
     Categories: "self-harm", "overdose", "poisoning", "chest pain",
     "allergic reaction", "breathing", "stroke", "seizure", "unresponsive",
     "bleeding", "head injury", "infant fever", "high fever",
-    "meningitis signs", "injury", "severe pain", "emergency".
+    "meningitis signs", "injury", "pregnancy", "severe pain", "emergency".
     """
     if not text:
         return None
