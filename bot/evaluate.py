@@ -58,7 +58,6 @@ class RunResult:
     predictions: list[Prediction]
     train_seconds: float
     parse_ms: list[float] = field(default_factory=list)
-    raw_rankings: list[list[Prediction]] = field(default_factory=list)  # DIET's, before fallback/override
 
 
 @dataclass
@@ -130,65 +129,25 @@ def train_rasa_nlu(config: Path, training_yaml: str, out_dir: Path) -> tuple[Pat
     return Path(model), seconds
 
 
-async def _parse_all(model: Path, texts: Sequence[str], warmup: int
-                     ) -> tuple[list[Prediction], list[float], list[list[Prediction]]]:
+async def _parse_all(model: Path, texts: Sequence[str], warmup: int) -> tuple[list[Prediction], list[float]]:
     from rasa.core.agent import Agent
-    from rasa.core.channels.channel import UserMessage
-    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 
     agent = Agent.load(str(model))
-    schema = agent.processor.model_metadata.predict_schema
-    diet_nodes = [name for name, node in schema.nodes.items() if node.uses is DIETClassifier]
     for text in texts[:warmup]:  # the first calls build TensorFlow's graphs: not a patient's wait
         await agent.parse_message(text)
-    predictions, timings, raw_rankings = [], [], []
+    predictions, timings = [], []
     for text in texts:
         started = time.perf_counter()
         parsed = await agent.parse_message(text)
         timings.append((time.perf_counter() - started) * 1000)
         intent = parsed.get("intent") or {}
         predictions.append((intent.get("name") or "", float(intent.get("confidence") or 0.0)))
-        if diet_nodes:
-            raw = agent.processor.graph_runner.run(
-                inputs={PLACEHOLDER_MESSAGE: [UserMessage(text)], PLACEHOLDER_TRACKER: None},
-                targets=[diet_nodes[-1]])[diet_nodes[-1]][0]
-            raw_rankings.append([(r["name"], float(r["confidence"])) for r in raw.get("intent_ranking") or []])
-    return predictions, timings, raw_rankings
+    return predictions, timings
 
 
-def parse_with_model(model: Path, texts: Sequence[str], warmup: int = 3
-                     ) -> tuple[list[Prediction], list[float], list[list[Prediction]]]:
-    """Parse each text with a trained model.
-
-    Returns the predictions, per-message milliseconds, and DIET's own ranking
-    per text (before FallbackClassifier and EmergencyOverride; [] without DIET).
-    """
+def parse_with_model(model: Path, texts: Sequence[str], warmup: int = 3) -> tuple[list[Prediction], list[float]]:
+    """Parse each text with a trained model; returns predictions and per-message milliseconds."""
     return asyncio.run(_parse_all(model, texts, warmup))
-
-
-def with_fallback(raw_rankings: Sequence[Sequence[Prediction]], config: Path) -> list[Prediction]:
-    """What `config`'s FallbackClassifier (Rasa's own code) makes of DIET's rankings; no safety net.
-
-    Used by --derive-default: configs/default.yml has the same featurizers and
-    DIET settings as config.yml, so on one machine-hour budget its predictions
-    are derived from the project's DIET instead of training it again.
-    """
-    import yaml
-    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
-    from rasa.shared.nlu.training_data.message import Message
-
-    step = next(c for c in yaml.safe_load(config.read_text())["pipeline"] if c["name"] == "FallbackClassifier")
-    fallback = FallbackClassifier({**FallbackClassifier.get_default_config(),
-                                   **{k: v for k, v in step.items() if k != "name"}})
-    predictions = []
-    for ranking in raw_rankings:
-        ranked = [{"name": name, "confidence": confidence} for name, confidence in ranking]
-        message = Message(data={"text": "", "intent": dict(ranked[0]), "intent_ranking": ranked})
-        fallback.process([message])
-        intent = message.get("intent")
-        predictions.append((intent["name"], float(intent["confidence"])))
-    return predictions
 
 
 def rasa_runner(config: Path) -> Callable[[str, Sequence[str], str], RunResult]:
@@ -202,8 +161,7 @@ def rasa_runner(config: Path) -> Callable[[str, Sequence[str], str], RunResult]:
         if cached.exists():
             stored = json.loads(cached.read_text())
             return RunResult([tuple(p) for p in stored["predictions"]], stored["train_seconds"],
-                             stored.get("parse_ms", []),
-                             [[tuple(r) for r in ranking] for ranking in stored.get("raw_rankings", [])])
+                             stored.get("parse_ms", []))
         model = CACHE / f"{key}.tar.gz"
         seconds_file = CACHE / f"{key}.seconds"
         if model.exists() and seconds_file.exists():
@@ -215,10 +173,10 @@ def rasa_runner(config: Path) -> Callable[[str, Sequence[str], str], RunResult]:
                 CACHE.mkdir(parents=True, exist_ok=True)
                 trained.replace(model)
             seconds_file.write_text(str(seconds))
-        predictions, timings, raw_rankings = parse_with_model(model, texts)
-        result = RunResult(predictions, seconds, timings, raw_rankings)
+        predictions, timings = parse_with_model(model, texts)
+        result = RunResult(predictions, seconds, timings)
         cached.write_text(json.dumps({"predictions": predictions, "train_seconds": seconds,
-                                      "parse_ms": timings, "raw_rankings": raw_rankings}))
+                                      "parse_ms": timings}))
         return result
 
     return run
@@ -281,15 +239,9 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction], out_di
 
 
 def evaluate_system(name: str, examples: list[Example], data, heldout: list[Example],
-                    folds: list[tuple[list[int], list[int]]], rasa_config: Path | None
-                    ) -> tuple[SystemResult, list, list]:
-    """Cross-validate one system on `folds`, then train on all of data/nlu and test on held-out.
-
-    Also returns DIET's raw rankings (cross-validated per example, and held-out),
-    empty for the TF-IDF baseline.
-    """
+                    folds: list[tuple[list[int], list[int]]], rasa_config: Path | None) -> SystemResult:
+    """Cross-validate one system on `folds`, then train on all of data/nlu and test on held-out."""
     cv_predictions: list[Prediction | None] = [None] * len(examples)
-    cv_raw: list = [None] * len(examples)
     run_rasa = rasa_runner(rasa_config) if rasa_config else None
     run_tfidf = None if rasa_config else tfidf_lr_runner()
     cv_train_seconds = 0.0
@@ -302,7 +254,6 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
         cv_train_seconds += run.train_seconds
         for position, i in enumerate(test):
             cv_predictions[i] = run.predictions[position]
-            cv_raw[i] = run.raw_rankings[position] if run.raw_rankings else None
 
     heldout_texts = [t for t, _ in heldout]
     if run_rasa:
@@ -312,7 +263,7 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
     result = scored_system(name, examples, heldout, cv_predictions, run.predictions)
     result.cv_train_seconds, result.full_train_seconds, result.parse_ms = (
         cv_train_seconds, run.train_seconds, run.parse_ms)
-    return result, (cv_raw if None not in cv_raw else []), run.raw_rankings
+    return result
 
 
 def scored_system(name: str, examples: list[Example], heldout: list[Example],
@@ -409,10 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     parser.add_argument("--quick", action="store_true", help="config.yml only, no baselines")
-    parser.add_argument("--derive-default", action="store_true",
-                        help="score configs/default.yml from config.yml's DIET (same featurizers and DIET "
-                             "settings) with default.yml's FallbackClassifier and no safety net, "
-                             "instead of training it: half the trainings")
+    parser.add_argument("--no-default", action="store_true",
+                        help="skip Rasa's default pipeline (2 transformer layers: its trainings are the slow ones)")
     parser.add_argument("--config", default=str(PROJECT_CONFIG), help="the project's config (default config.yml)")
     parser.add_argument("--nlu", default=str(NLU_DATA), help="training data (default data/nlu)")
     parser.add_argument("--extra", action="append", default=[], metavar="CONFIG",
@@ -438,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
               "the table shows held-out accuracy on the unseen ones too.")
 
     plan: list[tuple[str, Path | None]] = [("project", Path(args.config))]
-    if not args.quick and not args.derive_default:
+    if not args.quick and not args.no_default:
         plan.append(("default", DEFAULT_CONFIG))
     if not args.quick:
         plan.append(("tfidf_lr", None))
@@ -448,12 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     systems = []
     for name, config in plan:
         print(f"{name}: {args.folds}-fold cross-validation and held-out test", flush=True)
-        result, cv_raw, heldout_raw = evaluate_system(name, examples, data, heldout, folds, config)
-        systems.append(result)
-        if name == "project" and args.derive_default and not args.quick:
-            systems.append(scored_system("default_derived", examples, heldout,
-                                         with_fallback(cv_raw, DEFAULT_CONFIG),
-                                         with_fallback(heldout_raw, DEFAULT_CONFIG)))
+        systems.append(evaluate_system(name, examples, data, heldout, folds, config))
 
     project = systems[0]
     print("\n## Intent classification (percent)\n")
