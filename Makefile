@@ -21,14 +21,11 @@ export SQLALCHEMY_WARN_20 := 0
 # Rasa's endpoints.yml reads these (defaults: SQLite tracker store, in-memory lock store).
 export ACTION_PORT ?= 5055
 export TRACKER_DIALECT ?= sqlite
-export TRACKER_DB_HOST ?=
-export TRACKER_DB_PORT ?=
+export TRACKER_DB_URL ?=
 export TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
-export TRACKER_DB_USER ?=
-export TRACKER_DB_PASSWORD ?=
 export LOCK_STORE_TYPE ?= in_memory
-export LOCK_STORE_URL ?=
-export LOCK_STORE_PORT ?=
+export LOCK_STORE_URL ?= 127.0.0.1
+export LOCK_STORE_PORT ?= 6379
 # Development talks to the local Twilio stub; set TWILIO_API_BASE= (empty) for real Twilio.
 export TWILIO_API_BASE ?= http://127.0.0.1:8099
 

@@ -288,12 +288,20 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
 
 
 def target_preference(turn: Turn, exclude_appointment: Appointment | None = None) -> When | None:
-    """The time the patient wants: the last one named, skipping the day that names the old appointment."""
+    """The time the patient wants: the last one named.
+
+    A single day (or time) on which the old appointment falls names that
+    appointment ("move my tuesday appt"), not the new time; a longer range
+    that happens to contain it ("next week") is still the wish.
+    """
     whens = parse_all_when(turn.text, turn.now.astimezone(turn.zone))
     if exclude_appointment is not None:
-        whens = [w for w in whens if not _within(exclude_appointment.start, w)] or (
-            whens[-1:] if len(whens) > 1 else [])
+        whens = [w for w in whens if not _names_appointment(w, exclude_appointment)]
     return whens[-1] if whens else None
+
+
+def _names_appointment(when: When, appointment: Appointment) -> bool:
+    return when.end - when.start <= timedelta(days=1) and _within(appointment.start, when)
 
 
 # --- Offering and taking times -------------------------------------------------------

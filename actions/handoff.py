@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from rasa_sdk.events import ConversationPaused
+from rasa_sdk.events import ActionExecuted, ConversationPaused
 
 from actions.base import Turn
 from bot import consent, handoff
@@ -17,6 +17,16 @@ REASONS = {
     "prescription_refill": "Prescription refill request",
     "request_human": "Patient asked for a person",
 }
+
+
+def pause(turn: Turn) -> None:
+    """Pause the bot for this conversation until staff hand it back.
+
+    A paused Rasa runs no ``action_listen`` after this action, so it is logged
+    here: the patient's next turn after the resume then starts from a listen,
+    as the rules expect (otherwise no rule matches and the bot stays silent).
+    """
+    turn.events.extend([ConversationPaused(), ActionExecuted("action_listen")])
 
 
 def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
@@ -35,7 +45,7 @@ def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
         answer_time=handoff.answer_time_phrase(ticket.due_at, turn.now, turn.zone),
     )
     turn.set(awaiting=None, flow=None)
-    turn.events.append(ConversationPaused())
+    pause(turn)
 
 
 def handoff_for_intent(turn: Turn) -> None:
@@ -52,7 +62,7 @@ def emergency(turn: Turn) -> None:
         reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
     )
     turn.set(awaiting=None, flow=None)
-    turn.events.append(ConversationPaused())
+    pause(turn)
 
 
 def opt_out(turn: Turn) -> None:

@@ -66,6 +66,7 @@ class Conversation:
         self.paused = False
         self.replies: list[str] = []
         self.events: list[dict] = []
+        self.logged_actions: list[str] = []
         self.responses: list[str] = []
         base.engine = lambda: engine
         base.clock = lambda: now
@@ -85,6 +86,8 @@ class Conversation:
                 self.slots[event["name"]] = event["value"]
             elif event["event"] == "pause":
                 self.paused = True
+            elif event["event"] == "action":
+                self.logged_actions.append(event["name"])
             elif event["event"] == "resume":
                 self.paused = False
         self.events = events

@@ -178,6 +178,8 @@ def test_staff_intents_open_a_ticket_in_the_right_queue_and_pause(demo, now, int
     assert ticket.queue == queue and ticket.status == TicketStatus.OPEN
     assert chat.paused
     assert chat.say("hello?", "greet") == ""
+    # Rasa runs no action_listen while paused: the action logs it, so rules match after the resume.
+    assert chat.logged_actions[-1] == "action_listen"
 
 
 def test_emergency_says_911_first_and_opens_an_urgent_ticket(demo, now):
@@ -304,3 +306,15 @@ def test_waitlist_yes_takes_a_freed_earlier_slot(demo, now):
     assert "You're booked" in chat.say("YES", "affirm")
     [moved] = upcoming(demo, MARIA, now)
     assert moved.start == early_start
+
+
+def test_a_range_containing_the_old_appointment_is_still_the_wish(demo, now):
+    chat = Conversation(MARIA, demo, now)  # her visit is in two days: inside "this week"
+    assert "Open times" in chat.say("can i move my appt to later this week", "reschedule_appointment")
+
+
+def test_a_day_naming_the_old_appointment_is_not_the_new_time(demo, now):
+    [visit] = upcoming(demo, MARIA, now)
+    day = visit.start.astimezone(now.tzinfo).strftime("%A").lower()
+    chat = Conversation(MARIA, demo, now)
+    assert "What day and time" in chat.say(f"i need to move my {day} appointment", "reschedule_appointment")

@@ -70,9 +70,9 @@ def assistant(tmp_path_factory):
     stub = TwilioStub(webhook_url=f"http://127.0.0.1:{rasa_port}/webhooks/twilio/webhook").start()
     env = dict(
         os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=url, ACTION_PORT=str(action_port),
-        RASA_PORT=str(rasa_port), TRACKER_DIALECT="sqlite", TRACKER_DB_HOST="", TRACKER_DB_PORT="",
-        TRACKER_DB=str(work / "tracker.db"), TRACKER_DB_USER="", TRACKER_DB_PASSWORD="",
-        LOCK_STORE_TYPE="in_memory", LOCK_STORE_URL="", LOCK_STORE_PORT="",
+        RASA_PORT=str(rasa_port), TRACKER_DIALECT="sqlite", TRACKER_DB_URL="",
+        TRACKER_DB=str(work / "tracker.db"), LOCK_STORE_TYPE="in_memory", LOCK_STORE_URL="127.0.0.1",
+        LOCK_STORE_PORT="6379",
         TWILIO_API_BASE=stub.base_url, TWILIO_ACCOUNT_SID=stub.account_sid, TWILIO_AUTH_TOKEN=stub.auth_token,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{rasa_port}", TF_CPP_MIN_LOG_LEVEL="2",
     )
@@ -88,7 +88,7 @@ def assistant(tmp_path_factory):
                                              "--port", str(action_port)])
     rasa, rasa_log = start("rasa", [RASA, "run", "--model", str(ROOT / "models"), "--enable-api",
                                     "--interface", "127.0.0.1", "--port", str(rasa_port),
-                                    "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"])
+                                    "--credentials", "tests/e2e_credentials.yml", "--endpoints", "endpoints.yml"])
     sender, _ = start("sender", [sys.executable, "-m", "bot", "outbox", "run"])
     try:
         wait_for(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
@@ -148,9 +148,14 @@ def test_a_signed_text_gets_its_reply_through_the_outbox_and_twilio(assistant):
     assert result["webhook_status"] == 200
     replies = wait_until(lambda: stub.messages(to=DAVID))
     assert replies and "hours" in replies[-1]["body"].lower()
-    with Session(assistant["engine"]) as session:
-        stored = session.execute(select(InboundMessage).where(InboundMessage.phone == DAVID)).scalars().all()
-    assert [m.body for m in stored] == ["what are your hours?"]
+    def stored():
+        with Session(assistant["engine"]) as session:
+            return session.execute(select(InboundMessage).where(InboundMessage.phone == DAVID)).scalars().all()
+
+    wait_until(lambda: all(m.status == "processed" for m in stored()))
+    assert [m.body for m in stored()] == ["what are your hours?"]
+    [message] = stored()
+    assert message.status == "processed" and message.intent == "office_info" and message.confidence > 0.5
 
 
 def test_a_forged_text_is_refused_and_stored_nowhere(assistant):

@@ -34,12 +34,11 @@ def _redis_or_skip():
 
 @pytest.fixture
 def group_environment(pg_url, monkeypatch):
-    url = make_url(pg_url)
+    url = make_url(pg_url).set(drivername="postgresql")
     for name, value in {
-        "ACTION_PORT": "5055", "TRACKER_DIALECT": "postgresql", "TRACKER_DB_HOST": url.host,
-        "TRACKER_DB_PORT": str(url.port), "TRACKER_DB": url.database, "TRACKER_DB_USER": url.username,
-        "TRACKER_DB_PASSWORD": url.password or "", "LOCK_STORE_TYPE": "redis",
-        "LOCK_STORE_URL": "127.0.0.1", "LOCK_STORE_PORT": "6379",
+        "ACTION_PORT": "5055", "TRACKER_DIALECT": "postgresql",
+        "TRACKER_DB_URL": url.render_as_string(hide_password=False), "TRACKER_DB": url.database,
+        "LOCK_STORE_TYPE": "redis", "LOCK_STORE_URL": "127.0.0.1", "LOCK_STORE_PORT": "6379",
     }.items():
         monkeypatch.setenv(name, value)
 
@@ -80,3 +79,12 @@ def test_two_servers_take_turns_on_one_conversation_through_redis_locks(group_en
     asyncio.run(both())
     # Never interleaved: one server finishes the turn before the other starts it.
     assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+
+def test_endpoints_resolve_the_action_server_port_from_the_environment(monkeypatch):
+    for name, value in {"ACTION_PORT": "5999", "TRACKER_DIALECT": "sqlite", "TRACKER_DB_URL": "",
+                        "TRACKER_DB": "rasa.db", "LOCK_STORE_TYPE": "in_memory", "LOCK_STORE_URL": "127.0.0.1",
+                        "LOCK_STORE_PORT": "6379"}.items():
+        monkeypatch.setenv(name, value)
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "action_endpoint")
+    assert config.url == "http://127.0.0.1:5999/webhook"

@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -92,6 +93,7 @@ class TwilioChannel(InputChannel):
         self.sender = sender or OutboxSender.from_settings(self.settings, self.engine)
         self.clock = clock
         self._tasks: set[asyncio.Task] = set()
+        self._app: Any = None  # the Sanic app, whose ctx.agent holds the tracker store
 
     # ----- HTTP ---------------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -108,6 +110,7 @@ class TwilioChannel(InputChannel):
                 return response.text("invalid Twilio signature", status=403)
             if not form.get("MessageSid") or not form.get("From"):
                 return response.text("MessageSid and From are required", status=400)
+            self._app = request.app
             message_id, is_new = await self._in_thread(self._store, form)
             if is_new:
                 self._spawn(self._process(message_id, form, on_new_message))
@@ -117,6 +120,7 @@ class TwilioChannel(InputChannel):
 
         @sms.listener("after_server_start")
         async def start_sweeping(app, loop) -> None:
+            self._app = app
             self._spawn(self._sweep_forever(on_new_message))
 
         @sms.route("/status", methods=["POST"])
@@ -192,13 +196,30 @@ class TwilioChannel(InputChannel):
                 if text:
                     reply_id = await self._in_thread(self._enqueue_reply, phone, text, was_opted_out)
                     await self._send_now([reply_id])
-            await self._in_thread(self._mark, message_id, True)
+            intent, confidence = await self._prediction(phone, sid)
+            await self._in_thread(self._mark, message_id, True, intent, confidence)
         except Exception:
             logger.exception("inbound %s from %s failed; stored as failed", sid, mask_phone(phone))
             try:
                 await self._in_thread(self._mark, message_id, False)
             except Exception:
                 logger.exception("inbound %s: could not even mark it failed", sid)
+
+    async def _prediction(self, phone: str, sid: str) -> tuple[str | None, float | None]:
+        """What the NLU made of this text (from Rasa's tracker), kept with the text for `review-nlu`."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return None, None
+        try:
+            tracker = await store.retrieve(phone)
+        except Exception:
+            logger.exception("could not read the tracker of %s", mask_phone(phone))
+            return None, None
+        for event in reversed(tracker.events if tracker else []):
+            if isinstance(event, UserUttered) and event.message_id == sid:
+                return event.intent.get("name"), event.intent.get("confidence")
+        return None, None
 
     async def _send_now(self, outbound_ids: list[int]) -> None:
         """Send in a thread; a row that cannot go now stays in the outbox for the sender loop."""
@@ -257,10 +278,11 @@ class TwilioChannel(InputChannel):
                 kind = outbox.CONSENT_CONFIRMATION
             return outbox.enqueue_text(session, phone, text, kind, self.clock()).id
 
-    def _mark(self, message_id: int, processed: bool) -> None:
+    def _mark(self, message_id: int, processed: bool, intent: str | None = None,
+              confidence: float | None = None) -> None:
         with Session(self.engine) as session, session.begin():
             if processed:
-                inbound.mark_processed(session, message_id, self.clock())
+                inbound.mark_processed(session, message_id, self.clock(), intent=intent, confidence=confidence)
             else:
                 inbound.mark_failed(session, message_id, self.clock())
 
