@@ -77,9 +77,9 @@ _PATTERNS: list[tuple[str, str]] = [
 
     ("overdose", r"\bover ?dos\w*|\bod\b|\boded\b|\boding\b"),
     ("overdose", r"\btook " + _gap(2) + r"(?:too many|too much|(?:a |an |the )?(?:whole|entire|full) (?:bottle|pack|box)|"
-                 r"all (?:of )?(?:my|his|her|the|their|those) " + _PILLS + r"|double|triple|twice)"),
+                 r"all (?:of )?(?:my|his|her|the|their|those) " + _gap(3) + _PILLS + r"|double|triple|twice)"),
     ("overdose", r"\b(?:took|taken|swallowed|ate|downed|popped) " + _gap(3)
-                 + r"(?:bunch|handful|fistful|lot|lots|bottle|box|pack) of " + _gap(1) + _PILLS),
+                 + r"(?:bunch|handful|fistful|lot|lots|bottle|box|pack) of " + _gap(3) + _PILLS),
     ("overdose", r"\b(?:took|taken|swallowed|ate) (?:like |about |around |maybe )?(?:[1-9]\d|twenty|thirty|forty|fifty) " + _gap(2) + _PILLS),
     ("overdose", r"\b(?:gave|given|give) " + _gap(3) + r"(?:too much|too many|double|the wrong)\b"),
     ("overdose", r"\b(?:accidentally took|took the wrong) " + _gap(2) + _PILLS),

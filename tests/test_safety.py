@@ -11,6 +11,11 @@ import pytest
 from bot.safety import emergency_reason, is_emergency
 
 EMERGENCIES = [
+    # medicine names and adjectives between the amount and the pills
+    "i took a bunch of my blood pressure pills by mistake",
+    "he swallowed a handful of his heart meds",
+    "took all of my anxiety meds at once",
+    "my son took a whole lot of the allergy tablets",
     # chest pain / heart
     "my chest hurts so bad rn",
     "chest pain since lunch and its getting worse",
