@@ -35,8 +35,9 @@ from bot.models import (
 )
 from bot.outbox import enqueue_text
 from bot.practice import format_phone, get_practice
-from bot.reminders import Delivery, ReminderRules, _insert_ignoring_duplicates, defer, plain_text, rules_for, skip, \
+from bot.reminders import Delivery, ReminderRules, _insert_ignoring_duplicates, defer, rules_for, skip, \
     wall_time, why_not_now
+from bot.texts import plain_text
 
 RECALL = "recall"
 FOLLOWUP = "recall_followup"

@@ -44,13 +44,13 @@ from bot.outbox import enqueue_text
 from bot.practice import get_practice
 from bot.privacy import mask_phone
 from bot.scheduling import describe_slot
+from bot.texts import SMS_LIMIT, gsm7_length, plain_text
 
 logger = logging.getLogger(__name__)
 
 APPOINTMENT = "appointment"
 # Outbox kinds that are automated and count against the daily and weekly caps.
 AUTOMATED_KINDS = ("reminder", "recall", "waitlist")
-SMS_LIMIT = 320  # two GSM-7 segments
 FOOTER = "Reply C to confirm or R to reschedule. Reply STOP to opt out."
 
 DEFAULTS: dict[str, Any] = {
@@ -181,32 +181,6 @@ def why_not_now(session: Session, phone: str, now: datetime, rules: ReminderRule
 
 
 # --- Texts --------------------------------------------------------------------------
-
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("^{}\\[~]|€")
-_PLAIN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
-
-
-def gsm7_length(text: str) -> int | None:
-    """Length in GSM-7 septets (extended characters count 2), or None if not GSM-7."""
-    length = 0
-    for char in text:
-        if char in GSM7_BASIC:
-            length += 1
-        elif char in GSM7_EXTENDED:
-            length += 2
-        else:
-            return None
-    return length
-
-
-def plain_text(text: str) -> str:
-    """Typographic quotes and dashes from names and addresses, as GSM-7 equivalents."""
-    return text.translate(_PLAIN)
-
 
 def reminder_text(practice: Practice, appointments: Sequence[Appointment]) -> list[str]:
     """The reminder text(s) for one phone: one text, listing each appointment when several.

@@ -36,3 +36,32 @@ TEMPLATES: dict[str, str] = {
 def render(name: str, *, practice_name: str, practice_phone: str) -> str:
     """The filled template ``name``; the phone is shown as (503) 555-0100."""
     return TEMPLATES[name].format(practice_name=practice_name, practice_phone=format_phone(practice_phone))
+
+
+# --- How long a text is, in SMS terms ------------------------------------------------
+
+SMS_LIMIT = 320  # two GSM-7 segments
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€")
+_PLAIN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+
+
+def gsm7_length(text: str) -> int | None:
+    """Length in GSM-7 septets (extended characters count 2), or None if not GSM-7."""
+    length = 0
+    for char in text:
+        if char in GSM7_BASIC:
+            length += 1
+        elif char in GSM7_EXTENDED:
+            length += 2
+        else:
+            return None
+    return length
+
+
+def plain_text(text: str) -> str:
+    """Typographic quotes and dashes from names and addresses, as GSM-7 equivalents."""
+    return text.translate(_PLAIN)

@@ -33,7 +33,8 @@ from bot.models import (
 )
 from bot.outbox import enqueue_text
 from bot.practice import get_practice, practice_zone
-from bot.reminders import plain_text, rules_for, why_not_now
+from bot.reminders import rules_for, why_not_now
+from bot.texts import plain_text
 from bot.scheduling import Slot, SlotTaken, book_appointment, describe_slot, find_open_slots, reschedule_appointment
 
 WAITING, BOOKED, WITHDRAWN = "waiting", "booked", "withdrawn"

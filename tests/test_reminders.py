@@ -25,14 +25,13 @@ from bot.models import (
 from bot.outbox import enqueue_text
 from bot.reminder_worker import RasaNotifier, run_pass, send_due_reminders
 from bot.reminders import (
-    SMS_LIMIT,
-    gsm7_length,
     last_reminded_appointments,
     plan_reminders,
     reminder_text,
     rules_for,
 )
 from bot.scheduling import cancel_appointment, find_open_slots, reschedule_appointment
+from bot.texts import SMS_LIMIT, gsm7_length
 from bot.settings import Settings
 from tests.reminder_factories import appointment, kind, patient
 

@@ -4,7 +4,7 @@ import re
 import pytest
 import yaml
 
-from bot.reminders import gsm7_length
+from bot.texts import gsm7_length
 from bot.settings import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
