@@ -22,6 +22,7 @@ from bot.models import (Appointment, CannedResponse, HandoffTicket, OutboundStat
                         StaffUser, TicketStatus)
 from bot.outbox import enqueue_text
 from bot.practice import format_phone, get_practice, practice_zone
+from bot.responsetimes import format_duration
 from bot.web.auth import db, deny, now, settings
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,9 @@ def local_time(moment: datetime | None, zone: ZoneInfo, today: datetime | None =
 
 
 def waited(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    """How long a patient has waited, in whole minutes (never negative)."""
+    whole_minutes = timedelta(minutes=max(0, int(delta.total_seconds() // 60)))
+    return format_duration(whole_minutes)
 
 
 def _names(session: Session) -> dict[int, str]:
