@@ -128,7 +128,7 @@ def test_billing_staff_claims_replies_and_resolves_a_conversation(page, inbox, e
     expect(page.locator(".flash")).to_contain_text("the assistant has the conversation again")
     expect(page.locator(f"#queue-body tr[data-id='{ticket_id}']")).to_have_count(0)
     (resume,) = rasa.requests
-    assert resume.path == "/conversations/%2B15035550123/tracker/events"
+    assert resume.path == "/conversations/+15035550123/tracker/events"
     assert json.loads(resume.raw) == {"event": "resume"}
 
 

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels import rasa_http
 from bot.channels.twilio_stub import TwilioStub
 from bot.db import make_engine
 from bot.demo import setup_database
@@ -175,5 +176,5 @@ def test_a_billing_question_is_handed_to_staff_and_handed_back(assistant):
         ticket = session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalar_one()
         assert ticket.queue == "billing" and ticket.status == TicketStatus.OPEN
         ticket.status = TicketStatus.RESOLVED
-    post_json(f"{assistant['rasa']}/conversations/{phone}/tracker/events", {"event": "resume"})
+    rasa_http.resume_conversation(assistant["rasa"], "", phone)  # what the inbox's Resolve does
     assert "hours" in rest(assistant, phone, "what are your hours").lower()

@@ -355,7 +355,7 @@ def test_the_reminder_is_appended_to_the_rasa_conversation_with_its_appointment_
     finally:
         rasa.server.shutdown()
     [(path, events)] = rasa.calls
-    assert path.startswith("/conversations/%2B15035550123/tracker/events?token=secret")
+    assert path.startswith("/conversations/+15035550123/tracker/events?token=secret")
     assert events[0]["event"] == "bot" and "Dr. Patel" in events[0]["text"]
     assert events[1] == {"event": "slot", "name": "reminder_appointment_ids", "value": [appt_id],
                          "timestamp": events[1]["timestamp"]}

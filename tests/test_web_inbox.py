@@ -198,7 +198,7 @@ def test_resolve_hands_the_conversation_back_to_rasa(engine, now, clock, webhook
     response = client.post(f"/tickets/{ticket_id}/resolve", data={"csrf_token": csrf})
     assert response.status_code == 302 and response.location == "/"
     (request,) = webhook_receiver.requests
-    assert request.path == "/conversations/%2B15035550123/tracker/events?token=s3cret"
+    assert request.path == "/conversations/+15035550123/tracker/events?token=s3cret"
     assert json.loads(request.raw) == {"event": "resume"}
     assert _ticket(engine, ticket_id).status == TicketStatus.RESOLVED
 
@@ -224,7 +224,7 @@ def test_reopen_takes_the_conversation_back_and_pauses_rasa(engine, now, clock, 
     client.post(f"/tickets/{ticket_id}/resolve", data={"csrf_token": csrf})
     client.post(f"/tickets/{ticket_id}/reopen", data={"csrf_token": csrf})
     assert [json.loads(r.raw) for r in webhook_receiver.requests] == [{"event": "resume"}, {"event": "pause"}]
-    assert webhook_receiver.requests[1].path == "/conversations/%2B15035550123/tracker/events"
+    assert webhook_receiver.requests[1].path == "/conversations/+15035550123/tracker/events"
     ticket = _ticket(engine, ticket_id)
     assert (ticket.status, ticket.claimed_by, ticket.resolved_at) == (TicketStatus.CLAIMED, user, None)
     assert [a[0] for a in audit_actions(engine)][-2:] == ["resolve", "reopen"]

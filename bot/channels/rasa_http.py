@@ -19,7 +19,9 @@ class RasaUnavailable(RuntimeError):
 def append_events(rasa_url: str, token: str, sender_id: str, events: list[dict[str, Any]],
                   timeout: float = 5.0) -> None:
     """Append ``events`` to the tracker of ``sender_id`` (a phone number, E.164)."""
-    url = f"{rasa_url.rstrip('/')}/conversations/{quote(sender_id, safe='')}/tracker/events"
+    # "+" stays as it is: it is literal in a URL path, and Rasa (Sanic) does not
+    # decode path parameters, so "%2B1503..." would be another conversation.
+    url = f"{rasa_url.rstrip('/')}/conversations/{quote(sender_id, safe='+')}/tracker/events"
     params = {"token": token} if token else None
     try:
         response = requests.post(url, json=events if len(events) != 1 else events[0],
