@@ -1,0 +1,85 @@
+"""The held-out NLU texts (tests/nlu_heldout.yml) share no text with the training data (data/nlu).
+
+The accuracy gate in test_nlu_heldout.py means something only if the model
+never saw the texts it is graded on. Texts count as the same when they match
+after lower-casing, collapsing whitespace and stripping surrounding punctuation,
+so "Yes!" in one file and "yes" in the other is an overlap.
+"""
+from __future__ import annotations
+
+import re
+import string
+
+import yaml
+
+from bot.settings import ROOT
+
+HELDOUT = ROOT / "tests" / "nlu_heldout.yml"
+TRAINING = sorted((ROOT / "data" / "nlu").glob("*.yml"))
+MIN_HELDOUT_TEXTS = 300
+MIN_HELDOUT_EMERGENCIES = 30
+
+# [Dr. Patel](provider) and [cleaning]{"entity": "appointment_type"} -> the bracketed text.
+_ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+_SURROUNDING = string.punctuation + string.whitespace
+
+
+def normalise(text: str) -> str:
+    """The form two texts are compared in: no entity markup, lower case, single spaces, no outer punctuation."""
+    plain = _ENTITY.sub(r"\1", text)
+    return " ".join(plain.lower().split()).strip(_SURROUNDING)
+
+
+def intent_examples(path) -> list[tuple[str, str]]:
+    """(text, intent) for every example of every `intent` block in a Rasa NLU YAML file."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    examples = []
+    for block in document.get("nlu") or []:
+        if "intent" not in block:
+            continue
+        for line in (block.get("examples") or "").splitlines():
+            if line.strip().startswith("- "):
+                examples.append((line.strip()[2:].strip(), block["intent"]))
+    return examples
+
+
+def test_normalise_ignores_case_spacing_markup_and_outer_punctuation():
+    assert normalise("  Confirm my [cleaning](appointment_type)  for   FRIDAY!! ") == "confirm my cleaning for friday"
+    assert normalise('see [Dr. Lopez]{"entity": "provider"}?') == "see dr. lopez"
+    assert normalise("can't") == "can't"
+
+
+def test_training_data_is_found():
+    assert TRAINING, "no data/nlu/*.yml"
+    assert sum(len(intent_examples(path)) for path in TRAINING) > 1000
+
+
+def test_no_heldout_text_is_also_a_training_text():
+    training = {}
+    for path in TRAINING:
+        for text, intent in intent_examples(path):
+            training.setdefault(normalise(text), f"{path.name} ({intent}): {text}")
+    overlaps = [
+        f"  held-out ({intent}): {text!r}  ==  {training[normalise(text)]!r}"
+        for text, intent in intent_examples(HELDOUT)
+        if normalise(text) in training
+    ]
+    assert not overlaps, f"{len(overlaps)} held-out texts are also training texts:\n" + "\n".join(overlaps)
+
+
+def test_heldout_texts_are_distinct():
+    seen: dict[str, str] = {}
+    duplicates = []
+    for text, intent in intent_examples(HELDOUT):
+        key = normalise(text)
+        if key in seen:
+            duplicates.append(f"  {text!r} ({intent}) repeats {seen[key]!r}")
+        seen.setdefault(key, f"{text} ({intent})")
+    assert not duplicates, "held-out texts repeat:\n" + "\n".join(duplicates)
+
+
+def test_heldout_set_is_large_enough_to_grade():
+    examples = intent_examples(HELDOUT)
+    emergencies = [text for text, intent in examples if intent == "emergency"]
+    assert len(examples) >= MIN_HELDOUT_TEXTS
+    assert len(emergencies) >= MIN_HELDOUT_EMERGENCIES
