@@ -67,7 +67,8 @@ _PATTERNS: list[tuple[str, str]] = [
     ("self-harm", r"\bwish (?:i|he|she) (?:was|were|could be) dead\b"),
     ("self-harm", r"\bbetter off (?:dead|without me|if i (?:was|were) dead|if i wasnt here)\b"),
     ("self-harm", r"\b(?:dont|do not) want to (?:live|be alive|be here|wake up|exist)\b"),
-    ("self-harm", r"\bno (?:reason|point) (?:to|in) " + _gap(2) + r"(?:live|living|going on|go on)\b"),
+    ("self-harm", r"\b(?:no|(?:do ?n[o']?t|cant|can'?t|cannot) see (?:the|any|a)|what'?s the|whats the|lost (?:the|any)) "
+                  r"(?:reason|point|purpose) (?:to|in|of) " + _gap(2) + r"(?:live|living|life|going on|go on|being alive)\b"),
     ("self-harm", r"\bnot worth living\b"),
     ("self-harm", r"\b(?:hurt|hurting|harm|harming|cutting|burn|burning|starve|starving) " + _SELF),
     ("self-harm", r"\bcut " + _SELF + r" (?:on purpose|again|deep)"),

@@ -11,6 +11,10 @@ import pytest
 from bot.safety import emergency_reason, is_emergency
 
 EMERGENCIES = [
+    # hopelessness about living, in several wordings
+    "honestly i can't see the point of life lately",
+    "whats the point in going on anymore",
+    "i dont see any reason to keep living",
     # medicine names and adjectives between the amount and the pills
     "i took a bunch of my blood pressure pills by mistake",
     "he swallowed a handful of his heart meds",
