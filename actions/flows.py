@@ -147,6 +147,17 @@ def choose_appointment(turn: Turn, patient: Patient, flow: str) -> Appointment |
     return None
 
 
+def appointment_in_question(turn: Turn, flow: str, patient: Patient | None) -> Appointment | None:
+    """The appointment a confirm, cancel or reschedule is about; asks who, then which, when unclear."""
+    if patient is None:
+        if unknown_number(turn):
+            return None
+        patient = find_patient(turn, flow, needs_appointments=True)
+        if patient is None:
+            return None
+    return choose_appointment(turn, patient, flow)
+
+
 def _within(moment: datetime, when: When) -> bool:
     if when.start == when.end:
         return moment == when.start
@@ -178,13 +189,8 @@ def start_confirm(turn: Turn, patient: Patient | None = None, appointment: Appoi
         if reminded:  # "C" after a reminder confirms what the reminder named (a family's too)
             _confirm(turn, reminded)
             return
-        if unknown_number(turn):
-            return
-        patient = find_patient(turn, "confirm", needs_appointments=True)
-        if patient is None:
-            return
     if appointment is None:
-        appointment = choose_appointment(turn, patient, "confirm")
+        appointment = appointment_in_question(turn, "confirm", patient)
         if appointment is None:
             return
     _confirm(turn, [appointment])
@@ -214,13 +220,7 @@ def start_check(turn: Turn, patient: Patient | None = None) -> None:
 
 def start_cancel(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
     if appointment is None:
-        if patient is None:
-            if unknown_number(turn):
-                return
-            patient = find_patient(turn, "cancel", needs_appointments=True)
-            if patient is None:
-                return
-        appointment = choose_appointment(turn, patient, "cancel")
+        appointment = appointment_in_question(turn, "cancel", patient)
         if appointment is None:
             return
     turn.say("utter_ask_cancel_confirm", appointment=describe(turn, appointment))
@@ -234,13 +234,7 @@ def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Ap
         if patient is None and len(reminded) == 1 and turn.slot("awaiting") is None:
             appointment = reminded[0]  # "R" after a reminder
         else:
-            if patient is None:
-                if unknown_number(turn):
-                    return
-                patient = find_patient(turn, "reschedule", needs_appointments=True)
-                if patient is None:
-                    return
-            appointment = choose_appointment(turn, patient, "reschedule")
+            appointment = appointment_in_question(turn, "reschedule", patient)
             if appointment is None:
                 return
     turn.set(flow="reschedule", appointment_ids=[appointment.id], patient_id=appointment.patient_id,
