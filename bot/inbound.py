@@ -253,7 +253,7 @@ def triage_inbound(
                 row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill), "consent", now)
                 result.outbound_ids.append(row.id)
         elif not advanced_opt_out:  # HELP, INFO
-            row = outbox.enqueue_text(session, phone, texts.render("help", **fill), "consent", now)
+            row = outbox.enqueue_text(session, phone, texts.render("help", **fill), outbox.HELP_REPLY, now)
             result.outbound_ids.append(row.id)
         return result
 

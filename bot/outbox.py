@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 from bot import consent
 from bot.models import OutboundMessage, OutboundStatus
 
-# Texts allowed to an opted-out phone: the one confirmation of the opt-out itself.
+# Texts allowed to an opted-out phone: the one confirmation of the opt-out itself, and
+# the answer to HELP/INFO, which carriers require whatever the phone's consent.
 CONSENT_CONFIRMATION = "consent_confirmation"
+HELP_REPLY = "help_reply"
+ALLOWED_WHEN_OPTED_OUT = frozenset({CONSENT_CONFIRMATION, HELP_REPLY})
 
 
 def enqueue_text(
@@ -30,7 +33,7 @@ def enqueue_text(
     staff_user_id: int | None = None,
 ) -> OutboundMessage:
     """Store a text for sending; returns the row (``blocked`` if the phone opted out)."""
-    blocked = kind != CONSENT_CONFIRMATION and consent.is_opted_out(session, phone)
+    blocked = kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, phone)
     row = OutboundMessage(
         phone=phone,
         body=body,
@@ -116,7 +119,7 @@ def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str) 
     if taken != 1:
         return None
     row = session.get(OutboundMessage, outbound_id, populate_existing=True)
-    if row.kind != CONSENT_CONFIRMATION and consent.is_opted_out(session, row.phone):
+    if row.kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, row.phone):
         row.status, row.status_at, row.error_message = OutboundStatus.BLOCKED, now, "opted out before sending"
         return None
     return row

@@ -356,6 +356,10 @@ def deliver_appointment_reminders(
             skip(reminder, "appointment already started")
             outcome.skipped.append(reminder)
             continue
+        if appt.confirmed_at is not None:  # the text asks for a C the patient already sent
+            skip(reminder, "appointment already confirmed")
+            outcome.skipped.append(reminder)
+            continue
         due, send, dropped = schedule_times(rules, appt.start, reminder.offset_key)
         if due != reminder.due_at:  # moved since planning
             reminder.due_at = due

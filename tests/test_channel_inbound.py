@@ -147,6 +147,15 @@ def test_help_answers_with_the_practice_name_and_phone(engine, now):
     assert practice.name in answer.body and "(503) 555-0100" in answer.body and "STOP" in answer.body
 
 
+def test_help_is_answered_even_after_an_opt_out(engine, now):
+    _triage(engine, now, "STOP")
+    _triage(engine, now + timedelta(minutes=1), "HELP")
+    help_answer = _outbound(engine)[-1]
+    assert "STOP" in help_answer.body and help_answer.status == OutboundStatus.PENDING
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)  # HELP answers, it does not opt back in
+
+
 def test_a_picture_without_text_gets_the_picture_reply_and_a_ticket(engine, now):
     result = _triage(engine, now, "", media=[{"url": "http://media/card.jpg", "content_type": "image/jpeg"}])
 

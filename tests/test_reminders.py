@@ -30,7 +30,7 @@ from bot.reminders import (
     reminder_text,
     rules_for,
 )
-from bot.scheduling import cancel_appointment, find_open_slots, reschedule_appointment
+from bot.scheduling import cancel_appointment, confirm_appointment, find_open_slots, reschedule_appointment
 from bot.texts import SMS_LIMIT, gsm7_length
 from bot.settings import Settings
 from tests.reminder_factories import appointment, kind, patient
@@ -231,6 +231,17 @@ def test_a_cancelled_appointment_gets_no_reminder(engine, now):
     send(engine, local(2027, 3, 2, 10, 0))
     assert texts(engine) == []
     assert reminders_of(engine, appt_id)["2d"].reason == "appointment cancelled"
+
+
+def test_a_confirmed_appointment_gets_no_more_reply_c_reminders(engine, now):
+    appt_id = make(engine, local(2027, 3, 4, 10, 0))
+    plan(engine, now)
+    send(engine, local(2027, 3, 2, 10, 0))  # the 2-day reminder asks for C
+    with Session(engine) as session, session.begin():
+        confirm_appointment(session, appt_id, now=local(2027, 3, 2, 10, 5), changed_by=ChangedBy.PATIENT_SMS)
+    send(engine, local(2027, 3, 4, 8, 0))  # the 2-hour reminder is due
+    assert len(texts(engine)) == 1
+    assert reminders_of(engine, appt_id)["2h"].reason == "appointment already confirmed"
 
 
 def test_a_rescheduled_appointment_is_reminded_at_its_new_time_only(engine, now):
