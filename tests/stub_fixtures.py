@@ -1,7 +1,7 @@
 """Pytest fixtures and helpers for tests that talk to the local Twilio stub.
 
-Use from a test module with ``from tests.stub_fixtures import twilio_stub, webhook_receiver  # noqa: F401``
-or register project-wide with ``pytest_plugins = ["tests.stub_fixtures"]`` in a conftest.
+tests/conftest.py registers this module as a pytest plugin, so every test can ask for the
+fixtures by name; import only the helpers (``json_request``).
 
 - ``twilio_stub``: a started ``TwilioStub`` on a free loopback port (stopped afterwards).
 - ``webhook_receiver``: a tiny HTTP server that records every POST (path, headers, form)

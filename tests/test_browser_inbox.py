@@ -17,7 +17,6 @@ from werkzeug.serving import make_server
 
 from bot.models import CannedResponse, OutboundMessage, Patient
 from bot.settings import Settings
-from tests.stub_fixtures import twilio_stub, webhook_receiver  # noqa: F401
 from tests.web_helpers import Clock, PASSWORD, add_user, make_app, open_ticket, patient_texts
 
 playwright_api = pytest.importorskip("playwright.sync_api")

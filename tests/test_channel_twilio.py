@@ -28,7 +28,7 @@ from bot.channels.twilio_channel import EMPTY_TWIML, TwilioChannel, reply_text
 from bot.channels.twilio_client import make_twilio_client, signature_for
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.settings import Settings
-from tests.stub_fixtures import json_request, twilio_stub  # noqa: F401 - fixture
+from tests.stub_fixtures import json_request
 
 PHONE = "+15035550123"
 WEBHOOK = "/webhooks/twilio/webhook"

@@ -18,7 +18,7 @@ from bot.channels.sender import OutboxSender
 from bot.channels.twilio_client import make_twilio_client
 from bot.models import ConsentRecord, OutboundMessage, OutboundStatus
 from bot.settings import ROOT, Settings
-from tests.stub_fixtures import json_request, twilio_stub  # noqa: F401 - fixture
+from tests.stub_fixtures import json_request
 
 PHONE = "+15035550123"
 

@@ -15,7 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from bot.channels.twilio_client import RedirectingHttpClient, is_valid_signature, make_twilio_client, signature_for
 from bot.channels.twilio_stub import TwilioStub, count_segments
-from tests.stub_fixtures import json_request, twilio_stub, webhook_receiver  # noqa: F401 - fixtures
+from tests.stub_fixtures import json_request
 
 PATIENT = "+15035550101"
 PRACTICE = "+15035550199"

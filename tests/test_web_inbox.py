@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from bot.models import (Appointment, AppointmentStatus, AppointmentType, CannedResponse, HandoffTicket,
                         OutboundMessage, Patient, Provider, TicketNote, TicketStatus)
 from bot.web import cli
-from tests.stub_fixtures import webhook_receiver  # noqa: F401
 from tests.web_helpers import Clock, add_user, audit_actions, login, make_app, open_ticket, patient_texts
 
 PHONE = "+15035550123"
