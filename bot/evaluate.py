@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## F1 per intent, held-out\n")
     print(per_intent_table(systems, "heldout"))
 
-    print(f"\n## project: training and parsing on this machine\n")
+    print("\n## project: training and parsing on this machine\n")
     print(f"{args.folds} fold trainings: {project.cv_train_seconds:.1f} s; training on all of data/nlu: "
           f"{project.full_train_seconds:.1f} s (less when Rasa's .rasa/cache already holds the components; "
           "bench/bench_nlu.py times a cold training)")

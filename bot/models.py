@@ -8,7 +8,7 @@ unique MessageSid is what makes a Twilio retry harmless.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, time, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON,

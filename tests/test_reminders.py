@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import consent
@@ -28,7 +28,6 @@ from bot.reminders import (
     last_reminded_appointments,
     plan_reminders,
     reminder_text,
-    rules_for,
 )
 from bot.scheduling import cancel_appointment, confirm_appointment, find_open_slots, reschedule_appointment
 from bot.texts import SMS_LIMIT, gsm7_length

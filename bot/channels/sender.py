@@ -43,7 +43,6 @@ from twilio.rest import Client
 from bot import outbox
 from bot.channels.twilio_client import make_twilio_client
 from bot.db import engine_for
-from bot.models import OutboundMessage
 from bot.privacy import install_log_masking, mask_phone
 from bot.settings import Settings, get_settings
 
