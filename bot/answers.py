@@ -33,12 +33,10 @@ def pick_choice(text: str, options: Sequence[datetime], now: datetime) -> int | 
     cleaned = text.strip().lower()
     number = re.fullmatch(r"(?:option|number|no\.?|#)?\s*([1-9])\s*[.!)]?(?:\s*(?:please|pls|plz|thanks|thx|ty))?[.!]?", cleaned)
     if number:
-        index = int(number.group(1)) - 1
-        return index if index < len(options) else None
-    for word, value in ORDINALS.items():
-        if re.search(rf"\b{word}\b", cleaned) and not re.search(r"\d{1,2}[:.]\d{2}", cleaned):
-            index = len(options) - 1 if value == -1 else value - 1
-            return index if 0 <= index < len(options) else None
+        return _listed(int(number.group(1)), len(options))
+    position = None if re.search(r"\d{1,2}[:.]\d{2}", cleaned) else _ordinal(cleaned)
+    if position is not None:
+        return _listed(position, len(options))
     when = parse_when(text, now)
     if when is None:
         return None
@@ -71,13 +69,23 @@ def pick_numbered(text: str, count: int) -> int | None:
     cleaned = text.strip().lower()
     number = re.search(r"\b([1-9])\b", cleaned)
     if number and len(cleaned) <= 20:
-        index = int(number.group(1)) - 1
-        return index if index < count else None
+        return _listed(int(number.group(1)), count)
+    position = _ordinal(cleaned)
+    return None if position is None else _listed(position, count)
+
+
+def _ordinal(cleaned: str) -> int | None:
+    """The 1-based position an ordinal word names ("second" -> 2, "last" -> -1), if any."""
     for word, value in ORDINALS.items():
         if re.search(rf"\b{word}\b", cleaned):
-            index = count - 1 if value == -1 else value - 1
-            return index if 0 <= index < count else None
+            return value
     return None
+
+
+def _listed(position: int, count: int) -> int | None:
+    """The 0-based index of a 1-based position (-1: the last) among ``count`` items, if it is one."""
+    index = count - 1 if position == -1 else position - 1
+    return index if 0 <= index < count else None
 
 
 def match_by_words(text: str, names: dict[str, Sequence[str]]) -> str | None:
