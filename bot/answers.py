@@ -13,10 +13,10 @@ from typing import Sequence
 from bot.dates import parse_when
 
 ORDINALS = {
-    "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2,
-    "third": 3, "3rd": 3, "three": 3, "fourth": 4, "4th": 4, "four": 4,
-    "last": -1,
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": -1,
 }
+# Number words count only when no ordinal does: in "the second one", "one" is not a position.
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
 NONE_OF_THOSE = re.compile(
     r"\b(none|neither|nothing|no good|not those|don'?t work|doesn'?t work|can'?t do (any|those|them)|other (times|days|options)|more (times|options))\b",
     re.I,
@@ -76,9 +76,10 @@ def pick_numbered(text: str, count: int) -> int | None:
 
 def _ordinal(cleaned: str) -> int | None:
     """The 1-based position an ordinal word names ("second" -> 2, "last" -> -1), if any."""
-    for word, value in ORDINALS.items():
-        if re.search(rf"\b{word}\b", cleaned):
-            return value
+    for words in (ORDINALS, NUMBER_WORDS):
+        for word, value in words.items():
+            if re.search(rf"\b{word}\b", cleaned):
+                return value
     return None
 
 

@@ -318,3 +318,13 @@ def test_a_day_naming_the_old_appointment_is_not_the_new_time(demo, now):
     day = visit.start.astimezone(now.tzinfo).strftime("%A").lower()
     chat = Conversation(MARIA, demo, now)
     assert "What day and time" in chat.say(f"i need to move my {day} appointment", "reschedule_appointment")
+
+
+def test_the_second_one_books_the_second_offered_time(demo, now):
+    chat = Conversation(MARIA, demo, now)
+    chat.say("move my appt to next week", "reschedule_appointment")
+    offered = chat.slots["offered_slots"]
+    assert len(offered) >= 2
+    assert "moved to" in chat.say("the second one", "inform")
+    [moved] = upcoming(demo, MARIA, now)
+    assert moved.start == datetime.fromisoformat(offered[1]["start"])
