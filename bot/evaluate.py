@@ -154,7 +154,7 @@ def parse_with_model(model: Path, texts: Sequence[str], warmup: int = 3) -> tupl
     return asyncio.run(_parse_all(model, texts, warmup))
 
 
-def rasa_runner(config: Path) -> Callable[[str, Sequence[str], str], RunResult]:
+def rasa_runner(config: Path, cache: Path = CACHE) -> Callable[[str, Sequence[str], str], RunResult]:
     """A runner that trains `config` on some YAML and predicts some texts (cached with its model)."""
     config_text = config.read_text()
     safety = "".join(p.read_text() for p in SAFETY_SOURCES)
@@ -162,20 +162,20 @@ def rasa_runner(config: Path) -> Callable[[str, Sequence[str], str], RunResult]:
     def run(training_yaml: str, texts: Sequence[str], label: str) -> RunResult:
         model_key = _cache_key(config_text, training_yaml)  # the safety net acts at parse time only
         key = _cache_key(model_key, safety, "\n".join(texts))
-        cached = CACHE / f"{key}.json"
+        cached = cache / f"{key}.json"
         if cached.exists():
             stored = json.loads(cached.read_text())
             return RunResult([tuple(p) for p in stored["predictions"]], stored["train_seconds"],
                              stored.get("parse_ms", []))
-        model = CACHE / f"{model_key}.tar.gz"
-        seconds_file = CACHE / f"{model_key}.seconds"
+        model = cache / f"{model_key}.tar.gz"
+        seconds_file = cache / f"{model_key}.seconds"
         if model.exists() and seconds_file.exists():
             seconds = float(seconds_file.read_text())
         else:
             print(f"  training {config.name} ({label}) ...", flush=True)
             with tempfile.TemporaryDirectory(prefix="nlu-eval-") as tmp:
                 trained, seconds = train_rasa_nlu(config, training_yaml, Path(tmp))
-                CACHE.mkdir(parents=True, exist_ok=True)
+                cache.mkdir(parents=True, exist_ok=True)
                 trained.replace(model)
             seconds_file.write_text(str(seconds))
         predictions, timings = parse_with_model(model, texts)
@@ -245,10 +245,11 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction], out_di
 
 
 def evaluate_system(name: str, examples: list[Example], data, heldout: list[Example],
-                    folds: list[tuple[list[int], list[int]]], rasa_config: Path | None) -> SystemResult:
+                    folds: list[tuple[list[int], list[int]]], rasa_config: Path | None,
+                    reports: Path = REPORTS) -> SystemResult:
     """Cross-validate one system on `folds`, then train on all of data/nlu and test on held-out."""
     cv_predictions: list[Prediction | None] = [None] * len(examples)
-    run_rasa = rasa_runner(rasa_config) if rasa_config else None
+    run_rasa = rasa_runner(rasa_config, reports / ".cache") if rasa_config else None
     run_tfidf = None if rasa_config else tfidf_lr_runner()
     cv_train_seconds = 0.0
     for number, (train, test) in enumerate(folds, 1):
@@ -266,23 +267,24 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
         run = run_rasa(_subset_yaml(data, range(len(examples))), heldout_texts, "all data -> held-out")
     else:
         run = run_tfidf(examples, heldout_texts)
-    result = scored_system(name, examples, heldout, cv_predictions, run.predictions)
+    result = scored_system(name, examples, heldout, cv_predictions, run.predictions, reports)
     result.cv_train_seconds, result.full_train_seconds, result.parse_ms = (
         cv_train_seconds, run.train_seconds, run.parse_ms)
     return result
 
 
 def scored_system(name: str, examples: list[Example], heldout: list[Example],
-                  cv_predictions: Sequence[Prediction], heldout_predictions: Sequence[Prediction]) -> SystemResult:
+                  cv_predictions: Sequence[Prediction], heldout_predictions: Sequence[Prediction],
+                  reports: Path = REPORTS) -> SystemResult:
     """Score cross-validated and held-out predictions; writes reports/<name>/."""
     result = SystemResult(name)
-    result.cv = score(examples, cv_predictions, REPORTS / name / "cv")
-    result.heldout = score(heldout, heldout_predictions, REPORTS / name / "heldout")
+    result.cv = score(examples, cv_predictions, reports / name / "cv")
+    result.heldout = score(heldout, heldout_predictions, reports / name / "heldout")
     seen = {_normalised(t) for t, _ in examples}
     unseen = [(g, p) for (t, g), (p, _) in zip(heldout, heldout_predictions) if _normalised(t) not in seen]
     result.heldout["unseen_n"] = len(unseen)
     result.heldout["unseen_accuracy"] = sum(g == p for g, p in unseen) / len(unseen) if unseen else None
-    (REPORTS / name / "summary.json").write_text(json.dumps(
+    (reports / name / "summary.json").write_text(json.dumps(
         {"cv": _public(result.cv), "heldout": _public(result.heldout)}, indent=1))
     return result
 
@@ -332,6 +334,41 @@ def comparison_table(systems: Sequence[SystemResult], folds: int) -> str:
     return "\n".join(lines)
 
 
+HEADLINE_FIGURES = (("cv", "accuracy", "CV accuracy"), ("cv", "macro_f1", "CV macro F1"),
+                    ("cv", "emergency_recall", "CV emergency recall"),
+                    ("heldout", "accuracy", "held-out accuracy"), ("heldout", "macro_f1", "held-out macro F1"),
+                    ("heldout", "emergency_recall", "held-out emergency recall"))
+
+
+def standings(systems: Sequence[SystemResult]) -> str:
+    """Each headline figure with the systems ranked, then where the first system leads or trails.
+
+    The table answers "which pipeline should patients get?"; this says it in words,
+    so that a trainer sees at once whether a change put the project behind a baseline.
+    """
+    lines, ahead, level, behind = [], [], [], []
+    project, others = systems[0], systems[1:]
+    for which, key, label in HEADLINE_FIGURES:
+        values = [(s.name, getattr(s, which)[key]) for s in systems if getattr(s, which)[key] is not None]
+        ranked = sorted(values, key=lambda item: item[1], reverse=True)
+        lines.append(f"{label}: " + " > ".join(f"{name} {value * 100:.1f}" for name, value in ranked))
+        mine = getattr(project, which)[key]
+        theirs = [getattr(s, which)[key] for s in others if getattr(s, which)[key] is not None]
+        if mine is None or not theirs:
+            continue
+        if mine > max(theirs):
+            ahead.append(label)
+        elif mine < max(theirs):
+            behind.append(label)
+        else:
+            level.append(label)
+    if others:
+        names = ", ".join(s.name for s in others)
+        lines.append(f"\n{project.name} is ahead of {names} on: {', '.join(ahead) or 'nothing'}; "
+                     f"level on: {', '.join(level) or 'nothing'}; behind on: {', '.join(behind) or 'nothing'}.")
+    return "\n".join(lines)
+
+
 def per_intent_table(systems: Sequence[SystemResult], which: str) -> str:
     """F1 per intent (percent) for each system, weakest first by the first system."""
     first = getattr(systems[0], which)["per_intent_f1"]
@@ -368,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip Rasa's default pipeline (2 transformer layers: its trainings are the slow ones)")
     parser.add_argument("--config", default=str(PROJECT_CONFIG), help="the project's config (default config.yml)")
     parser.add_argument("--nlu", default=str(NLU_DATA), help="training data (default data/nlu)")
+    parser.add_argument("--heldout", default=str(HELDOUT), help="held-out texts (default tests/nlu_heldout.yml)")
+    parser.add_argument("--reports", default=str(REPORTS), help="where reports and cached models go (default reports/)")
     parser.add_argument("--extra", action="append", default=[], metavar="CONFIG",
                         help="another Rasa config to compare (repeatable), e.g. configs/tuned.yml")
     args = parser.parse_args(argv)
@@ -382,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_structlog(logging.WARNING)  # else every parsed text is printed at debug level
 
     examples, data = load_examples(Path(args.nlu))
-    heldout, _ = load_examples(HELDOUT)
+    heldout, _ = load_examples(Path(args.heldout))
     folds = stratified_folds(examples, args.folds)
     overlap = {_normalised(t) for t, _ in examples} & {_normalised(t) for t, _ in heldout}
     if overlap:
@@ -401,11 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     systems = []
     for name, config in plan:
         print(f"{name}: {args.folds}-fold cross-validation and held-out test", flush=True)
-        systems.append(evaluate_system(name, examples, data, heldout, folds, config))
+        systems.append(evaluate_system(name, examples, data, heldout, folds, config, Path(args.reports)))
 
     project = systems[0]
     print("\n## Intent classification (percent)\n")
     print(comparison_table(systems, args.folds))
+    print("\n" + standings(systems))
     print("\n## F1 per intent, cross-validated (weakest first)\n")
     print(per_intent_table(systems, "cv"))
     print("\n## F1 per intent, held-out\n")
@@ -427,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n## project: top {min(20, len(errors))} of {len(errors)} cross-validation errors "
           f"(gold -> predicted, confidence)\n")
     print(top_errors(errors))
-    print(f"\nReports: {REPORTS}/<system>/cv|heldout/ "
+    print(f"\nReports: {args.reports}/<system>/cv|heldout/ "
           "(intent_report.json, intent_errors.json, intent_confusion_matrix.png)")
     return 0
 

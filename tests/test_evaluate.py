@@ -1,0 +1,135 @@
+"""`make evaluate` (bot/evaluate.py): scoring, folds, the side-by-side table, and a whole small run.
+
+The whole run trains a real (tiny, fast) Rasa pipeline in-process on a small
+data set, so the trainers' report is proven end to end without the hour
+that Rasa's default pipeline needs on the real data.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import evaluate
+from bot.evaluate import (SystemResult, comparison_table, score, standings, stratified_folds,
+                          tfidf_lr_runner)
+
+EXAMPLES = {
+    "billing_question": ["question about my bill", "why was i charged twice", "do you take my insurance",
+                         "how much is a copay", "can i set up a payment plan", "my bill is wrong",
+                         "is my insurance accepted", "what do i owe"],
+    "office_info": ["what are your hours", "where are you located", "is there parking",
+                    "are you open saturday", "whats your fax number", "when do you close today",
+                    "what is your address", "are you open on sundays"],
+    "emergency": ["my chest hurts really bad", "i can't breathe", "face drooping and slurred speech",
+                  "bleeding won't stop", "took too many pills", "severe chest pressure right now",
+                  "my son is not breathing", "i want to end my life"],
+}
+HELDOUT = {
+    "billing_question": ["how much do i owe you", "do you take aetna insurance"],
+    "office_info": ["what time do you open tomorrow", "where do i park"],
+    "emergency": ["crushing chest pain", "cant breath at all"],
+}
+
+
+def _nlu_yaml(examples: dict[str, list[str]]) -> str:
+    blocks = ['version: "3.1"', "nlu:"]
+    for intent, texts in examples.items():
+        blocks.append(f"- intent: {intent}\n  examples: |")
+        blocks.extend(f"    - {text}" for text in texts)
+    return "\n".join(blocks) + "\n"
+
+
+def _examples() -> list[tuple[str, str]]:
+    return [(text, intent) for intent, texts in EXAMPLES.items() for text in texts]
+
+
+def test_folds_are_seeded_stratified_disjoint_and_cover_every_example():
+    examples = _examples()
+    folds = stratified_folds(examples, 2)
+    assert folds == stratified_folds(examples, 2)  # same folds for every system, every run
+    tested = sorted(i for _, test in folds for i in test)
+    assert tested == list(range(len(examples)))
+    for train, test in folds:
+        assert not set(train) & set(test)
+        assert {examples[i][1] for i in test} == set(EXAMPLES)  # every intent in every fold
+
+
+def test_score_counts_a_fallback_as_wrong_and_reports_emergency_recall(tmp_path):
+    examples = [("my bill", "billing_question"), ("hours?", "office_info"),
+                ("chest pain", "emergency"), ("cant breathe", "emergency")]
+    predictions = [("billing_question", 0.9), ("nlu_fallback", 0.1), ("emergency", 1.0), ("office_info", 0.4)]
+    figures = score(examples, predictions, tmp_path, plots=True)
+
+    assert figures["accuracy"] == pytest.approx(0.5)
+    assert figures["fallback_rate"] == pytest.approx(0.25)
+    assert figures["emergency_recall"] == pytest.approx(0.5)
+    assert figures["emergency_missed"] == ["cant breathe"]
+    assert (tmp_path / "intent_confusion_matrix.png").stat().st_size > 0
+    errors = json.loads((tmp_path / "intent_errors.json").read_text())
+    assert {e["text"] for e in errors} == {"hours?", "cant breathe"}
+
+
+def test_tfidf_baseline_learns_its_training_data():
+    run = tfidf_lr_runner()(_examples(), ["why was i charged twice", "what are your hours"])
+    assert [intent for intent, _ in run.predictions] == ["billing_question", "office_info"]
+
+
+def _system(name: str, cv_acc: float, held_acc: float, recall: float) -> SystemResult:
+    figures = {"accuracy": cv_acc, "fallback_rate": 0.0, "macro_f1": cv_acc, "weighted_f1": cv_acc,
+               "emergency_recall": recall, "n": 100}
+    held = {**figures, "accuracy": held_acc, "macro_f1": held_acc, "unseen_accuracy": held_acc, "unseen_n": 40}
+    return SystemResult(name, cv=figures, heldout=held)
+
+
+def test_standings_say_where_the_project_leads_is_level_and_trails():
+    systems = [_system("project", 0.80, 0.95, 1.0), _system("tfidf_lr", 0.78, 0.96, 0.9),
+               _system("default", 0.70, 0.90, 1.0)]
+    text = standings(systems)
+    assert "CV accuracy: project 80.0 > tfidf_lr 78.0 > default 70.0" in text
+    assert "held-out accuracy: tfidf_lr 96.0 > project 95.0 > default 90.0" in text
+    verdict = text.splitlines()[-1]
+    assert verdict.startswith("project is ahead of tfidf_lr, default on: CV accuracy, CV macro F1;")
+    assert "level on: CV emergency recall, held-out emergency recall;" in verdict
+    assert verdict.endswith("behind on: held-out accuracy, held-out macro F1.")
+    table = comparison_table(systems, 3)
+    assert table.count("\n| ") == 3 and "| project |   80.0 |" in table
+
+
+def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_path, capsys):
+    """Trains a tiny real Rasa pipeline per fold and on all data, and the TF-IDF baseline, then compares."""
+    nlu, heldout = tmp_path / "nlu.yml", tmp_path / "heldout.yml"
+    nlu.write_text(_nlu_yaml(EXAMPLES))
+    heldout.write_text(_nlu_yaml(HELDOUT))
+    config = tmp_path / "config.yml"
+    config.write_text("recipe: default.v1\nlanguage: en\nassistant_id: tiny\npipeline:\n"
+                      "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
+                      "  - name: CountVectorsFeaturizer\n    analyzer: char_wb\n    min_ngram: 2\n    max_ngram: 4\n"
+                      "  - name: LogisticRegressionClassifier\n"
+                      "  - name: bot.nlu.emergency_override.EmergencyOverride\n"
+                      "policies: []\n")
+    reports = tmp_path / "reports"
+
+    assert evaluate.main(["--folds", "2", "--no-default", "--config", str(config), "--nlu", str(nlu),
+                          "--heldout", str(heldout), "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+
+    assert out.count("  training config.yml") == 3
+    assert "| project |" in out and "| tfidf_lr |" in out
+    assert "project is ahead of tfidf_lr on:" in out
+    assert "held-out emergency recall: project 100.0" in out  # the safety net catches "cant breath"
+    for system in ("project", "tfidf_lr"):
+        for which in ("cv", "heldout"):
+            assert (reports / system / which / "intent_report.json").exists()
+            assert (reports / system / which / "intent_confusion_matrix.png").stat().st_size > 0
+        summary = json.loads((reports / system / "summary.json").read_text())
+        assert summary["cv"]["n"] == 24 and summary["heldout"]["n"] == 6
+    assert len(list((reports / ".cache").glob("*.tar.gz"))) == 3  # two folds and all the data
+
+    # A second run retrains nothing: the cached models and predictions are reused.
+    before = {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
+    assert evaluate.main(["--folds", "2", "--quick", "--config", str(config), "--nlu", str(nlu),
+                          "--heldout", str(heldout), "--reports", str(reports)]) == 0
+    assert "  training config.yml" not in capsys.readouterr().out
+    assert before == {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
