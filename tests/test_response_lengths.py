@@ -57,3 +57,12 @@ def test_no_response_uses_buttons_or_markdown():
         for variant in variants:
             assert "buttons" not in variant, name
             assert not re.search(r"\*\*|__|\[[^\]]+\]\(", variant["text"]), name
+
+
+def test_the_channel_and_the_assistant_give_the_same_emergency_advice():
+    """The channel answers an emergency itself while staff have the conversation (Rasa is paused);
+    the patient must get the same 911/988 advice either way."""
+    from bot.texts import TEMPLATES
+
+    [assistant] = [variant["text"] for variant in DOMAIN["responses"]["utter_emergency"]]
+    assert assistant.startswith(TEMPLATES["emergency"])
