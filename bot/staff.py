@@ -156,6 +156,36 @@ def authenticate(session: Session, username: str, password: str) -> StaffUser | 
     return user if verify_password(password, user.password_hash) else None
 
 
+# Password guessing: after this many wrong passwords for one username within the
+# window, that username is refused (even with the right password) until the window
+# has passed. Counted from the audit log, so every inbox process sees the same count.
+FAILED_LOGINS_ALLOWED = 5
+FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+
+
+def _failed_login_detail(username: str) -> str:
+    return f"login failed for {username.strip()[:80]!r}"
+
+
+def record_failed_login(session: Session, username: str, now: datetime) -> None:
+    audit(session, "denied", now, detail=_failed_login_detail(username))
+
+
+def login_locked_until(session: Session, username: str, now: datetime) -> datetime | None:
+    """When this username may try again after too many wrong passwords, or None if it may now."""
+    recent = session.execute(
+        select(AuditEntry.at)
+        .where(AuditEntry.action == "denied", AuditEntry.detail == _failed_login_detail(username),
+               AuditEntry.at > now - FAILED_LOGIN_WINDOW)
+        .order_by(AuditEntry.at.desc())
+        .limit(FAILED_LOGINS_ALLOWED)
+    ).scalars().all()
+    if len(recent) < FAILED_LOGINS_ALLOWED:
+        return None
+    oldest = recent[-1] if recent[-1].tzinfo else recent[-1].replace(tzinfo=now.tzinfo)  # SQLite drops zones
+    return oldest + FAILED_LOGIN_WINDOW
+
+
 @dataclass(frozen=True)
 class Login:
     """A started login: ``token`` goes into the cookie and is never stored."""

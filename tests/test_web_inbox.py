@@ -284,3 +284,19 @@ def test_cli_adds_a_staff_user_from_stdin_and_lists_it(engine, monkeypatch, caps
     out = capsys.readouterr()
     assert "added admin (admin)" in out.out and "at least 8" in out.err
     assert re.search(r"^admin\s+admin\s+admin$", out.out, re.M)
+
+
+def test_cli_sets_a_new_password(engine, monkeypatch, capsys, now):
+    from bot import staff
+    from bot.settings import Settings
+    monkeypatch.setattr(cli, "get_settings", lambda: Settings(database_url=str(engine.url)))
+    with Session(engine) as session, session.begin():
+        staff.create_staff_user(session, "admin", "old-password", "admin", None, now)
+    monkeypatch.setattr("sys.stdin", io.StringIO("new-password\n"))
+    assert cli.passwd_staff_command(SimpleNamespace(username="admin", password_stdin=True)) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("whatever-password\n"))
+    assert cli.passwd_staff_command(SimpleNamespace(username="nobody", password_stdin=True)) == 1
+    assert "no staff account 'nobody'" in capsys.readouterr().err
+    with Session(engine) as session:
+        assert staff.authenticate(session, "admin", "new-password") is not None
+        assert staff.authenticate(session, "admin", "old-password") is None

@@ -174,3 +174,38 @@ def test_session_cookie_is_httponly_and_samesite_lax(app, engine, now):
         stored = session.execute(select(StaffSession.token_hash)).scalar_one()
     assert cookie.split(";")[0].split("=", 1)[1] != stored
     assert csrf_of(client)
+
+
+def _try_login(client, username: str, password: str):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def test_password_guessing_locks_the_username_for_a_while(app, engine, now, clock):
+    """Five wrong passwords in 15 minutes: even the right one is refused until the window has passed."""
+    add_user(engine, "bea", "billing", now)
+    add_user(engine, "carl", "front_desk", now)
+    client = app.test_client()
+    for minute in range(5):
+        clock.at = now + timedelta(minutes=minute)
+        assert _try_login(client, "bea", f"guess{minute}").status_code == 401
+
+    clock.at = now + timedelta(minutes=5)
+    refused = _try_login(client, "bea", PASSWORD)
+    assert refused.status_code == 429
+    assert "Try again in 10 minutes" in refused.get_data(as_text=True)
+    assert client.get_cookie("staff_session") is None
+    assert _denials(engine)[-1][3] == "login refused for 'bea': too many wrong passwords"
+    assert _try_login(app.test_client(), "carl", PASSWORD).status_code == 302  # others are not locked out
+
+    clock.at = now + timedelta(minutes=15, seconds=1)  # the first wrong password has left the window
+    assert _try_login(client, "bea", PASSWORD).status_code == 302
+
+
+def test_a_few_wrong_passwords_do_not_lock_anyone_out(app, engine, now, clock):
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    for _ in range(4):
+        assert _try_login(client, "bea", "typo").status_code == 401
+    assert _try_login(client, "bea", PASSWORD).status_code == 302

@@ -7,6 +7,7 @@ answers 401 JSON. A POST without the login's CSRF token is refused with 403.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,7 +150,7 @@ def favicon():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Login form; its own double-submit token stands in for CSRF until there is a login."""
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         sent = request.form.get("csrf_token", "")
@@ -159,10 +160,19 @@ def login():
                 staff.audit(session, "denied", now(), detail="POST /login: missing or wrong CSRF token")
             abort(make_response(render_template("error.html", status=403,
                                                 message="The login form expired; reload the page."), 403))
+        status = 401
         with db().begin() as session:
-            user = staff.authenticate(session, username, request.form.get("password", ""))
-            if user is None:
-                staff.audit(session, "denied", now(), detail=f"login failed for {username[:80]!r}")
+            locked_until = staff.login_locked_until(session, username, now())
+            user = None if locked_until else staff.authenticate(session, username, request.form.get("password", ""))
+            if locked_until:
+                staff.audit(session, "denied", now(), detail=f"login refused for {username.strip()[:80]!r}: "
+                                                             "too many wrong passwords")
+                minutes = max(1, math.ceil((locked_until - now()).total_seconds() / 60))
+                error = (f"Too many wrong passwords for this username. Try again in {minutes} minutes, "
+                         "or ask an admin to set a new password.")
+                status = 429
+            elif user is None:
+                staff.record_failed_login(session, username, now())
                 error = "Wrong username or password."
             else:
                 started = staff.start_session(session, user, now(), settings().staff_session_hours)
@@ -175,8 +185,7 @@ def login():
                 return response
     # Reuse the form token: a second tab (or the browser's favicon fetch) must not void the first form.
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = make_response(render_template("login.html", login_csrf=token, error=error),
-                             401 if error else 200)
+    response = make_response(render_template("login.html", login_csrf=token, error=error), status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/login")
     return response

@@ -1,4 +1,4 @@
-"""`python -m bot staff add|list`: staff accounts from the command line (the first admin starts here).
+"""`python -m bot staff add|passwd|list`: staff accounts from the command line (the first admin starts here).
 
 The lead's ``bot/cli.py`` calls :func:`register_cli` with its subparsers.
 """
@@ -42,6 +42,26 @@ def add_staff_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def passwd_staff_command(args: argparse.Namespace) -> int:
+    """Set a new password (a forgotten one, or the only admin locked out of the inbox)."""
+    from sqlalchemy import select
+
+    from bot.models import StaffUser
+
+    try:
+        password = _read_password(args)
+        with _sessions().begin() as session:
+            user = session.execute(select(StaffUser).where(StaffUser.username == args.username)).scalar_one_or_none()
+            if user is None:
+                raise staff.StaffError(f"there is no staff account {args.username!r}")
+            staff.set_password(session, user, password)
+            print(f"new password set for {user.username}")
+    except staff.StaffError as exc:
+        print(f"not changed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def list_staff_command(args: argparse.Namespace) -> int:
     with _sessions().begin() as session:
         for user in staff.list_staff_users(session):
@@ -51,7 +71,7 @@ def list_staff_command(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``staff add`` and ``staff list``; each sets ``func`` to a function returning an exit code."""
+    """Add ``staff add``, ``staff passwd`` and ``staff list``; each sets ``func`` to a function returning an exit code."""
     staff_parser = subparsers.add_parser("staff", help="staff inbox accounts")
     commands = staff_parser.add_subparsers(dest="staff_command", required=True)
     add = commands.add_parser("add", help="add a staff account")
@@ -61,6 +81,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     add.set_defaults(func=add_staff_command)
+    passwd = commands.add_parser("passwd", help="set a new password for a staff account")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    passwd.set_defaults(func=passwd_staff_command)
     show = commands.add_parser("list", help="list staff accounts")
     show.set_defaults(func=list_staff_command)
 
