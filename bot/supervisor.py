@@ -7,8 +7,10 @@ stops them together when one dies or the operator presses Ctrl-C.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -73,6 +75,18 @@ def _write_demo_contacts() -> None:
         (VAR / "demo_contacts.json").write_text(json.dumps(demo_contacts(session), indent=1))
 
 
+def secured(settings: Settings, env: dict[str, str]) -> Settings:
+    """Rasa's HTTP API can pause, resume and rewrite any conversation: it never runs open.
+
+    Without RASA_TOKEN a random token is made for this run and handed to every
+    service (the inbox and the reminder worker call the API) through `env`.
+    """
+    if settings.rasa_token:
+        return settings
+    env["RASA_TOKEN"] = secrets.token_urlsafe(24)
+    return dataclasses.replace(settings, rasa_token=env["RASA_TOKEN"])
+
+
 def run_services(settings: Settings, model: str | None = None, wait_seconds: float = 300) -> int:
     model = model or str(ROOT / "models")
     busy = [s for s in services(settings, model) if s.port and _port_open(settings.host, s.port)]
@@ -82,6 +96,7 @@ def run_services(settings: Settings, model: str | None = None, wait_seconds: flo
         return 1
     _write_demo_contacts()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    settings = secured(settings, env)
     started: list[tuple[Service, subprocess.Popen]] = []
     try:
         for service in services(settings, model):
