@@ -10,7 +10,7 @@ judges the blended confidence:
 
     - name: DIETClassifier
     - name: bot.nlu.blended_intent.BlendedIntentClassifier
-      lr_weight: 0.5
+      lr_weight: 0.8
     - name: FallbackClassifier
 """
 from __future__ import annotations
@@ -37,11 +37,11 @@ RANKING_LENGTH = 10
 
 
 def tfidf_lr(c: float, seed: int) -> Pipeline:
-    """Word uni- and bigrams plus character 2-5-grams (typos), into a logistic regression."""
+    """Word uni- and bigrams plus character 1-5-grams (typos, emoji), into a logistic regression."""
     return Pipeline([
         ("features", FeatureUnion([
             ("words", TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True)),
-            ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+            ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True)),
         ])),
         ("classifier", LogisticRegression(C=c, max_iter=3000, random_state=seed)),
     ])
@@ -59,7 +59,8 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"lr_weight": 0.5, "C": 10.0, "random_seed": 42}
+        # C=100 (little regularisation) beat C=10 on cross-validation and held-out (docs/pipeline.md).
+        return {"lr_weight": 0.8, "C": 100.0, "random_seed": 42}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[Pipeline] = None) -> None:
