@@ -7,7 +7,7 @@ data/nlu and on the held-out set tests/nlu_heldout.yml:
 * ``project``  - config.yml, what patients are served by;
 * ``default``  - configs/default.yml, Rasa's default pipeline (`rasa init`);
 * ``tfidf_lr`` - a TF-IDF (word + char n-grams) + logistic-regression baseline;
-* any ``--extra CONFIG`` (e.g. configs/tuned.yml).
+* any ``--extra CONFIG`` (e.g. configs/previous_blend.yml).
 
 Rasa's own ``rasa test nlu --cross-validation`` draws unseeded folds, so the
 folds are drawn here (seeded) and each Rasa fold model is trained and parsed
@@ -314,14 +314,15 @@ def _pct(value: float | None) -> str:
 def comparison_table(systems: Sequence[SystemResult], folds: int) -> str:
     """One Markdown table: cross-validated and held-out figures per system (percent)."""
     lines = [
-        "| system | CV acc | CV fallback | CV macro F1 | CV weighted F1 | CV emergency recall "
+        "| system | CV acc | CV fallback | CV wrong intent | CV macro F1 | CV weighted F1 | CV emergency recall "
         "| held-out acc | held-out acc, unseen texts | held-out fallback | held-out macro F1 "
         "| held-out emergency recall |",
-        "|---|" + "---:|" * 10,
+        "|---|" + "---:|" * 11,
     ]
     for s in systems:
         lines.append(
-            f"| {s.name} | {_pct(s.cv['accuracy'])} | {_pct(s.cv['fallback_rate'])} | {_pct(s.cv['macro_f1'])} "
+            f"| {s.name} | {_pct(s.cv['accuracy'])} | {_pct(s.cv['fallback_rate'])} "
+            f"| {_pct(1 - s.cv['accuracy'] - s.cv['fallback_rate'])} | {_pct(s.cv['macro_f1'])} "
             f"| {_pct(s.cv['weighted_f1'])} "
             f"| {_pct(s.cv['emergency_recall'])} | {_pct(s.heldout['accuracy'])} | {_pct(s.heldout['unseen_accuracy'])} "
             f"| {_pct(s.heldout['fallback_rate'])} | {_pct(s.heldout['macro_f1'])} "
@@ -330,7 +331,8 @@ def comparison_table(systems: Sequence[SystemResult], folds: int) -> str:
     lines.append(f"\n{folds}-fold CV over {n_cv} examples of data/nlu (seed {SEED}); "
                  f"held-out: {n_held} texts of tests/nlu_heldout.yml, "
                  f"{systems[0].heldout['unseen_n']} of them not (case/space-insensitively) in data/nlu.\n"
-                 "A fallback (nlu_fallback: the patient is asked again or handed to staff) counts as wrong.")
+                 "A fallback (nlu_fallback: the patient is asked again or handed to staff) counts as wrong;\n"
+                 "'wrong intent' is the rest of the errors: texts the assistant would act on as something else.")
     return "\n".join(lines)
 
 
@@ -351,7 +353,10 @@ def standings(systems: Sequence[SystemResult]) -> str:
     for which, key, label in HEADLINE_FIGURES:
         values = [(s.name, getattr(s, which)[key]) for s in systems if getattr(s, which)[key] is not None]
         ranked = sorted(values, key=lambda item: item[1], reverse=True)
-        lines.append(f"{label}: " + " > ".join(f"{name} {value * 100:.1f}" for name, value in ranked))
+        shown = f"{ranked[0][0]} {ranked[0][1] * 100:.1f}" if ranked else "n/a"
+        for (_, before), (name, value) in zip(ranked, ranked[1:]):
+            shown += f" {'=' if value == before else '>'} {name} {value * 100:.1f}"
+        lines.append(f"{label}: {shown}")
         mine = getattr(project, which)[key]
         theirs = [getattr(s, which)[key] for s in others if getattr(s, which)[key] is not None]
         if mine is None or not theirs:
@@ -408,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", default=str(HELDOUT), help="held-out texts (default tests/nlu_heldout.yml)")
     parser.add_argument("--reports", default=str(REPORTS), help="where reports and cached models go (default reports/)")
     parser.add_argument("--extra", action="append", default=[], metavar="CONFIG",
-                        help="another Rasa config to compare (repeatable), e.g. configs/tuned.yml")
+                        help="another Rasa config to compare (repeatable), e.g. configs/previous_blend.yml")
     args = parser.parse_args(argv)
     for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
         warnings.simplefilter("ignore", category)  # TensorFlow's, matplotlib's and Rasa's, not ours

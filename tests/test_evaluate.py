@@ -89,6 +89,7 @@ def test_standings_say_where_the_project_leads_is_level_and_trails():
     text = standings(systems)
     assert "CV accuracy: project 80.0 > tfidf_lr 78.0 > default 70.0" in text
     assert "held-out accuracy: tfidf_lr 96.0 > project 95.0 > default 90.0" in text
+    assert "CV emergency recall: project 100.0 = default 100.0 > tfidf_lr 90.0" in text
     verdict = text.splitlines()[-1]
     assert verdict.startswith("project is ahead of tfidf_lr, default on: CV accuracy, CV macro F1;")
     assert "level on: CV emergency recall, held-out emergency recall;" in verdict
