@@ -292,7 +292,7 @@ def test_an_opted_out_phone_is_never_sent_anything_but_the_confirmation(engine, 
                                    public_base_url="http://127.0.0.1:9")
     sender = OutboxSender(engine, make_twilio_client(twilio_stub.account_sid, twilio_stub.auth_token,
                                                      twilio_stub.base_url), settings)
-    seen: set[str] = set()  # by SID: the stub lists newest first, and texts of one second tie
+    seen: set[str] = set()  # told by SID, not by position in the list
     for number, (action, value) in enumerate(steps):
         now = datetime.now(timezone.utc)
         with Session(engine) as session, session.begin():
