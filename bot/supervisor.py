@@ -87,6 +87,20 @@ def secured(settings: Settings, env: dict[str, str]) -> Settings:
     return dataclasses.replace(settings, rasa_token=env["RASA_TOKEN"])
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C, `kill` (SIGTERM, as systemd and Docker stop) and a closed terminal all stop every service.
+
+    The services run in their own sessions, so a signal to the supervisor alone
+    would leave them running without it; and a shell that starts the supervisor
+    in the background makes it ignore SIGINT unless it is set again here.
+    """
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+
 def run_services(settings: Settings, model: str | None = None, wait_seconds: float = 300) -> int:
     model = model or str(ROOT / "models")
     busy = [s for s in services(settings, model) if s.port and _port_open(settings.host, s.port)]
@@ -98,6 +112,7 @@ def run_services(settings: Settings, model: str | None = None, wait_seconds: flo
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     settings = secured(settings, env)
     started: list[tuple[Service, subprocess.Popen]] = []
+    _stop_on_signals()
     try:
         for service in services(settings, model):
             log = open(VAR / f"{service.name.split()[0]}.log", "ab")
