@@ -233,6 +233,40 @@ AUDIT_ACTIONS = frozenset({
 })
 
 
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    username: str | None
+    action: str
+    ticket_id: int | None
+    detail: str | None
+
+
+AUDIT_PAGE = 100
+
+
+def audit_log(session: Session, *, username: str | None = None, action: str | None = None,
+              ticket_id: int | None = None, before_id: int | None = None,
+              limit: int = AUDIT_PAGE) -> list[AuditRow]:
+    """The audit log, newest first, optionally for one user, action or conversation.
+
+    ``before_id`` pages back: pass the last row's id to get the next (older) page.
+    """
+    query = (select(AuditEntry, StaffUser.username)
+             .outerjoin(StaffUser, AuditEntry.staff_user_id == StaffUser.id)
+             .order_by(AuditEntry.id.desc()).limit(limit))
+    if username:
+        query = query.where(StaffUser.username == username.strip())
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if ticket_id is not None:
+        query = query.where(AuditEntry.ticket_id == ticket_id)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return [AuditRow(e.id, e.at, name, e.action, e.ticket_id, e.detail) for e, name in session.execute(query)]
+
+
 def audit(
     session: Session,
     action: str,

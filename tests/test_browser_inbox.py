@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from bot.models import CannedResponse, OutboundMessage, Patient
 from bot.settings import Settings
-from tests.web_helpers import Clock, PASSWORD, add_user, make_app, open_ticket, patient_texts
+from tests.web_helpers import PASSWORD, add_user, make_app, open_ticket, patient_texts
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
@@ -26,11 +26,6 @@ PHONE = "+15035550123"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
 
 
 @pytest.fixture

@@ -7,26 +7,15 @@ import re
 from datetime import date, timedelta
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import (Appointment, AppointmentStatus, AppointmentType, CannedResponse, HandoffTicket,
                         OutboundMessage, Patient, Provider, TicketNote, TicketStatus)
 from bot.web import cli
-from tests.web_helpers import Clock, add_user, audit_actions, login, make_app, open_ticket, patient_texts
+from tests.web_helpers import add_user, audit_actions, login, make_app, open_ticket, patient_texts
 
 PHONE = "+15035550123"
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def app(engine, clock):
-    return make_app(engine, clock)
 
 
 def _patient(engine, first="Dana", last="Reyes", phone=PHONE) -> int:

@@ -9,19 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import OutboundMessage, StaffSession
-from tests.web_helpers import Clock, PASSWORD, add_user, audit_actions, csrf_of, login, make_app, open_ticket
+from tests.web_helpers import PASSWORD, add_user, audit_actions, csrf_of, login, open_ticket
 
 PHONE = "+15035550123"
-
-
-@pytest.fixture
-def clock(now):
-    return Clock(now)
-
-
-@pytest.fixture
-def app(engine, clock):
-    return make_app(engine, clock)
 
 
 @pytest.fixture

@@ -1,10 +1,14 @@
-"""Helpers for the staff inbox tests: an app over the test database, logins, tickets."""
+"""Helpers for the staff inbox tests: an app over the test database, logins, tickets.
+
+Registered as a pytest plugin in conftest.py: the ``clock`` and ``app`` fixtures serve every inbox test.
+"""
 from __future__ import annotations
 
 import itertools
 import re
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +30,16 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.at
+
+
+@pytest.fixture
+def clock(now):
+    return Clock(now)
+
+
+@pytest.fixture
+def app(engine, clock):
+    return make_app(engine, clock)
 
 
 def make_app(engine, clock: Clock, **settings):

@@ -1,4 +1,4 @@
-"""Admin only: staff accounts and the canned responses staff insert into replies."""
+"""Admin only: staff accounts, the canned responses staff insert into replies, and the audit log."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -6,7 +6,9 @@ from sqlalchemy import select
 
 from bot import staff
 from bot.models import CannedResponse, StaffRole, StaffUser
+from bot.practice import get_practice, practice_zone
 from bot.web.auth import db, now, require_admin
+from bot.web.inbox import local_time
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -98,3 +100,26 @@ def save_canned():
             detail = f"saved {title[:120]}"
         staff.audit(session, "canned_change", now(), staff_user_id=g.staff.user_id, detail=detail)
     return redirect(url_for("admin.index"))
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/audit")
+def audit_log():
+    """Who viewed, answered or changed what, and every refusal: newest first, filterable, paged."""
+    filters = {"username": request.args.get("user", "").strip() or None,
+               "action": request.args.get("action", "").strip() or None,
+               "ticket_id": _int_arg("ticket")}
+    with db().begin() as session:
+        zone = practice_zone(get_practice(session))
+        rows = staff.audit_log(session, before_id=_int_arg("before"), **filters)
+        entries = [{"id": r.id, "time": local_time(r.at, zone), "username": r.username or "",
+                    "action": r.action, "ticket_id": r.ticket_id, "detail": r.detail or ""} for r in rows]
+    older = entries[-1]["id"] if len(entries) == staff.AUDIT_PAGE else None
+    return render_template("admin/audit.html", entries=entries, older=older,
+                           actions=sorted(staff.AUDIT_ACTIONS),
+                           user=filters["username"] or "", action=filters["action"] or "",
+                           ticket=filters["ticket_id"] or "")
