@@ -19,6 +19,7 @@ from bot.models import (
     InboundMessage,
     OutboundMessage,
     Practice,
+    StaffUser,
     TicketNote,
     TicketStatus,
 )
@@ -182,6 +183,7 @@ class TranscriptEntry:
     body: str
     status: str | None = None   # delivery status of an outbound text
     ref: str = ""                # "in-12", "out-7", "note-3": stable ids for live updates
+    author: str | None = None    # the staff member who wrote a staff text or a note
 
 
 _OUTBOUND_WHO = {"reply": "bot", "staff": "staff", "reminder": "reminder", "recall": "reminder", "waitlist": "reminder"}
@@ -198,10 +200,17 @@ def transcript(session: Session, ticket: HandoffTicket, limit: int = 200) -> lis
         .order_by(OutboundMessage.id.desc()).limit(limit)
     ).scalars()
     entries = [TranscriptEntry(m.received_at, "patient", m.body or "(picture)", None, f"in-{m.id}") for m in inbound]
+    outbound = list(outbound)
+    notes = list(ticket.notes)
+    author_ids = {m.staff_user_id for m in outbound} | {n.staff_user_id for n in notes}
+    authors = dict(session.execute(
+        select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(author_ids - {None}))).all())
     entries += [
-        TranscriptEntry(m.created_at, _OUTBOUND_WHO.get(m.kind, "system"), m.body, m.status.value, f"out-{m.id}")
+        TranscriptEntry(m.created_at, _OUTBOUND_WHO.get(m.kind, "system"), m.body, m.status.value, f"out-{m.id}",
+                        authors.get(m.staff_user_id))
         for m in outbound
     ]
-    entries += [TranscriptEntry(n.created_at, "note", n.body, None, f"note-{n.id}") for n in ticket.notes]
+    entries += [TranscriptEntry(n.created_at, "note", n.body, None, f"note-{n.id}", authors.get(n.staff_user_id))
+                for n in notes]
     entries.sort(key=lambda e: (e.at, e.ref))
     return entries[-limit:]

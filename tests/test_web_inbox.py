@@ -78,9 +78,9 @@ def test_reply_goes_to_the_outbox_and_sets_first_response(app, engine, now, cloc
     client.post(f"/tickets/{ticket_id}/reply", data={"body": "Anything else?", "csrf_token": csrf})
     assert _ticket(engine, ticket_id).first_response_at == now + timedelta(minutes=12)
     entries = client.get(f"/api/tickets/{ticket_id}/transcript").get_json()["entries"]
-    assert [(e["who"], e["body"], e["status"]) for e in entries] == [
-        ("patient", "I have a question", None), ("staff", "We fixed it.", "pending"),
-        ("staff", "Anything else?", "pending")]
+    assert [(e["who"], e["author"], e["body"], e["status"]) for e in entries] == [
+        ("patient", None, "I have a question", None), ("staff", "bea", "We fixed it.", "pending"),
+        ("staff", "bea", "Anything else?", "pending")]
     assert [a[0] for a in audit_actions(engine)].count("reply") == 2
 
 
@@ -99,7 +99,7 @@ def test_transcript_after_a_ref_gives_only_newer_entries_with_local_times(app, e
 
 def test_note_is_shown_to_staff_and_never_texted(app, engine, now):
     ticket_id = open_ticket(engine, PHONE, "billing", now)
-    add_user(engine, "bea", "billing", now)
+    add_user(engine, "bea", "billing", now, display_name="Bea R.")
     client = app.test_client()
     csrf = login(client, "bea")
     client.post(f"/tickets/{ticket_id}/note", data={"body": "Insurance pays in May", "csrf_token": csrf})
@@ -108,6 +108,9 @@ def test_note_is_shown_to_staff_and_never_texted(app, engine, now):
         assert session.execute(select(TicketNote.body)).scalar_one() == "Insurance pays in May"
     page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
     assert "Insurance pays in May" in page and 'class="msg note"' in page
+    assert '<span class="who">note · Bea R.</span>' in page  # who wrote it
+    entries = client.get(f"/api/tickets/{ticket_id}/transcript").get_json()["entries"]
+    assert [(e["who"], e["author"]) for e in entries if e["who"] == "note"] == [("note", "Bea R.")]
     assert ("note", ticket_id) in [(a[0], a[2]) for a in audit_actions(engine)]
 
 

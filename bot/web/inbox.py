@@ -113,7 +113,7 @@ def _queue_rows(session: Session, show: str) -> list[dict[str, Any]]:
 
 
 def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime) -> dict[str, Any]:
-    return {"ref": entry.ref, "who": entry.who, "body": entry.body, "status": entry.status,
+    return {"ref": entry.ref, "who": entry.who, "author": entry.author, "body": entry.body, "status": entry.status,
             "at": entry.at.isoformat(), "time": local_time(entry.at, zone, at)}
 
 

@@ -69,7 +69,7 @@
           if (list.querySelector('li[data-ref="' + e.ref + '"]')) return;
           var li = el("li", "msg " + e.who);
           li.dataset.ref = e.ref;
-          li.appendChild(el("span", "who", e.who));
+          li.appendChild(el("span", "who", e.author ? e.who + " · " + e.author : e.who));
           li.appendChild(document.createTextNode(" "));
           var time = el("time", "", e.time); time.dateTime = e.at;
           li.appendChild(time);
