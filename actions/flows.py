@@ -316,11 +316,14 @@ def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = N
     provider = turn.session.execute(select(Provider).where(Provider.key == provider_key)).scalar_one_or_none() \
         if provider_key else None
     excluded = [(int(s["provider_id"]), datetime.fromisoformat(s["start"])) for s in (exclude or [])]
+    patient_id = int(turn.slot("patient_id")) if turn.slot("patient_id") else None
+    moving = (turn.slot("appointment_ids") or []) if turn.slot("flow") == "reschedule" else []
 
     def search(window_start, window_end, provider_id):
         return scheduling.find_open_slots(
             turn.session, appointment_type_id=kind.id, now=turn.now, window_start=window_start,
             window_end=window_end, provider_id=provider_id, limit=MAX_LISTED, exclude=excluded,
+            patient_id=patient_id, moving_appointment_id=int(moving[0]) if moving else None,
         )
 
     start = max(when.start, turn.now) if when else turn.now

@@ -93,6 +93,7 @@ class _Loader:
                     window_start=datetime.combine(day, time(0), tzinfo=self.zone),
                     window_end=datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone),
                     provider_id=provider_id, part_of_day=part_of_day, limit=200, spread=False,
+                    patient_id=patient.id,
                 )
                 if slots:
                     appointment = book_appointment(self.session, patient_id=patient.id, slot=self.rng.choice(slots),

@@ -140,6 +140,24 @@ def _busy_times(session: Session, provider_ids: list[int], lo: datetime, hi: dat
     return intervals, claims
 
 
+def _patient_busy(session: Session, patient_id: int, lo: datetime, hi: datetime,
+                  moving_appointment_id: int | None = None) -> list[tuple[datetime, datetime]]:
+    """The patient's own active appointments between lo and hi: nobody can be in two rooms at once.
+
+    ``moving_appointment_id`` (the visit being rescheduled) does not count: its
+    new time may overlap its old one.
+    """
+    query = select(Appointment.start, Appointment.end).where(
+        Appointment.patient_id == patient_id,
+        Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.start < hi,
+        Appointment.end > lo,
+    )
+    if moving_appointment_id is not None:
+        query = query.where(Appointment.id != moving_appointment_id)
+    return [(start, end) for start, end in session.execute(query)]
+
+
 def _part_of(local: datetime) -> str:
     for name, (lo, hi) in PARTS_OF_DAY.items():
         if lo <= local.time() < hi:
@@ -204,13 +222,17 @@ def find_open_slots(
     limit: int = 3,
     exclude: Iterable[tuple[int, datetime]] = (),
     spread: bool = True,
+    patient_id: int | None = None,
+    moving_appointment_id: int | None = None,
 ) -> list[Slot]:
     """Up to ``limit`` open slots whose start lies in [window_start, window_end).
 
     The window defaults to now .. 30 days ahead; ``part_of_day`` keeps starts in
     the morning (08-12), afternoon (12-17) or evening (17-21); ``exclude`` lists
-    (provider_id, start) pairs already offered. With ``spread`` the choice
-    follows :func:`_spread_pick`; without it the earliest slots come back.
+    (provider_id, start) pairs already offered. With ``patient_id`` no slot
+    overlaps that patient's other visits (``moving_appointment_id``, the one
+    being rescheduled, aside). With ``spread`` the choice follows
+    :func:`_spread_pick`; without it the earliest slots come back.
     """
     for name, value in (("now", now), ("window_start", window_start), ("window_end", window_end)):
         if value is not None:
@@ -240,6 +262,8 @@ def find_open_slots(
     closed = closed_days(session, first_day, last_day)
     intervals, claims = _busy_times(session, [p.id for p in providers], lo,
                                     window_end + timedelta(minutes=kind.minutes))
+    own_visits = (_patient_busy(session, patient_id, lo, window_end + timedelta(minutes=kind.minutes),
+                                moving_appointment_id) if patient_id is not None else [])
     excluded = {(pid, start.astimezone(UTC)) for pid, start in exclude}
     step = practice.slot_step_minutes
     part = PARTS_OF_DAY.get(part_of_day) if part_of_day else None
@@ -268,6 +292,8 @@ def find_open_slots(
                 if (provider.id, start.astimezone(UTC)) in excluded:
                     continue
                 if any(s < end and e > start for s, e in intervals[provider.id]):
+                    continue
+                if any(s < end and e > start for s, e in own_visits):
                     continue
                 if any((provider.id, t) in claims for t in _claim_steps(start, kind.minutes, step)):
                     continue
@@ -349,6 +375,8 @@ def book_appointment(
     problem = _slot_problem(session, practice, slot, now)
     if problem:
         raise SlotTaken(problem)
+    if _patient_busy(session, patient_id, slot.start, slot.end):
+        raise SlotTaken("the patient already has another appointment at that time")
     kind = session.get(AppointmentType, slot.appointment_type_id)
     try:
         with session.begin_nested():

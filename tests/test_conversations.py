@@ -1,5 +1,6 @@
 """Whole SMS conversations through the real rules, actions and database (no NLU model needed)."""
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -328,3 +329,16 @@ def test_the_second_one_books_the_second_offered_time(demo, now):
     assert "moved to" in chat.say("the second one", "inform")
     [moved] = upcoming(demo, MARIA, now)
     assert moved.start == datetime.fromisoformat(offered[1]["start"])
+
+
+def test_booking_never_offers_the_time_of_the_patients_own_other_visit(demo, now):
+    """Maria asks for a sick visit exactly when she already sees Dr. Patel: other providers are free
+    then, but she cannot be in two rooms, so other times are offered."""
+    [visit] = upcoming(demo, MARIA, now)
+    local = visit.start.astimezone(ZoneInfo("America/Los_Angeles"))  # the demo practice's time
+    clock = local.strftime("%I:%M %p").lstrip("0")
+    chat = Conversation(MARIA, demo, now)
+    reply = chat.say(f"can i book a sick visit {local:%b} {local.day} at {local:%I:%M%p}", "book_appointment")
+    offers = [line for line in reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert offers, reply
+    assert not any(f"at {clock} " in line for line in offers), reply

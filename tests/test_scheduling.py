@@ -167,6 +167,42 @@ def test_booked_time_and_overlapping_slots_are_not_offered(db, now):
     assert at(2027, 3, 2, 9, 45) in starts  # the physical ends 9:40
 
 
+def test_a_patient_is_not_offered_a_time_that_overlaps_their_own_other_visit(db, now):
+    """A patient cannot be in two rooms at once: another provider's free 9:00 is not offered to them."""
+    patient = new_patient(db)
+    book_appointment(db, patient_id=patient, slot=slot_at(db, "patel", "follow_up", at(2027, 3, 3, 9), now),
+                     now=now, changed_by=ChangedBy.PATIENT_SMS)
+    window = dict(appointment_type_id=type_id(db, "follow_up"), now=now, provider_id=provider_id(db, "okafor"),
+                  window_start=at(2027, 3, 3, 8), window_end=at(2027, 3, 3, 11), limit=100, spread=False)
+    for_anyone = {s.start for s in find_open_slots(db, **window)}
+    for_patient = {s.start for s in find_open_slots(db, patient_id=patient, **window)}
+    overlapping = {at(2027, 3, 3, 8, 45), at(2027, 3, 3, 9, 0), at(2027, 3, 3, 9, 15)}
+    assert overlapping <= for_anyone
+    assert not overlapping & for_patient and for_anyone - overlapping == for_patient
+
+
+def test_booking_a_patient_twice_at_the_same_time_is_refused(db, now):
+    patient = new_patient(db)
+    book_appointment(db, patient_id=patient, slot=slot_at(db, "patel", "follow_up", at(2027, 3, 3, 9), now),
+                     now=now, changed_by=ChangedBy.PATIENT_SMS)
+    other_room = slot_at(db, "okafor", "follow_up", at(2027, 3, 3, 9, 15), now)
+    with pytest.raises(SlotTaken, match="already has another appointment"):
+        book_appointment(db, patient_id=patient, slot=other_room, now=now, changed_by=ChangedBy.PATIENT_SMS)
+    book_appointment(db, patient_id=new_patient(db, phone="+15035550161"), slot=other_room, now=now,
+                     changed_by=ChangedBy.PATIENT_SMS)  # free for anyone else
+
+
+def test_the_visit_being_moved_does_not_block_times_near_it(db, now):
+    patient = new_patient(db)
+    visit = book_appointment(db, patient_id=patient, slot=slot_at(db, "patel", "follow_up", at(2027, 3, 3, 9), now),
+                             now=now, changed_by=ChangedBy.PATIENT_SMS)
+    starts = {s.start for s in find_open_slots(
+        db, appointment_type_id=type_id(db, "follow_up"), now=now, provider_id=provider_id(db, "okafor"),
+        window_start=at(2027, 3, 3, 8), window_end=at(2027, 3, 3, 11), limit=100, spread=False,
+        patient_id=patient, moving_appointment_id=visit.id)}
+    assert at(2027, 3, 3, 9, 0) in starts
+
+
 # --- daylight-saving changes ---------------------------------------------------------
 
 def test_monday_nine_after_the_november_change_is_nine_local(db):
