@@ -10,7 +10,8 @@ Conventions (every interval is [start, end), in the zone of `now`):
 - morning 08-12, early morning 08-10, late morning 10-12, "first thing" 08-12,
   afternoon 12-17, early afternoon 12-14, late afternoon 15-17,
   evening / night / tonight 17-21, lunch / lunchtime 11:30-13:30;
-  "early" or "late" right next to a day mean early morning / late afternoon;
+  "early" or "late" right next to a day mean early morning / late afternoon,
+  and so do "am" / "pm" for morning / afternoon ("tmrw am", "monday pm");
 - "after 3" runs to the end of that day, "before noon" / "by 11" / "until 2"
   from its start; "after lunch" starts at 13:30, "after work" at 17:00,
   "after school" at 15:00; after/before next to a part of day stay inside it
@@ -635,6 +636,13 @@ class _Parser:
             return _Item(m.start(), m.end(), part=_PARTS[m.group(1)])
 
         self._scan(_B + r"(early|late)(?![\w-])(?!\s+(?:next|this|in|on\b))", early_late)
+
+        def meridiem(m):  # "tmrw am", "monday p.m.": am/pm right next to a day, no number before it
+            if not self._near_day(m.start(), m.end()):
+                return None
+            return _Item(m.start(), m.end(), part=_PARTS["morning" if m.group(1).startswith("a") else "afternoon"])
+
+        self._scan(_B + r"(?<!\d\s)(am|pm|a\.m\.|p\.m\.)(?![\w])(?!\s+i\b)", meridiem)  # not "tuesday am i booked"
 
     # -- times
     def _near_part(self, a: int, b: int) -> bool:

@@ -92,6 +92,18 @@ def test_part_of_day_decides_meridiem_of_a_bare_hour():
     assert parse_when("tmrw at 7 in the morning", morning).start == _at(2026, 6, 18, 7)
 
 
+def test_am_or_pm_next_to_a_day_is_its_morning_or_afternoon():
+    wednesday = _at(2026, 11, 18, 10, 0)
+    assert parse_when("tmrw am", wednesday) == When(_at(2026, 11, 19, 8), _at(2026, 11, 19, 12))
+    assert parse_when("Monday PM", wednesday) == When(_at(2026, 11, 23, 12), _at(2026, 11, 23, 17))
+    assert parse_when("fri a.m. if possible", wednesday) == When(_at(2026, 11, 20, 8), _at(2026, 11, 20, 12))
+    # a number before it makes it a time, and "am" the verb is no part of day
+    assert parse_when("tuesday 3 pm", wednesday).start == _at(2026, 11, 24, 15)
+    assert parse_when("tuesday am i booked?", wednesday) == When(_at(2026, 11, 24), _at(2026, 11, 25))
+    assert parse_when("i am free tuesday", wednesday) == When(_at(2026, 11, 24), _at(2026, 11, 25))
+    assert parse_when("i am free", wednesday) is None
+
+
 def test_monday_nine_after_fall_back_is_nine_local():
     got = parse_when("monday 9am", FRIDAY_BEFORE_FALL_BACK)
     assert got.is_exact_time
