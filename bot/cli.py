@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from bot.settings import get_settings
+from bot.settings import VAR, get_settings
 
 
 def _db_setup(args: argparse.Namespace) -> int:
@@ -28,6 +28,32 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
     upgrade_database(get_settings().database_url)
     print("database schema is up to date")
+    return 0
+
+
+def _db_backup(args: argparse.Namespace) -> int:
+    """Copy the practice's database and Rasa's conversations (SQLite files) into a dated folder."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from bot.db import backup_sqlite
+
+    settings = get_settings()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        print("DATABASE_URL is PostgreSQL: back it up with pg_dump (and the Rasa tracker database with it), "
+              "e.g. pg_dump -Fc -f practice.dump DBNAME", file=sys.stderr)
+        return 2
+    folder = Path(args.to) / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    sources = [("practice", Path(url.database))]
+    if settings.tracker_dialect == "sqlite" and Path(settings.tracker_db).is_file():
+        sources.append(("rasa_tracker", Path(settings.tracker_db)))
+    for name, source in sources:
+        if not source.is_file():
+            print(f"no database at {source}", file=sys.stderr)
+            return 1
+        print(f"{source} -> {backup_sqlite(source, folder / f'{name}.db')}")
     return 0
 
 
@@ -75,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--no-demo", action="store_true", help="load the practice but no demo patients")
     setup.set_defaults(func=_db_setup)
     db.add_parser("upgrade", help="migrate the schema only").set_defaults(func=_db_upgrade)
+    backup = db.add_parser("backup", help="copy the SQLite databases (practice and conversations) while running")
+    backup.add_argument("--to", default=str(VAR / "backups"), help="folder for dated backups (default var/backups)")
+    backup.set_defaults(func=_db_backup)
 
     practice = commands.add_parser("practice", help="the practice's configuration").add_subparsers(
         dest="practice_command", required=True)

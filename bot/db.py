@@ -9,6 +9,8 @@ from being booked twice.
 from __future__ import annotations
 
 import functools
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -63,3 +65,16 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def backup_sqlite(source: Path, destination: Path) -> Path:
+    """A consistent copy of a SQLite file, taken while the services keep writing to it.
+
+    SQLite's online backup copies page by page under its own locks (WAL included),
+    so unlike `cp` it never catches a half-written transaction.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+            closing(sqlite3.connect(destination)) as dst:
+        src.backup(dst)
+    return destination

@@ -32,13 +32,12 @@ from sqlalchemy.orm import Session
 
 from bot.models import InboundMessage, Patient
 from bot import privacy
-from bot.settings import ROOT, VAR
+from bot.settings import ROOT, get_settings
 
 FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 LOW_CONFIDENCE = 0.6
 TO_LABEL = "to_label"
 DEFAULT_OUT = ROOT / "reports" / "review_nlu.yml"
-DEFAULT_TRACKER_DB = VAR / "rasa_tracker.db"
 
 PHONE_RE = re.compile(r"\(?" + privacy.PHONE_RE.pattern)  # bot.privacy's phones, "(503) ..." whole
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -193,7 +192,7 @@ def render_review_yaml(texts: Iterable[ReviewText], since: datetime, now: dateti
 
 
 def export_review(engine: Engine, out: Path, since: datetime, now: datetime,
-                  tracker_db: Path | None = DEFAULT_TRACKER_DB) -> list[ReviewText]:
+                  tracker_db: Path | None = None) -> list[ReviewText]:
     """Write the review file; returns what was written."""
     parses = tracker_parses(tracker_db, since) if tracker_db else {}
     with Session(engine) as session:
@@ -209,7 +208,8 @@ def _review_command(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     since = now - timedelta(days=args.since)
     out = Path(args.out)
-    texts = export_review(get_engine(), out, since, now, Path(args.tracker_db) if args.tracker_db else None)
+    tracker_db = get_settings().tracker_db if args.tracker_db is None else args.tracker_db
+    texts = export_review(get_engine(), out, since, now, Path(tracker_db) if tracker_db else None)
     unlabelled = sum(1 for t in texts if t.intent is None)
     print(f"{len(texts)} texts to review ({unlabelled} without a prediction) written to {out}")
     return 0
@@ -220,6 +220,7 @@ def register_cli(subparsers) -> None:
     review = subparsers.add_parser("review-nlu", help="export texts the assistant fumbled, masked, for labelling")
     review.add_argument("--since", type=float, default=30, metavar="DAYS", help="look back DAYS days (default 30)")
     review.add_argument("--out", default=str(DEFAULT_OUT), help=f"output file (default {DEFAULT_OUT.relative_to(ROOT)})")
-    review.add_argument("--tracker-db", default=str(DEFAULT_TRACKER_DB),
-                        help="Rasa's SQLite tracker store, for predictions the inbound rows lack ('' to skip)")
+    review.add_argument("--tracker-db", default=None,
+                        help="Rasa's SQLite tracker store, for predictions the inbound rows lack "
+                             "(default TRACKER_DB; '' to skip)")
     review.set_defaults(func=_review_command)

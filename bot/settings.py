@@ -55,6 +55,10 @@ class Settings:
     # Reminders
     reminder_worker_interval: float = 30.0
 
+    # Rasa's tracker store (endpoints.yml reads the same variables): backups and review-nlu use it
+    tracker_dialect: str = "sqlite"
+    tracker_db: str = str(VAR / "rasa_tracker.db")
+
     log_level: str = "INFO"
 
     @classmethod
@@ -86,6 +90,8 @@ class Settings:
                 env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
             ),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            tracker_dialect=env.get("TRACKER_DIALECT") or cls.tracker_dialect,
+            tracker_db=env.get("TRACKER_DB") or cls.tracker_db,
         )
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.settings import ROOT, Settings
+from bot.settings import ROOT, VAR, Settings
 from bot.supervisor import secured, services
 
 
@@ -95,3 +95,5 @@ def test_a_signal_to_the_supervisor_stops_every_service(tmp_path, signum, ignore
         for p in pid_files:
             if p.exists() and p.read_text() and _alive(int(p.read_text())):
                 os.kill(int(p.read_text()), signal.SIGKILL)
+        for log in VAR.glob("test-sleeper-*.log"):
+            log.unlink()
