@@ -140,7 +140,7 @@ def _busy_times(session: Session, provider_ids: list[int], lo: datetime, hi: dat
     return intervals, claims
 
 
-def _patient_busy(session: Session, patient_id: int, lo: datetime, hi: datetime,
+def patient_visits_between(session: Session, patient_id: int, lo: datetime, hi: datetime,
                   moving_appointment_id: int | None = None) -> list[tuple[datetime, datetime]]:
     """The patient's own active appointments between lo and hi: nobody can be in two rooms at once.
 
@@ -262,8 +262,8 @@ def find_open_slots(
     closed = closed_days(session, first_day, last_day)
     intervals, claims = _busy_times(session, [p.id for p in providers], lo,
                                     window_end + timedelta(minutes=kind.minutes))
-    own_visits = (_patient_busy(session, patient_id, lo, window_end + timedelta(minutes=kind.minutes),
-                                moving_appointment_id) if patient_id is not None else [])
+    own_visits = (patient_visits_between(session, patient_id, lo, window_end + timedelta(minutes=kind.minutes),
+                                         moving_appointment_id) if patient_id is not None else [])
     excluded = {(pid, start.astimezone(UTC)) for pid, start in exclude}
     step = practice.slot_step_minutes
     part = PARTS_OF_DAY.get(part_of_day) if part_of_day else None
@@ -375,7 +375,7 @@ def book_appointment(
     problem = _slot_problem(session, practice, slot, now)
     if problem:
         raise SlotTaken(problem)
-    if _patient_busy(session, patient_id, slot.start, slot.end):
+    if patient_visits_between(session, patient_id, slot.start, slot.end):
         raise SlotTaken("the patient already has another appointment at that time")
     kind = session.get(AppointmentType, slot.appointment_type_id)
     try:

@@ -35,7 +35,8 @@ from bot.outbox import enqueue_text
 from bot.practice import get_practice, practice_zone
 from bot.reminders import rules_for, why_not_now
 from bot.texts import plain_text
-from bot.scheduling import Slot, SlotTaken, book_appointment, describe_slot, find_open_slots, reschedule_appointment
+from bot.scheduling import (Slot, SlotTaken, book_appointment, describe_slot, find_open_slots, patient_visits_between,
+                            reschedule_appointment)
 
 WAITING, BOOKED, WITHDRAWN = "waiting", "booked", "withdrawn"
 OFFERED, ACCEPTED, TAKEN = "offered", "accepted", "taken"
@@ -119,6 +120,8 @@ def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id:
                 entry.appointment_id = None
             elif current.start <= start:
                 continue
+        if patient_visits_between(session, entry.patient_id, slot.start, slot.end, entry.appointment_id):
+            continue  # they have another visit then: they could not take it
         reason = why_not_now(session, entry.phone, now, rules)
         if reason not in (None, "quiet hours"):
             continue

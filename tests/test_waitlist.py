@@ -81,6 +81,18 @@ def test_a_freed_slot_is_offered_to_matching_waiting_patients_only(world, now):
     assert cancel_and_offer(engine, ids, now + timedelta(minutes=5)) == []  # offered once per slot
 
 
+def test_a_waiting_patient_with_another_visit_at_that_time_is_not_offered_it(world, now):
+    engine, ids = world
+    with Session(engine) as session, session.begin():  # Ben already sees NP Lopez at the freed time
+        ben = session.execute(select(WaitlistEntry).where(WaitlistEntry.phone == "+15035550102")).scalar_one()
+        [slot] = find_open_slots(session, appointment_type_id=kind(session, "follow_up").id, now=now,
+                                 provider_id=provider(session, "lopez").id, window_start=FREED,
+                                 window_end=FREED + timedelta(minutes=1), limit=1, spread=False)
+        book_appointment(session, patient_id=ben.patient_id, slot=slot, now=now, changed_by=ChangedBy.STAFF)
+    cancel_and_offer(engine, ids, now)
+    assert set(outbox(engine)) == {"+15035550101"}
+
+
 def test_the_first_yes_books_it_and_a_later_yes_hears_it_is_taken(world, now):
     engine, ids = world
     cancel_and_offer(engine, ids, now)
