@@ -128,7 +128,7 @@ def _time_preference(turn: Turn) -> bool:
     provider = flows.provider_named(turn, turn.text)
     if provider is not None:
         turn.set(provider_key=provider.key)
-    when = parse_when(turn.text, turn.now.astimezone(turn.zone))
+    when = flows.wished_time(turn)
     if when is None and provider is None and turn.intent != YES:
         if turn.intent == NO:
             turn.say("utter_anything_else")
@@ -151,7 +151,7 @@ def _slot_choice(turn: Turn) -> bool:
     provider = flows.provider_named(turn, turn.text)
     if provider is not None:
         turn.set(provider_key=provider.key)
-    when = parse_when(turn.text, turn.now.astimezone(turn.zone))
+    when = flows.wished_time(turn)
     if when is not None or provider is not None:
         flows.offer_slots(turn, when)
         return True

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from actions.base import Turn
 from bot import recall, reminders, scheduling, waitlist
 from bot.answers import match_by_words
-from bot.dates import When, parse_all_when
+from bot.dates import When, join_day_alternatives, parse_all_when
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
 from bot.patients import match_patient_by_name, patients_for_phone, upcoming_appointments
 
@@ -281,6 +281,12 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
     offer_slots(turn, preference)
 
 
+def wished_time(turn: Turn) -> When | None:
+    """The time in an answer to "what day and time?": the first named, both of "monday or tuesday"."""
+    whens = join_day_alternatives(turn.text, parse_all_when(turn.text, turn.now.astimezone(turn.zone)))
+    return whens[0] if whens else None
+
+
 def target_preference(turn: Turn, exclude_appointment: Appointment | None = None) -> When | None:
     """The time the patient wants: the last one named.
 
@@ -291,6 +297,7 @@ def target_preference(turn: Turn, exclude_appointment: Appointment | None = None
     whens = parse_all_when(turn.text, turn.now.astimezone(turn.zone))
     if exclude_appointment is not None:
         whens = [w for w in whens if not _names_appointment(w, exclude_appointment)]
+    whens = join_day_alternatives(turn.text, whens)  # "monday or tuesday": both days
     return whens[-1] if whens else None
 
 

@@ -50,7 +50,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
-__all__ = ["When", "parse_when", "parse_all_when"]
+__all__ = ["When", "parse_when", "parse_all_when", "join_day_alternatives"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,27 @@ def parse_when(text: str, now: datetime) -> When | None:
     """The first time expression in `text`, or None when it names no time."""
     found = parse_all_when(text, now)
     return found[0] if found else None
+
+
+def join_day_alternatives(text: str, whens: list[When]) -> list[When]:
+    """ "monday or tuesday": neighbouring whole days named as alternatives become one span.
+
+    parse_when keeps its contract (the first expression); the flows that offer
+    times use this so that both days are searched. Days apart stay separate.
+    """
+    if not re.search(r"\bor\b", text.lower()):
+        return list(whens)
+
+    def whole_days(w: When) -> bool:
+        return w.start < w.end and w.start.time() == w.end.time() == datetime.min.time()
+
+    joined: list[When] = []
+    for when in whens:
+        if joined and whole_days(joined[-1]) and whole_days(when) and joined[-1].end == when.start:
+            joined[-1] = When(joined[-1].start, when.end)
+        else:
+            joined.append(when)
+    return joined
 
 
 def parse_all_when(text: str, now: datetime) -> list[When]:

@@ -342,3 +342,10 @@ def test_booking_never_offers_the_time_of_the_patients_own_other_visit(demo, now
     offers = [line for line in reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
     assert offers, reply
     assert not any(f"at {clock} " in line for line in offers), reply
+
+
+def test_wednesday_or_thursday_offers_times_on_both_days(demo, now):  # now is a Monday
+    chat = Conversation(ROBERT, demo, now)
+    reply = chat.say("I'd like to book a physical wednesday or thursday", "book_appointment")
+    offers = [line for line in reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert any("Wed, " in line for line in offers) and any("Thu, " in line for line in offers), reply

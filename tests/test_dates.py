@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.dates import When, parse_all_when, parse_when
+from bot.dates import When, join_day_alternatives, parse_all_when, parse_when
 
 TABLE = Path(__file__).with_name("time_expressions.yml")
 LA = ZoneInfo("America/Los_Angeles")
@@ -102,6 +102,20 @@ def test_am_or_pm_next_to_a_day_is_its_morning_or_afternoon():
     assert parse_when("tuesday am i booked?", wednesday) == When(_at(2026, 11, 24), _at(2026, 11, 25))
     assert parse_when("i am free tuesday", wednesday) == When(_at(2026, 11, 24), _at(2026, 11, 25))
     assert parse_when("i am free", wednesday) is None
+
+
+def test_neighbouring_days_as_alternatives_join_into_one_span_for_the_offer():
+    wednesday = _at(2026, 11, 18, 10, 0)
+    monday, tuesday, thursday = (When(_at(2026, 11, d), _at(2026, 11, d + 1)) for d in (23, 24, 19))
+
+    def joined(text):
+        return join_day_alternatives(text, parse_all_when(text, wednesday))
+
+    assert parse_when("monday or tuesday", wednesday) == monday  # parse_when's contract: the first
+    assert joined("monday or tuesday") == [When(monday.start, tuesday.end)]
+    assert joined("tues or thurs") == [tuesday, thursday]  # not side by side
+    assert len(joined("monday or tuesday morning")) == 2  # not whole days
+    assert joined("cancel monday and put me in tuesday") == [monday, tuesday]  # no "or"
 
 
 def test_monday_nine_after_fall_back_is_nine_local():
