@@ -182,8 +182,7 @@ def login_locked_until(session: Session, username: str, now: datetime) -> dateti
     ).scalars().all()
     if len(recent) < FAILED_LOGINS_ALLOWED:
         return None
-    oldest = recent[-1] if recent[-1].tzinfo else recent[-1].replace(tzinfo=now.tzinfo)  # SQLite drops zones
-    return oldest + FAILED_LOGIN_WINDOW
+    return recent[-1] + FAILED_LOGIN_WINDOW  # the oldest of the last few wrong passwords
 
 
 @dataclass(frozen=True)
