@@ -30,6 +30,11 @@ def upcoming(engine, phone, now):
         return upcoming_appointments(session, ids, now)
 
 
+def offered_lines(reply: str) -> list[str]:
+    """The numbered times of an offer ("1. Tue, Mar 2 at 8:00 AM with Dr. Patel")."""
+    return [line for line in reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
+
+
 def tickets(engine, phone):
     with Session(engine) as session:
         return session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars().all()
@@ -339,7 +344,7 @@ def test_booking_never_offers_the_time_of_the_patients_own_other_visit(demo, now
     clock = local.strftime("%I:%M %p").lstrip("0")
     chat = Conversation(MARIA, demo, now)
     reply = chat.say(f"can i book a sick visit {local:%b} {local.day} at {local:%I:%M%p}", "book_appointment")
-    offers = [line for line in reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    offers = offered_lines(reply)
     assert offers, reply
     assert not any(f"at {clock} " in line for line in offers), reply
 
@@ -347,5 +352,5 @@ def test_booking_never_offers_the_time_of_the_patients_own_other_visit(demo, now
 def test_wednesday_or_thursday_offers_times_on_both_days(demo, now):  # now is a Monday
     chat = Conversation(ROBERT, demo, now)
     reply = chat.say("I'd like to book a physical wednesday or thursday", "book_appointment")
-    offers = [line for line in reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    offers = offered_lines(reply)
     assert any("Wed, " in line for line in offers) and any("Thu, " in line for line in offers), reply

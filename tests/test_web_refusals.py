@@ -1,7 +1,6 @@
 """The inbox refuses what it must, and writes an audit entry for every refusal."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import OutboundMessage, StaffSession
-from tests.web_helpers import PASSWORD, add_user, audit_actions, csrf_of, login, open_ticket
+from tests.web_helpers import PASSWORD, add_user, audit_actions, csrf_of, login, open_ticket, try_login
 
 PHONE = "+15035550123"
 
@@ -133,10 +132,7 @@ def test_forged_cookie_is_refused(app, engine):
 def test_wrong_password_is_refused_and_audited(app, engine, now):
     add_user(engine, "bea", "billing", now)
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": "bea", "password": "wrong", "csrf_token": token})
+    response = try_login(client, "bea", "wrong")
     assert response.status_code == 401
     assert client.get_cookie("staff_session") is None
     assert _denials(engine)[-1][3] == "login failed for 'bea'"
@@ -154,22 +150,13 @@ def test_login_form_without_its_token_is_refused(app, engine, now):
 def test_session_cookie_is_httponly_and_samesite_lax(app, engine, now):
     add_user(engine, "bea", "billing", now)
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": "bea", "password": PASSWORD, "csrf_token": token})
+    response = try_login(client, "bea")
     cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("staff_session=")][0]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     with Session(engine) as session:
         stored = session.execute(select(StaffSession.token_hash)).scalar_one()
     assert cookie.split(";")[0].split("=", 1)[1] != stored
     assert csrf_of(client)
-
-
-def _try_login(client, username: str, password: str):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
 
 
 def test_password_guessing_locks_the_username_for_a_while(app, engine, now, clock):
@@ -179,23 +166,23 @@ def test_password_guessing_locks_the_username_for_a_while(app, engine, now, cloc
     client = app.test_client()
     for minute in range(5):
         clock.at = now + timedelta(minutes=minute)
-        assert _try_login(client, "bea", f"guess{minute}").status_code == 401
+        assert try_login(client, "bea", f"guess{minute}").status_code == 401
 
     clock.at = now + timedelta(minutes=5)
-    refused = _try_login(client, "bea", PASSWORD)
+    refused = try_login(client, "bea", PASSWORD)
     assert refused.status_code == 429
     assert "Try again in 10 minutes" in refused.get_data(as_text=True)
     assert client.get_cookie("staff_session") is None
     assert _denials(engine)[-1][3] == "login refused for 'bea': too many wrong passwords"
-    assert _try_login(app.test_client(), "carl", PASSWORD).status_code == 302  # others are not locked out
+    assert try_login(app.test_client(), "carl", PASSWORD).status_code == 302  # others are not locked out
 
     clock.at = now + timedelta(minutes=15, seconds=1)  # the first wrong password has left the window
-    assert _try_login(client, "bea", PASSWORD).status_code == 302
+    assert try_login(client, "bea", PASSWORD).status_code == 302
 
 
 def test_a_few_wrong_passwords_do_not_lock_anyone_out(app, engine, now, clock):
     add_user(engine, "bea", "billing", now)
     client = app.test_client()
     for _ in range(4):
-        assert _try_login(client, "bea", "typo").status_code == 401
-    assert _try_login(client, "bea", PASSWORD).status_code == 302
+        assert try_login(client, "bea", "typo").status_code == 401
+    assert try_login(client, "bea", PASSWORD).status_code == 302

@@ -55,11 +55,16 @@ def add_user(engine, username: str, role: str, now: datetime, display_name: str 
         return staff.create_staff_user(session, username, PASSWORD, role, display_name, now).id
 
 
-def login(client, username: str, password: str = PASSWORD) -> str:
-    """Log in through the form; returns the login's CSRF token (from the next page)."""
+def try_login(client, username: str, password: str = PASSWORD):
+    """Fill in and send the login form as a browser does; returns the response, whatever it is."""
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def login(client, username: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the login's CSRF token (from the next page)."""
+    response = try_login(client, username, password)
     assert response.status_code == 302, response.get_data(as_text=True)
     return csrf_of(client)
 
