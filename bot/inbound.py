@@ -25,6 +25,7 @@ from bot.safety import emergency_reason
 
 MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
 MAX_NLU_CHARS = 500      # what the classifier gets; longer texts are cut
+WHOLE_TEXT_KEY = "whole_text"  # message metadata: the uncut text, for the NLU's emergency override
 CANCEL_TICKET_REASON = "patient texted CANCEL: call to check whether they meant their appointment"
 
 
@@ -62,6 +63,16 @@ def text_for_nlu(body: str) -> str:
     cleaned = _LEADING_SLASHES.sub("", remove_control_characters(body))
     cleaned = re.sub(r" {2,}", " ", cleaned).strip()
     return cleaned[:MAX_NLU_CHARS].rstrip()
+
+
+def text_for_safety(body: str) -> str:
+    """The whole text, cleaned, for the emergency safety net: never cut.
+
+    An emergency at the end of a long letter must be caught like one at its
+    start, so the safety net reads every stored character (up to 1,600), even
+    though the classifier gets only the first :data:`MAX_NLU_CHARS`.
+    """
+    return re.sub(r" {2,}", " ", remove_control_characters(text_to_store(body))).strip()
 
 
 def text_to_store(body: str) -> str:
@@ -190,6 +201,7 @@ class Triage:
 
     pass_to_rasa: bool
     nlu_text: str
+    whole_text: str = ""  # what the safety net reads (the NLU's emergency override gets it too)
     outbound_ids: list[int] = field(default_factory=list)  # to send right away
     keyword: str | None = None
     paused_ticket_id: int | None = None
@@ -231,7 +243,7 @@ def triage_inbound(
     fill = {"practice_name": practice.name, "practice_phone": practice.phone}
     phone, body = message.phone, message.body or ""
     nlu_text = text_for_nlu(body)
-    result = Triage(pass_to_rasa=False, nlu_text=nlu_text)
+    result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body))
 
     word = consent_keyword(session, phone, body, opt_out_type)
     if word is not None:
@@ -275,7 +287,7 @@ def triage_inbound(
         return result
 
     if paused is not None:
-        reason = emergency_reason(nlu_text)
+        reason = emergency_reason(result.whole_text)
         if reason:
             ticket = handoff.open_ticket(session, phone=phone, queue="urgent",
                                          reason=f"emergency while with staff: {reason}", now=now,

@@ -211,3 +211,46 @@ def test_stop_acts_even_while_paused(engine, now):
     assert not result.pass_to_rasa
     with Session(engine) as session:
         assert consent.is_opted_out(session, PHONE)
+
+
+# --- an emergency anywhere in a long letter ------------------------------------------
+
+_POLITE = ("Good afternoon, I hope this note finds everyone at the office well. I am writing about my "
+           "husband's visit next month, and about the new insurance card that came in the mail last week, "
+           "which has a different group number than the one on file. ")
+_EMERGENCY = "Also my chest hurts and my arm is numb."
+
+
+def long_letter(where: str) -> str:
+    """A letter of about 1,000 characters with the emergency at its start, its middle or past character 500."""
+    filler = (_POLITE * 5)[:900]
+    if where == "start":
+        return _EMERGENCY + " " + filler
+    if where == "middle":
+        return filler[:300] + " " + _EMERGENCY + " " + filler[300:]
+    return filler + " " + _EMERGENCY
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "past 500"])
+def test_an_emergency_anywhere_in_a_long_text_is_caught_while_staff_have_the_chat(engine, now, where):
+    body = long_letter(where)
+    assert len(body) > 900 and (where != "past 500" or body.index(_EMERGENCY) > inbound.MAX_NLU_CHARS)
+    with Session(engine) as session, session.begin():
+        handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+
+    result = _triage(engine, now, body)
+
+    [reply] = _outbound(engine)
+    assert reply.body == texts.TEMPLATES["emergency"]
+    with Session(engine) as session:
+        ticket = session.get(HandoffTicket, result.opened_ticket_id)
+        assert ticket.queue == "urgent" and "chest pain" in ticket.reason
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "past 500"])
+def test_the_bot_gets_the_whole_text_for_its_safety_net_though_the_classifier_gets_a_cut(engine, now, where):
+    body = long_letter(where)
+    result = _triage(engine, now, body)
+    assert result.pass_to_rasa and len(result.nlu_text) <= inbound.MAX_NLU_CHARS
+    assert result.whole_text == body.strip() and _EMERGENCY in result.whole_text
+

@@ -178,3 +178,18 @@ def test_a_billing_question_is_handed_to_staff_and_handed_back(assistant):
         ticket.status = TicketStatus.RESOLVED
     rasa_http.resume_conversation(assistant["rasa"], "", phone)  # what the inbox's Resolve does
     assert "hours" in rest(assistant, phone, "what are your hours").lower()
+
+
+def test_an_emergency_past_the_500th_character_of_a_signed_text_gets_the_emergency_answer(assistant):
+    """The classifier reads a cut text; the safety net in the NLU reads the whole one (issue: long letters)."""
+    stub, engine, phone = assistant["stub"], assistant["engine"], "+15035550131"
+    letter = ("Good afternoon, I hope everyone at the office is well. I am writing about my visit next month "
+              "and about the new insurance card that came last week with a different group number. ") * 4
+    body = letter + "Also my chest hurts and my arm is numb."
+    assert body.index("chest hurts") > 500 and len(body) < 1600
+    assert stub.send_inbound(phone, body)["webhook_status"] == 200
+    replies = wait_until(lambda: stub.messages(to=phone))
+    assert replies and "call 911" in replies[-1]["body"], replies
+    with Session(engine) as session:
+        [ticket] = session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars().all()
+        assert ticket.queue == "urgent" and "chest pain" in ticket.reason

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ci import require
+
 from bot.safety import emergency_reason, is_emergency
 
 EMERGENCIES = [
@@ -239,7 +241,7 @@ def _message(text: str, intent: str, confidence: float):
 
 
 def test_override_turns_fallback_for_emergency_text_into_emergency() -> None:
-    pytest.importorskip("rasa")
+    require("rasa")
     from bot.nlu.emergency_override import EmergencyOverride
 
     message = _message("lol cant breath rn", "nlu_fallback", 0.3)
@@ -256,7 +258,7 @@ def test_override_turns_fallback_for_emergency_text_into_emergency() -> None:
 
 
 def test_override_leaves_ordinary_messages_alone() -> None:
-    pytest.importorskip("rasa")
+    require("rasa")
     from bot.nlu.emergency_override import EmergencyOverride
 
     message = _message("question about my bill", "billing_question", 0.93)
@@ -264,3 +266,20 @@ def test_override_leaves_ordinary_messages_alone() -> None:
 
     assert result.get("intent") == {"name": "billing_question", "confidence": 0.93}
     assert result.get("emergency_reason") is None
+
+
+def test_override_reads_the_whole_text_from_the_metadata_when_the_classifier_got_a_cut() -> None:
+    require("rasa")
+    from bot.nlu.emergency_override import EmergencyOverride
+
+    whole = "Good afternoon, a question about my bill and my next visit. " * 10 + "My chest hurts and my arm is numb."
+    cut = whole[:500]
+    message = _message(cut, "billing_question", 0.9)
+    message.set("metadata", {"whole_text": whole})
+    [result] = EmergencyOverride({}).process([message])
+    assert result.get("intent") == {"name": "emergency", "confidence": 1.0}
+    assert result.get("emergency_reason") == "chest pain"
+
+    plain = _message(cut, "billing_question", 0.9)  # the same cut text without the rest: no emergency
+    [unchanged] = EmergencyOverride({}).process([plain])
+    assert unchanged.get("intent")["name"] == "billing_question"

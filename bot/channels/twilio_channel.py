@@ -188,6 +188,7 @@ class TwilioChannel(InputChannel):
                         "message_sid": sid,
                         "inbound_id": message_id,
                         "num_media": len(inbound.media_from_form(form)),
+                        inbound.WHOLE_TEXT_KEY: triage.whole_text,
                         "paused_ticket_id": triage.paused_ticket_id,
                         "opened_ticket_id": triage.opened_ticket_id,
                     },

@@ -31,12 +31,14 @@ from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
+    METADATA,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.inbound import WHOLE_TEXT_KEY
 from bot.safety import emergency_reason
 
 EMERGENCY_INTENT = "emergency"
@@ -74,9 +76,14 @@ class EmergencyOverride(GraphComponent, IntentClassifier):
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        """Sets intent `emergency` on every message whose text the safety net matches."""
+        """Sets intent `emergency` on every message whose text the safety net matches.
+
+        The SMS channel cuts long texts for the classifier but puts the whole
+        text in the message metadata (`whole_text`); the safety net reads that,
+        so an emergency after the 500th character is caught too.
+        """
         for message in messages:
-            reason = emergency_reason(message.get(TEXT) or "")
+            reason = emergency_reason(self._whole_text(message))
             if reason is None:
                 continue
             emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
@@ -89,6 +96,13 @@ class EmergencyOverride(GraphComponent, IntentClassifier):
             message.set(INTENT_RANKING_KEY, [dict(emergency)] + ranking, add_to_output=True)
             message.set(EMERGENCY_REASON_KEY, reason, add_to_output=True)
         return messages
+
+    @staticmethod
+    def _whole_text(message: Message) -> str:
+        text = message.get(TEXT) or ""
+        metadata = message.get(METADATA) or {}
+        whole = metadata.get(WHOLE_TEXT_KEY) if isinstance(metadata, dict) else None
+        return whole if isinstance(whole, str) and len(whole) > len(text) else text
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Nothing to do at training time: training labels are never overridden."""
