@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,7 @@ from bot.models import (
 from bot.outbox import enqueue_text
 from bot.practice import get_practice
 from bot.privacy import mask_phone
+from bot.quiet_hours import SendingWindow, sending_window, wall_time
 from bot.scheduling import describe_slot
 from bot.texts import SMS_LIMIT, gsm7_length, plain_text
 
@@ -65,23 +66,12 @@ _OFFSET = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
 
 # --- Rules ------------------------------------------------------------------------
 
-def _hhmm(text: str) -> time:
-    hours, minutes = str(text).split(":")
-    return time(int(hours), int(minutes))
-
-
 def parse_offset(text: str) -> tuple[int, str]:
     """"2d" -> (2, "d"). Units: w(eeks), d(ays), h(ours), m(inutes)."""
     match = _OFFSET.match(str(text))
     if not match:
         raise ValueError(f"reminder offset {text!r} must look like 7d, 2d, 2h or 30m")
     return int(match.group(1)), match.group(2)
-
-
-def wall_time(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """``day`` at local ``at``; a time skipped by spring-forward comes out as the valid instant."""
-    local = datetime.combine(day, at, tzinfo=zone)
-    return local.astimezone(timezone.utc).astimezone(zone)
 
 
 @dataclass(frozen=True)
@@ -109,20 +99,16 @@ class ReminderRules:
         return (start - timedelta(hours=amount if unit == "h" else 0,
                                   minutes=amount if unit == "m" else 0)).astimezone(timezone.utc)
 
+    @property
+    def window(self) -> SendingWindow:
+        return SendingWindow(self.window_start, self.window_end, self.zone)
+
     def in_quiet_hours(self, moment: datetime) -> bool:
-        local = moment.astimezone(self.zone).time()
-        return not (self.window_start <= local < self.window_end)
+        return self.window.is_quiet(moment)
 
     def next_allowed(self, moment: datetime) -> datetime:
         """``moment`` itself when texts are allowed then, else when quiet hours end (UTC)."""
-        local = moment.astimezone(self.zone)
-        opens = wall_time(local.date(), self.window_start, self.zone)
-        closes = wall_time(local.date(), self.window_end, self.zone)
-        if local < opens:
-            return opens.astimezone(timezone.utc)
-        if local >= closes:
-            return wall_time(local.date() + timedelta(days=1), self.window_start, self.zone).astimezone(timezone.utc)
-        return moment.astimezone(timezone.utc)
+        return self.window.next_allowed(moment)
 
     def local_midnight(self, moment: datetime) -> datetime:
         local = moment.astimezone(self.zone)
@@ -140,13 +126,13 @@ def rules_for(practice: Practice) -> ReminderRules:
     by_type = {str(k): tuple(str(o) for o in v) for k, v in (config.get("by_type") or {}).items()}
     for offset in offsets + tuple(o for v in by_type.values() for o in v):
         parse_offset(offset)
-    first, second = (_hhmm(t) for t in config["quiet_hours"])
+    window = sending_window(config["quiet_hours"], ZoneInfo(practice.timezone))
     return ReminderRules(
-        zone=ZoneInfo(practice.timezone),
+        zone=window.zone,
         offsets=offsets,
         by_type=by_type,
-        window_start=min(first, second),
-        window_end=max(first, second),
+        window_start=window.opens,
+        window_end=window.closes,
         max_per_day=int(config["max_per_day"]),
         max_per_week=int(config["max_per_week"]),
     )

@@ -153,6 +153,52 @@ def test_an_office_that_opens_early_can_text_early(engine, now):
     assert reminder.send_at == local(2027, 3, 4, 6, 0)
 
 
+# The evening edge: 21:00 itself is quiet. Each evening is an ordinary night, the night the
+# clocks fall back (Nov 1, 2026, 02:00) and the night they spring forward (Mar 14, 2027, 02:00).
+EVENINGS = [(2027, 3, 2), (2026, 10, 31), (2027, 3, 13)]
+
+
+@pytest.mark.parametrize("evening", EVENINGS)
+@pytest.mark.parametrize("due, moved", [((20, 59), False), ((21, 0), True), ((21, 30), True)])
+def test_a_reminder_due_at_the_evening_edge_goes_that_evening_or_at_eight_next_morning(engine, evening, due, moved):
+    set_reminder_config(engine, offsets=["1d"], by_type={})
+    day = datetime(*evening).date()
+    next_day = day + timedelta(days=1)
+    appt_id = make(engine, local(next_day.year, next_day.month, next_day.day, *due))  # due 1 day before, at `due`
+    plan(engine, local(*evening, 9, 0) - timedelta(days=3))
+    row = reminders_of(engine, appt_id)["1d"]
+    assert row.due_at == local(*evening, *due)
+    morning = local(next_day.year, next_day.month, next_day.day, 8, 0)
+    assert row.send_at == (morning if moved else local(*evening, *due))
+    assert row.status == ReminderStatus.PLANNED
+
+    if not moved:
+        assert send(engine, local(*evening, 20, 58)).texts == 0
+        assert send(engine, local(*evening, *due)).texts == 1
+        return
+    assert send(engine, local(*evening, *due)).texts == 0
+    assert send(engine, local(*evening, 23, 59)).texts == 0
+    assert send(engine, local(next_day.year, next_day.month, next_day.day, 7, 59)).texts == 0
+    assert send(engine, morning).texts == 1
+    assert texts(engine)[0].created_at == morning
+
+
+@pytest.mark.parametrize("evening", EVENINGS)
+def test_a_worker_running_late_at_nine_pm_holds_a_due_reminder_until_eight_next_morning(engine, evening):
+    """Planned for 20:59, but the worker's pass only comes at 21:00: quiet hours are checked at send time too."""
+    set_reminder_config(engine, offsets=["1d"], by_type={})
+    day = datetime(*evening).date()
+    next_day = day + timedelta(days=1)
+    appt_id = make(engine, local(next_day.year, next_day.month, next_day.day, 20, 59))
+    plan(engine, local(*evening, 9, 0) - timedelta(days=3))
+
+    assert send(engine, local(*evening, 21, 0)).texts == 0
+    row = reminders_of(engine, appt_id)["1d"]
+    morning = local(next_day.year, next_day.month, next_day.day, 8, 0)
+    assert (row.status, row.send_at) == (ReminderStatus.PLANNED, morning)
+    assert send(engine, morning).texts == 1
+
+
 def test_a_reminder_already_due_when_the_visit_was_booked_is_not_sent(engine, now):
     appt_id = make(engine, local(2027, 3, 2, 15, 0), created_at=now - timedelta(minutes=5))
     plan(engine, now)
@@ -328,7 +374,8 @@ def test_last_reminded_appointments_names_exactly_the_reminded_visit(engine, now
         cancel_appointment(session, reminded, now=local(2027, 3, 2, 11, 0), changed_by=ChangedBy.PATIENT_SMS)
     with Session(engine) as session:
         assert last_reminded_appointments(session, PHONE, local(2027, 3, 2, 11, 30)) == []
-        assert later  # still booked, but no reminder named it
+        # the later visit is still booked, yet "C" now means nothing: no reminder named it
+        assert session.get(Appointment, later).status == AppointmentStatus.BOOKED
 
 
 class _FakeRasa:
