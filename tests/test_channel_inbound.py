@@ -254,3 +254,44 @@ def test_the_bot_gets_the_whole_text_for_its_safety_net_though_the_classifier_ge
     assert result.pass_to_rasa and len(result.nlu_text) <= inbound.MAX_NLU_CHARS
     assert result.whole_text == body.strip() and _EMERGENCY in result.whole_text
 
+
+# --- consent keywords, written out (not taken from the code) ---------------------------
+
+@pytest.mark.parametrize("body", [
+    "STOP", "stop", "Stop.", "STOPALL", "StopAll!", "UNSUBSCRIBE", "unsubscribe", "END", "end!", "QUIT",
+    "Quit.", "REVOKE", "revoke", "OPTOUT", "OptOut!", "  stop  ", "CANCEL", "cancel.",
+])
+def test_every_opt_out_keyword_in_any_case_with_punctuation_opts_out(engine, now, body):
+    result = _triage(engine, now, body)
+    assert not result.pass_to_rasa and result.keyword == body.strip().strip(".!").upper()
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+    [confirmation] = [row for row in _outbound(engine) if row.kind == "consent_confirmation"]
+    assert "no more texts" in confirmation.body
+
+
+@pytest.mark.parametrize("body", ["START", "start", "Start!", "UNSTOP", "unstop.", "YES", "yes", "Yes!"])
+def test_every_opt_in_keyword_opts_an_opted_out_phone_back_in(engine, now, body):
+    _triage(engine, now, "STOP")
+    result = _triage(engine, now + timedelta(minutes=1), body)
+    assert not result.pass_to_rasa and result.keyword in ("START", "UNSTOP")
+    with Session(engine) as session:
+        assert not consent.is_opted_out(session, PHONE)
+
+
+@pytest.mark.parametrize("body", ["HELP", "help", "Help!", "INFO", "info."])
+def test_help_and_info_are_answered_and_change_no_consent(engine, now, body):
+    result = _triage(engine, now, body)
+    assert not result.pass_to_rasa and result.keyword in ("HELP", "INFO")
+    [answer] = _outbound(engine)
+    assert "STOP" in answer.body
+    with Session(engine) as session:
+        assert consent.current_status(session, PHONE) is None
+
+
+@pytest.mark.parametrize("body", ["stop by tomorrow?", "the end", "quit smoking tips", "yes please", "cancel my appt"])
+def test_words_that_only_contain_a_keyword_go_to_the_bot(engine, now, body):
+    result = _triage(engine, now, body)
+    assert result.pass_to_rasa and result.keyword is None
+    with Session(engine) as session:
+        assert not consent.is_opted_out(session, PHONE)

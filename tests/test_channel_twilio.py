@@ -54,6 +54,7 @@ class ChannelServer:
     """The channel's blueprint in a small Sanic app, served on a free loopback port in a thread."""
 
     def __init__(self, channel: TwilioChannel, brain: FakeBrain) -> None:
+        self._test_mode_before = Sanic.test_mode  # a global flag of Sanic's: restored in stop()
         Sanic.test_mode = True
         self.app = Sanic(f"sms_{uuid.uuid4().hex[:8]}")
         self.app.blueprint(channel.blueprint(brain), url_prefix="/webhooks/twilio")
@@ -87,6 +88,7 @@ class ChannelServer:
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        Sanic.test_mode = self._test_mode_before
 
 
 @pytest.fixture
@@ -273,14 +275,28 @@ def test_reply_text_joins_messages_and_numbers_buttons():
 # --- property: an opted-out phone is never sent anything ------------------------------
 
 _COUNTER = iter(range(10**6))
-steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("inbound"), st.sampled_from(["STOP", "stop", "START", "YES", "yes", "HELP", "CANCEL",
-                                                        "UNSTOP", "hi", "can I move my cleaning?"])),
-        st.tuples(st.just("enqueue"), st.sampled_from(["reply", "reminder", "staff"])),
-        st.tuples(st.just("send"), st.just("")),
-    ),
-    min_size=1, max_size=14,
+# Written out here, not taken from the code: a keyword dropped from bot/consent.py fails this test.
+OPT_OUT_WORDS = ["STOP", "stop", "Stop!", "STOPALL", "unsubscribe", "END", "quit.", "REVOKE", "OptOut", "CANCEL"]
+OPT_IN_WORDS = ["START", "unstop", "YES", "yes"]  # YES opts in only a phone that opted out
+OTHER_TEXTS = ["HELP", "info", "hi", "can I move my cleaning?", "stop by at 3?"]
+_kinds = st.sampled_from(["reply", "reminder", "staff"])
+_any_step = st.one_of(
+    st.tuples(st.just("inbound"), st.sampled_from(OPT_OUT_WORDS + OPT_IN_WORDS + OTHER_TEXTS)),
+    st.tuples(st.just("enqueue"), _kinds),
+    st.tuples(st.just("send"), st.just("")),
+)
+_no_opt_in_step = st.one_of(
+    st.tuples(st.just("inbound"), st.sampled_from(OPT_OUT_WORDS + OTHER_TEXTS)),
+    st.tuples(st.just("enqueue"), _kinds),
+    st.tuples(st.just("send"), st.just("")),
+)
+# Anything, then an opt-out, then anything but an opt-in, then a text queued and a send: every
+# example sends at least once to a phone that has opted out.
+steps = st.builds(
+    lambda before, word, between, kind, after: [*before, ("inbound", word), *between, ("enqueue", kind),
+                                                ("send", ""), *after],
+    st.lists(_any_step, max_size=6), st.sampled_from(OPT_OUT_WORDS), st.lists(_no_opt_in_step, max_size=5),
+    _kinds, st.lists(_any_step, max_size=4),
 )
 
 
@@ -293,6 +309,8 @@ def test_an_opted_out_phone_is_never_sent_anything_but_the_confirmation(engine, 
     sender = OutboxSender(engine, make_twilio_client(twilio_stub.account_sid, twilio_stub.auth_token,
                                                      twilio_stub.base_url), settings)
     seen: set[str] = set()  # told by SID, not by position in the list
+    expected_opted_out = False  # what the keywords above mean, kept by the test itself
+    sends_while_opted_out = 0
     for number, (action, value) in enumerate(steps):
         now = datetime.now(timezone.utc)
         with Session(engine) as session, session.begin():
@@ -300,9 +318,13 @@ def test_an_opted_out_phone_is_never_sent_anything_but_the_confirmation(engine, 
                 message, _ = inbound.store_inbound(session, message_sid=f"SM{uuid.uuid4().hex}", phone=phone,
                                                    to_number=None, body=value, media=[], now=now)
                 inbound.triage_inbound(session, message, now=now, advanced_opt_out=False)
+                if value in OPT_OUT_WORDS:
+                    expected_opted_out = True
+                elif value in OPT_IN_WORDS:
+                    expected_opted_out = False
+                assert consent.is_opted_out(session, phone) == expected_opted_out, value
             elif action == "enqueue":
                 outbox.enqueue_text(session, phone, f"{value} text {number}", value, now)
-            opted_out = consent.is_opted_out(session, phone)
             confirmations = {r.body for r in session.execute(select(OutboundMessage).where(
                 OutboundMessage.phone == phone,
                 OutboundMessage.kind.in_(outbox.ALLOWED_WHEN_OPTED_OUT))).scalars()}
@@ -310,8 +332,10 @@ def test_an_opted_out_phone_is_never_sent_anything_but_the_confirmation(engine, 
             sender.send_due()
             new = [m for m in twilio_stub.messages(to=phone) if m["sid"] not in seen]
             seen.update(m["sid"] for m in new)
-            if opted_out:
+            if expected_opted_out:
+                sends_while_opted_out += 1
                 assert all(m["body"] in confirmations for m in new), new
+    assert sends_while_opted_out >= 1
 
 
 class OptingOutBrain(FakeBrain):
