@@ -186,3 +186,65 @@ def test_a_few_wrong_passwords_do_not_lock_anyone_out(app, engine, now, clock):
     for _ in range(4):
         assert try_login(client, "bea", "typo").status_code == 401
     assert try_login(client, "bea", PASSWORD).status_code == 302
+
+
+# --- every ticket route, every role that may not see the ticket's queue ------------------------
+
+# Written out here, not read from bot.staff: who may NOT see which queue (admin sees all).
+WRONG_ROLES = [
+    ("billing", "front_desk"), ("billing", "clinical"),
+    ("clinical", "front_desk"), ("clinical", "billing"),
+    ("front_desk", "billing"), ("front_desk", "clinical"),
+    ("urgent", "billing"),
+]
+TICKET_ROUTES = [
+    ("GET", "/tickets/{id}", {}),
+    ("GET", "/api/tickets/{id}/transcript", {}),
+    ("POST", "/tickets/{id}/claim", {}),
+    ("POST", "/tickets/{id}/assign", {"staff_user_id": "{self}"}),
+    ("POST", "/tickets/{id}/reply", {"body": "Your results are fine, see you soon"}),
+    ("POST", "/tickets/{id}/note", {"body": "called, no answer"}),
+    ("POST", "/tickets/{id}/resolve", {}),
+    ("POST", "/tickets/{id}/reopen", {}),
+]
+
+
+def _ticket_state(engine, ticket_id):
+    from bot.models import HandoffTicket, TicketNote
+
+    with Session(engine) as session:
+        t = session.get(HandoffTicket, ticket_id)
+        notes = session.execute(select(TicketNote).where(TicketNote.ticket_id == ticket_id)).scalars().all()
+        outbound = session.execute(select(OutboundMessage)).scalars().all()
+        return ((t.status, t.claimed_by, t.claimed_at, t.first_response_at, t.resolved_at, t.resolved_by,
+                 t.last_activity_at), len(notes), len(outbound))
+
+
+@pytest.mark.parametrize("queue, role", WRONG_ROLES)
+@pytest.mark.parametrize("method, path, form", TICKET_ROUTES, ids=[f"{m} {p}" for m, p, _ in TICKET_ROUTES])
+def test_every_ticket_route_refuses_a_role_outside_its_queue(app, engine, now, queue, role, method, path, form):
+    ticket_id = open_ticket(engine, PHONE, queue, now, reason=f"a {queue} question")
+    if path.endswith("/reopen"):  # reopen acts on a resolved ticket: resolve it first, as staff of that queue would
+        from bot import handoff
+
+        with Session(engine) as session, session.begin():
+            handoff.resolve_ticket(session, ticket_id, None, now)
+    user = add_user(engine, "wrong", role, now)
+    client = app.test_client()
+    csrf = login(client, "wrong")
+    before = _ticket_state(engine, ticket_id)
+    denials_before = len(_denials(engine))
+
+    url = path.format(id=ticket_id)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        data = {k: v.format(self=user) for k, v in form.items()}
+        response = client.post(url, data={**data, "csrf_token": csrf})
+
+    assert response.status_code == 403
+    denials = _denials(engine)
+    assert len(denials) == denials_before + 1
+    assert denials[-1][1:3] == (user, ticket_id)
+    assert f"{role} may not open the {queue} queue" in denials[-1][3]
+    assert _ticket_state(engine, ticket_id) == before  # no claim, note, text, resolve or reopen
