@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -60,21 +61,24 @@ def render(message: dict, slots: dict) -> str:
 
 
 class Conversation:
-    def __init__(self, phone: str, engine, now: datetime):
+    """One patient's SMS conversation; ``patch`` (pytest's monkeypatch) undoes its clock and engine after the test."""
+
+    def __init__(self, phone: str, engine, now: datetime, patch: pytest.MonkeyPatch):
         self.phone = phone
+        self.patch = patch
         self.slots: dict = {name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()}
         self.paused = False
         self.replies: list[str] = []
         self.events: list[dict] = []
         self.logged_actions: list[str] = []
         self.responses: list[str] = []
-        base.engine = lambda: engine
-        base.clock = lambda: now
+        patch.setattr(base, "engine", lambda: engine)
+        patch.setattr(base, "clock", lambda: now)
         self.actions = _all_actions()
         self.run_action("action_session_start", "", "")
 
     def set_now(self, now: datetime) -> None:
-        base.clock = lambda: now
+        self.patch.setattr(base, "clock", lambda: now)
 
     def run_action(self, action_name: str, text: str, intent: str, extra: dict | None = None) -> str:
         latest = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": [], **(extra or {})}
@@ -106,3 +110,11 @@ class Conversation:
             self.replies.append(reply)
             return reply
         return self.run_action(action, text, intent, extra)
+
+
+@pytest.fixture
+def converse(monkeypatch):
+    """``converse(phone, engine, now)`` starts a :class:`Conversation`; what it patches is restored after the test."""
+    def start(phone: str, engine, now: datetime) -> Conversation:
+        return Conversation(phone, engine, now, monkeypatch)
+    return start

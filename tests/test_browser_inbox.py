@@ -17,9 +17,10 @@ from werkzeug.serving import make_server
 
 from bot.models import CannedResponse, OutboundMessage, Patient
 from bot.settings import Settings
+from tests.ci import require
 from tests.web_helpers import PASSWORD, add_user, make_app, open_ticket, patient_texts
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = require("playwright.sync_api")
 pytestmark = pytest.mark.browser
 
 PHONE = "+15035550123"
