@@ -142,8 +142,14 @@ def send_due_reminders(
     worker_id: str | None = None,
     notifier: Optional[RasaNotifier] = None,
     stop: Optional[threading.Event] = None,
+    crash_after_texts: int | None = None,
 ) -> PassStats:
-    """Send every reminder due now, a few phones per transaction, paced to ``rate`` texts/s (0 = unpaced)."""
+    """Send every reminder due now, a few phones per transaction, paced to ``rate`` texts/s (0 = unpaced).
+
+    ``crash_after_texts`` is for fault tests: once that many texts are committed, the
+    process kills itself (SIGKILL) in the middle of the next transaction, after it has
+    claimed and rendered a phone's reminders but before it commits them.
+    """
     settings = get_settings()
     rate = settings.sms_send_rate if rate is None else rate
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -193,6 +199,9 @@ def send_due_reminders(
                                   if r.kind == reminders.APPOINTMENT and r.appointment_id})
                     for text in outcome.texts:
                         batch_texts.append((phone, text.body, ids))
+                if crash_after_texts is not None and stats.texts >= crash_after_texts and batch_texts:
+                    logger.warning("fault test: killing the worker mid-transaction after %d texts", stats.texts)
+                    os.kill(os.getpid(), signal.SIGKILL)
                 if handled >= phones_per_transaction:
                     break
             stats.phones += handled
@@ -220,13 +229,15 @@ def send_due_reminders(
 
 
 def run_pass(engine: Engine, clock: Clock = system_clock, *, rate: float | None = None, progress_every: int = 500,
-             notify_rasa: bool = True, stop: Optional[threading.Event] = None) -> PassStats:
+             notify_rasa: bool = True, stop: Optional[threading.Event] = None,
+             crash_after_texts: int | None = None) -> PassStats:
     """Plan appointment reminders and recalls, then send what is due."""
     with Session(engine, future=True) as session, session.begin():
         planned = reminders.plan_reminders(session, clock())
         recalls = recall.plan_recalls(session, clock())
     notifier = RasaNotifier(get_settings()) if notify_rasa else None
-    stats = send_due_reminders(engine, clock, rate=rate, progress_every=progress_every, notifier=notifier, stop=stop)
+    stats = send_due_reminders(engine, clock, rate=rate, progress_every=progress_every, notifier=notifier, stop=stop,
+                               crash_after_texts=crash_after_texts)
     stats.planned = f"reminders: {planned}; recalls: {recalls} planned"
     return stats
 
@@ -270,7 +281,7 @@ def _command(args: argparse.Namespace) -> int:
                     notify_rasa=not args.no_rasa)
         return 0
     stats = run_pass(engine, _parse_now(args.now), rate=rate, progress_every=args.progress_every,
-                     notify_rasa=not args.no_rasa)
+                     notify_rasa=not args.no_rasa, crash_after_texts=args.crash_after_texts)
     print(stats)
     return 0
 
@@ -288,7 +299,8 @@ def register_cli(subparsers) -> None:
         sub.add_argument("--no-rasa", action="store_true", help="do not append reminders to Rasa trackers")
         if name == "once":
             sub.add_argument("--now", help="pretend it is this time (ISO 8601 with offset); for tests")
-        sub.set_defaults(func=_command, now=None)
+            sub.add_argument("--crash-after-texts", type=int, default=None, help=argparse.SUPPRESS)
+        sub.set_defaults(func=_command, now=None, crash_after_texts=None)
 
 
 def main(argv: list[str] | None = None) -> int:

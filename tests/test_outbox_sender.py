@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -111,11 +110,12 @@ def test_error_21610_opts_the_phone_out_and_blocks_its_other_texts(engine, twili
 
 def test_a_timeout_after_twilio_took_the_text_is_not_sent_again(engine, twilio_stub):
     outbound_id = enqueue(engine, "did this go out?")
-    json_request(twilio_stub.base_url, "/_stub/config", {"create_delay_ms": 800})
-    sender = sender_for(engine, twilio_stub, timeout=0.2)
+    twilio_stub.hold(1)  # Twilio records the text but answers only when released: the client times out
+    sender = sender_for(engine, twilio_stub, timeout=0.5)
 
     sender.send_due()
-    json_request(twilio_stub.base_url, "/_stub/config", {"create_delay_ms": 0})
+    assert twilio_stub.held() == 1
+    twilio_stub.release()
     sender.send_due()
 
     [message] = twilio_stub.messages(to=PHONE)
@@ -158,7 +158,7 @@ def test_a_sender_killed_mid_batch_and_restarted_sends_each_row_exactly_once(sql
     bodies = [f"Reminder {i}: Dr. Patel, Tue at {i + 8}:00 AM." for i in range(8)]
     for body in bodies:
         enqueue(engine, body)
-    json_request(twilio_stub.base_url, "/_stub/config", {"create_delay_ms": 400})
+    json_request(twilio_stub.base_url, "/_stub/hold", {"after": 2, "count": 1})  # the 3rd text is held
     env = {
         **os.environ,
         "DATABASE_URL": sqlite_url,
@@ -171,16 +171,14 @@ def test_a_sender_killed_mid_batch_and_restarted_sends_each_row_exactly_once(sql
     command = [sys.executable, "-m", "bot.channels.sender", "--once", "--stale-after", "0"]
 
     first = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while len(twilio_stub.messages()) < 3 and time.monotonic() < deadline and first.poll() is None:
-        time.sleep(0.01)
+    assert twilio_stub.wait_held(1, timeout=60), "the sender never reached the third text"
     first.send_signal(signal.SIGKILL)
     first.wait()
     with Session(engine) as session:
         in_limbo = session.execute(select(func.count()).where(OutboundMessage.status == OutboundStatus.SENDING)).scalar()
     assert in_limbo == 1, "the kill should land while Twilio holds a text we have no SID for"
 
-    json_request(twilio_stub.base_url, "/_stub/config", {"create_delay_ms": 0})
+    json_request(twilio_stub.base_url, "/_stub/release", {})
     assert subprocess.run(command, cwd=ROOT, env=env, timeout=60).returncode == 0
 
     sent = [m["body"] for m in twilio_stub.messages()]

@@ -30,6 +30,8 @@ Test and inspection endpoints (JSON, no auth; loopback only)
     GET  /_stub/callbacks        status callbacks attempted (url, params, http status)
     GET  /_stub/conversation?number=   one phone's thread, for the simulator
     GET  /_stub/contacts, /_stub/info, /_stub/faults
+    POST /_stub/hold {"count", "after"?}  let `after` creates through, then record and hold the next
+         `count` until POST /_stub/release (GET /_stub/held: how many wait now)
     POST /_stub/reset, /_stub/opt_out {"number"}, /_stub/opt_in {"number"}
     GET  /               the SMS simulator page
 
@@ -331,6 +333,7 @@ class TwilioStub:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -353,6 +356,18 @@ class TwilioStub:
             self._opted_out: set[str] = set()
             self._faults: list[dict] = []
             self.config = json.loads(json.dumps(self._initial_config))
+            self._release_held()
+            self._hold_after = 0   # creates to let through before holding
+            self._hold_next = 0    # creates to hold (recorded, answered only on release)
+            self._held = 0
+
+    def _release_held(self) -> None:
+        gate = getattr(self, "_gate", None)
+        if gate is not None:
+            gate.set()
+        self._gate = threading.Event()
+        if not hasattr(self, "_held_changed"):
+            self._held_changed = threading.Condition(self._lock)
 
     def reset(self) -> None:
         """Forget all messages, faults, opt-outs and config changes."""
@@ -365,6 +380,35 @@ class TwilioStub:
         with self._lock:
             self.config.update(changes)
             return dict(self.config)
+
+    def hold(self, count: int = 1, after: int = 0) -> None:
+        """Let ``after`` creates through, then hold the next ``count``: each is recorded (Twilio
+        has the text) but its answer waits until :meth:`release`, so a client times out or a
+        process is killed exactly while Twilio holds a text it has no SID for."""
+        with self._lock:
+            self._hold_after, self._hold_next = after, count
+
+    def held(self) -> int:
+        """How many creates are waiting for :meth:`release` right now."""
+        with self._lock:
+            return self._held
+
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Block until ``count`` creates are held (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        with self._held_changed:
+            while self._held < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._held_changed.wait(remaining)
+            return True
+
+    def release(self) -> None:
+        """Answer every held create (and hold no more)."""
+        with self._lock:
+            self._hold_next = 0
+            self._release_held()
 
     def add_fault(self, status: int, count: int = 1, code: Optional[int] = None, message: Optional[str] = None) -> None:
         """Make the next ``count`` message creations fail with HTTP ``status`` (nothing is recorded)."""
@@ -502,6 +546,18 @@ class TwilioStub:
             )
             self._messages.append(message)
             create_delay = float(self.config["create_delay_ms"]) / 1000
+            gate = None
+            if self._hold_after > 0:
+                self._hold_after -= 1
+            elif self._hold_next > 0:
+                self._hold_next -= 1
+                self._held += 1
+                gate = self._gate
+                self._held_changed.notify_all()
+        if gate is not None:
+            gate.wait(timeout=300)
+            with self._lock:
+                self._held -= 1
         if create_delay > 0:
             time.sleep(create_delay)
         return message
@@ -815,6 +871,8 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
                 return 200, stub.faults()
             if path == "/_stub/config":
                 return 200, dict(stub.config)
+            if path == "/_stub/held":
+                return 200, {"held": stub.held()}
             if path == "/_stub/conversation":
                 return 200, stub.conversation(one["number"])
         if method == "POST":
@@ -824,6 +882,12 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
                 return 200, stub.faults()
             if path == "/_stub/config":
                 return 200, stub.configure(**body)
+            if path == "/_stub/hold":
+                stub.hold(int(body.get("count", 1)), int(body.get("after", 0)))
+                return 200, {"held": stub.held()}
+            if path == "/_stub/release":
+                stub.release()
+                return 200, {"released": True}
             if path == "/_stub/reset":
                 stub.reset()
                 return 200, {"reset": True}
