@@ -46,3 +46,26 @@ def test_the_practice_may_write_the_window_either_way_round():
 
 def test_a_wall_time_skipped_by_spring_forward_is_the_valid_instant():
     assert wall_time(datetime(2027, 3, 14).date(), time(2, 30), ZONE) == local(2027, 3, 14, 3, 30)
+
+
+def test_minutes_of_the_window_count():
+    window = sending_window(["08:30", "20:45"], ZONE)
+    assert window.is_quiet(local(2027, 3, 2, 8, 29)) and not window.is_quiet(local(2027, 3, 2, 8, 30))
+    assert not window.is_quiet(local(2027, 3, 2, 20, 44)) and window.is_quiet(local(2027, 3, 2, 20, 45))
+
+
+def test_the_server_zone_does_not_matter(monkeypatch):
+    """The machine may run in any zone: every answer is in the practice's zone or UTC, never the server's."""
+    import time as time_module
+
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time_module.tzset()
+    try:
+        assert WINDOW.next_allowed(local(2027, 3, 2, 21, 0)).utcoffset().total_seconds() == 0
+        assert WINDOW.next_allowed(local(2027, 3, 2, 6, 0)).utcoffset().total_seconds() == 0
+        assert WINDOW.next_allowed(local(2027, 3, 2, 12, 0)).utcoffset().total_seconds() == 0
+        assert wall_time(datetime(2027, 3, 2).date(), time(9, 0), ZONE).tzinfo == ZONE
+        assert wall_time(datetime(2027, 3, 2).date(), time(9, 0), ZONE) == local(2027, 3, 2, 9, 0)
+    finally:
+        monkeypatch.undo()
+        time_module.tzset()

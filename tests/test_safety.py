@@ -283,3 +283,34 @@ def test_override_reads_the_whole_text_from_the_metadata_when_the_classifier_got
     plain = _message(cut, "billing_question", 0.9)  # the same cut text without the rest: no emergency
     [unchanged] = EmergencyOverride({}).process([plain])
     assert unchanged.get("intent")["name"] == "billing_question"
+
+
+# Phones type curly apostrophes ("can’t"), and patients punctuate freely: both must not hide an emergency.
+@pytest.mark.parametrize("text, reason", [
+    ("i can\u2019t breathe", "breathing"),
+    ("can\u2019t breath", "breathing"),
+    ("i don\u2019t want to live anymore", "self-harm"),
+    ("i can\u2019t wake him up", "unresponsive"),
+    ("she won\u2019t stop bleeding", "bleeding"),
+    ("i can\u2018t breathe", "breathing"),
+    ("my chest!!! hurts!!! so bad", "chest pain"),
+    ("CHEST...PAIN", "chest pain"),
+    ("chest-pain", "chest pain"),
+    ("shortness-of-breath", "breathing"),
+])
+def test_curly_apostrophes_and_punctuation_do_not_hide_an_emergency(text, reason):
+    assert emergency_reason(text) == reason
+    assert is_emergency(text)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("this is an emergency", "emergency"),
+    ("medical emergency please help", "emergency"),
+    ("take me to the ER now", "emergency"),
+    ("had a family emergency, can I move my appt", None),
+    ("car emergency, running late", None),
+    ("", None),
+])
+def test_the_word_emergency_counts_unless_it_is_plainly_not_medical(text, reason):
+    assert emergency_reason(text) == reason
+    assert is_emergency(text) is (reason is not None)

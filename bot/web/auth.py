@@ -131,7 +131,10 @@ def init_app(app: Flask) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    """Where to go after login: only a path of this site. Browsers read a backslash as a slash,
+    so "/\\evil.example" would leave the site like "//evil.example"; both are refused."""
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 32 for c in target) or urlsplit(target).netloc):
         return url_for("inbox.queue")
     return target
 
