@@ -14,13 +14,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import consent, handoff, outbox, texts
-from bot.models import InboundMessage
-from bot.practice import get_practice
+from bot.models import HandoffTicket, InboundMessage, OutboundStatus
+from bot.practice import get_practice, practice_zone, queue_config, queue_for_intent
 from bot.safety import emergency_reason
 
 MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
@@ -129,9 +129,24 @@ def store_inbound(
 
 
 # --- Taking a text, and what a crash leaves behind -------------------------------------
+#
+# Every stored text ends in exactly one outcome (InboundMessage.outcome): the bot
+# answered it, staff have it (a ticket), or a recorded reason for silence. The
+# status says how far along it is: received -> processing -> processed | failed.
 
-UNCLAIMED_GRACE = timedelta(minutes=1)     # a text not taken by then was dropped by a crash
-PROCESSING_TIMEOUT = timedelta(minutes=10)  # a turn running this long died with its server
+UNCLAIMED_GRACE = timedelta(seconds=30)   # not taken by then: a server's sweep takes it
+UNCLAIMED_GIVE_UP = timedelta(minutes=10)  # still not taken: no assistant is running; staff get it
+PROCESSING_TIMEOUT = timedelta(seconds=90)  # a turn running this long died with its server
+
+# Outcomes: why a text ended the way it did.
+REPLIED = "replied"                # the bot (or a keyword) answered
+WITH_STAFF = "with_staff"          # attached to an open ticket: staff answer, the bot is silent
+HANDED_TO_STAFF = "handed_to_staff"  # the bot could not handle it; a ticket and a holding reply
+CONSENT_KEYWORD = "consent_keyword"  # STOP/START/HELP settled it (Twilio may confirm it)
+OPTED_OUT = "opted_out"            # the phone is opted out; any reply was blocked
+NOTHING_TO_SAY = "nothing_to_say"  # an empty text with nothing attached
+
+HOLDING_TICKET_REASON = "The assistant could not answer this text; please read the conversation and reply"
 
 
 def claim_inbound(session: Session, inbound_id: int, now: datetime) -> bool:
@@ -156,41 +171,61 @@ def unclaimed_texts(session: Session, now: datetime, limit: int = 100) -> list[I
     ).scalars())
 
 
-def hand_stuck_texts_to_staff(session: Session, now: datetime) -> list[InboundMessage]:
-    """Texts whose turn died half-way (the bot may or may not have answered): a person checks.
+def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reason: str = HOLDING_TICKET_REASON
+                  ) -> HandoffTicket:
+    """The bot could not settle this text: a ticket for the conversation and one holding reply.
 
-    Processing them again could answer twice or book twice, so they are marked
-    failed and the front desk gets a ticket for the conversation instead.
+    The patient is told when to expect an answer ("We got your text; our front
+    desk will reply by 9:00 AM tomorrow"), so a failed turn is never silence.
+    """
+    practice = get_practice(session)
+    queue = queue_for_intent(practice, "system")
+    ticket = handoff.open_ticket(session, phone=message.phone, queue=queue, now=now, intent="system", reason=reason)
+    message.ticket_id = ticket.id
+    message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
+    team = queue_config(practice, queue).get("team", "our staff")
+    body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
+                        answer_time=handoff.answer_time_phrase(ticket.due_at, now, practice_zone(practice)))
+    outbox.enqueue_text(session, message.phone, body, "reply", now, ticket_id=ticket.id)
+    return ticket
+
+
+def hand_stuck_texts_to_staff(session: Session, now: datetime) -> list[InboundMessage]:
+    """Texts whose turn died half-way, or that no assistant took for minutes: a person checks.
+
+    Processing a half-done turn again could answer or book twice, so it goes to
+    staff with a holding reply. Any process may run this (the outbox sender does,
+    every few seconds), so a crashed assistant's texts reach staff within two minutes.
     """
     stuck = list(session.execute(
         select(InboundMessage)
-        .where(InboundMessage.status == "processing", InboundMessage.claimed_at < now - PROCESSING_TIMEOUT)
+        .where(or_(
+            and_(InboundMessage.status == "processing", InboundMessage.claimed_at < now - PROCESSING_TIMEOUT),
+            and_(InboundMessage.status == "received", InboundMessage.received_at < now - UNCLAIMED_GIVE_UP),
+        ))
         .order_by(InboundMessage.id)
+        .with_for_update(skip_locked=True)
     ).scalars())
     for message in stuck:
-        message.status, message.processed_at = "failed", now
-        ticket = handoff.open_ticket(
-            session, phone=message.phone, queue="front_desk", now=now, intent="system",
-            reason="A text could not be processed automatically; please read the conversation and reply",
-        )
-        message.ticket_id = ticket.id
+        hand_to_staff(session, message, now)
     return stuck
 
 
-def mark_processed(session: Session, inbound_id: int, now: datetime, *, intent: str | None = None,
-                   confidence: float | None = None) -> None:
+def mark_processed(session: Session, inbound_id: int, now: datetime, *, outcome: str,
+                   intent: str | None = None, confidence: float | None = None) -> None:
+    """The turn ended; ``outcome`` says how (one of the outcomes above)."""
     session.execute(
         update(InboundMessage).where(InboundMessage.id == inbound_id)
-        .values(status="processed", processed_at=now, intent=intent, confidence=confidence)
+        .values(status="processed", processed_at=now, outcome=outcome, intent=intent, confidence=confidence)
     )
 
 
-def mark_failed(session: Session, inbound_id: int, now: datetime) -> None:
-    """The text could not be handled; it stays stored (the error goes to the log) for staff to see."""
-    session.execute(
-        update(InboundMessage).where(InboundMessage.id == inbound_id)
-        .values(status="failed", processed_at=now)
-    )
+def record_attempt(session: Session, inbound_id: int, now: datetime) -> int:
+    """One more try of the turn (Rasa or the action server failed); returns the count so far."""
+    message = session.get(InboundMessage, inbound_id, populate_existing=True)
+    message.attempts = (message.attempts or 0) + 1
+    message.claimed_at = now  # a turn being retried is alive, not stuck
+    return message.attempts
 
 
 # --- Triage -----------------------------------------------------------------------
@@ -206,6 +241,7 @@ class Triage:
     keyword: str | None = None
     paused_ticket_id: int | None = None
     opened_ticket_id: int | None = None
+    outcome: str | None = None  # set when triage itself ends the text (it does not go to Rasa)
 
 
 def consent_keyword(session: Session, phone: str, body: str, opt_out_type: str | None) -> str | None:
@@ -256,7 +292,7 @@ def triage_inbound(
                                           outbox.CONSENT_CONFIRMATION, now)
                 result.outbound_ids.append(row.id)
             if word == "CANCEL":
-                ticket = handoff.open_ticket(session, phone=phone, queue="front_desk",
+                ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "cancel_keyword"),
                                              reason=CANCEL_TICKET_REASON, now=now)
                 result.opened_ticket_id = ticket.id
         elif word in consent.OPT_IN_KEYWORDS:
@@ -267,6 +303,7 @@ def triage_inbound(
         elif not advanced_opt_out:  # HELP, INFO
             row = outbox.enqueue_text(session, phone, texts.render("help", **fill), outbox.HELP_REPLY, now)
             result.outbound_ids.append(row.id)
+        result.outcome = CONSENT_KEYWORD
         return result
 
     paused = handoff.open_ticket_for(session, phone)
@@ -277,19 +314,29 @@ def triage_inbound(
 
     if message.media and not nlu_text:
         urls = ", ".join(item["url"] for item in message.media)
-        ticket = handoff.open_ticket(session, phone=phone, queue="front_desk",
+        ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "picture"),
                                      reason=f"patient sent a picture with no text: {urls}", now=now)
         message.ticket_id = ticket.id
         row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), "reply", now,
                                   ticket_id=ticket.id)
         result.outbound_ids.append(row.id)
         result.opened_ticket_id = ticket.id
+        result.outcome = HANDED_TO_STAFF
+        return result
+
+    if not nlu_text and not message.media:
+        if paused is not None:
+            result.outcome = WITH_STAFF
+            return result
+        row = outbox.enqueue_text(session, phone, texts.render("empty_text_reply", **fill), "reply", now)
+        result.outbound_ids.append(row.id)
+        result.outcome = REPLIED if row.status != OutboundStatus.BLOCKED else OPTED_OUT
         return result
 
     if paused is not None:
         reason = emergency_reason(result.whole_text)
         if reason:
-            ticket = handoff.open_ticket(session, phone=phone, queue="urgent",
+            ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "emergency"),
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), "reply", now,
@@ -297,5 +344,18 @@ def triage_inbound(
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id
 
-    result.pass_to_rasa = bool(nlu_text)
+    result.pass_to_rasa = True
     return result
+
+
+def claim_and_triage(session: Session, inbound_id: int, *, now: datetime, advanced_opt_out: bool,
+                     opt_out_type: str | None = None) -> Triage | None:
+    """Take the stored text and triage it in one transaction; None if another server has it."""
+    if not claim_inbound(session, inbound_id, now):
+        return None
+    message = session.get(InboundMessage, inbound_id)
+    triage = triage_inbound(session, message, now=now, advanced_opt_out=advanced_opt_out,
+                            opt_out_type=opt_out_type)
+    if triage.outcome is not None:
+        message.status, message.processed_at, message.outcome = "processed", now, triage.outcome
+    return triage

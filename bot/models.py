@@ -260,6 +260,8 @@ class InboundMessage(Base):
     intent = Column(String(40))
     confidence = Column(Float)
     ticket_id = Column(ForeignKey("handoff_ticket.id"))
+    outcome = Column(String(20))  # how it ended: replied, with_staff, handed_to_staff, ... (bot.inbound)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")  # turns tried (Rasa failures)
 
 
 class OutboundStatus(str, enum.Enum):
@@ -295,6 +297,8 @@ class OutboundMessage(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     ticket_id = Column(ForeignKey("handoff_ticket.id"))
     staff_user_id = Column(ForeignKey("staff_user.id"))
+    give_up_at = Column(UTCDateTime)   # retries (429, 5xx, network) stop here: created_at + 24 h
+    alerted_at = Column(UTCDateTime)   # when staff were told it has not gone out
 
 
 # --- Handoff and the staff inbox -----------------------------------------------

@@ -7,9 +7,10 @@ Twilio. A row for an opted-out phone is stored as ``blocked`` and never sent.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import consent
@@ -20,6 +21,11 @@ from bot.models import OutboundMessage, OutboundStatus
 CONSENT_CONFIRMATION = "consent_confirmation"
 HELP_REPLY = "help_reply"
 ALLOWED_WHEN_OPTED_OUT = frozenset({CONSENT_CONFIRMATION, HELP_REPLY})
+# Texts a patient is waiting for in a conversation: staff hear at once when one cannot go out.
+CONVERSATION_KINDS = frozenset({"reply", "staff"})
+
+RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retried this long
+ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told
 
 
 def enqueue_text(
@@ -41,6 +47,7 @@ def enqueue_text(
         status=OutboundStatus.BLOCKED if blocked else OutboundStatus.PENDING,
         created_at=now,
         next_attempt_at=now,
+        give_up_at=now + RETRY_FOR,
         ticket_id=ticket_id,
         staff_user_id=staff_user_id,
     )
@@ -56,7 +63,6 @@ def enqueue_text(
 # A claim is one conditional UPDATE (... WHERE status='pending'), so two senders
 # never take the same row; a retryable error puts the row back to pending later.
 
-MAX_ATTEMPTS = 6
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
 
@@ -138,14 +144,20 @@ def mark_sent(session: Session, outbound_id: int, *, sid: str, twilio_status: st
 
 def mark_retry(session: Session, outbound_id: int, *, now: datetime, error_code: int | None,
                error_message: str, rng: random.Random | None = None) -> OutboundStatus:
-    """A retryable failure (429, 5xx, network): pending again later, or failed after MAX_ATTEMPTS."""
+    """A retryable failure (429, 5xx, network): pending again after a backoff, for 24 hours.
+
+    Past ``give_up_at`` the row is failed; staff will have been told long before
+    (:func:`texts_needing_staff`), and are told again that it was given up.
+    """
     row = session.get(OutboundMessage, outbound_id, populate_existing=True)
     row.error_code, row.error_message = error_code, error_message[:300]
-    if row.attempts >= MAX_ATTEMPTS:
+    give_up_at = row.give_up_at or (row.created_at + RETRY_FOR)
+    retry_at = now + backoff_delay(row.attempts, rng)
+    if retry_at >= give_up_at:
         row.status, row.status_at = OutboundStatus.FAILED, now
     else:
         row.status = OutboundStatus.PENDING
-        row.next_attempt_at = now + backoff_delay(row.attempts, rng)
+        row.next_attempt_at = retry_at
     return row.status
 
 
@@ -164,6 +176,117 @@ def mark_opted_out_by_carrier(session: Session, outbound_id: int, *, now: dateti
     row.error_code, row.error_message = 21610, "recipient unsubscribed (Twilio 21610)"
     if not consent.is_opted_out(session, row.phone):
         consent.record_opt_out(session, row.phone, "twilio_21610", now, detail=f"outbound {row.id}")
+
+
+def texts_needing_staff(session: Session, now: datetime, limit: int = 100) -> list[OutboundMessage]:
+    """Conversation texts staff have not yet been told about: failed, or still not out after ALERT_AFTER."""
+    return list(session.execute(
+        select(OutboundMessage)
+        .where(OutboundMessage.kind.in_(CONVERSATION_KINDS), OutboundMessage.alerted_at.is_(None),
+               or_(OutboundMessage.status == OutboundStatus.FAILED,
+                   and_(OutboundMessage.status.in_((OutboundStatus.PENDING, OutboundStatus.SENDING)),
+                        OutboundMessage.created_at < now - ALERT_AFTER)))
+        .order_by(OutboundMessage.id).limit(limit)
+    ).scalars())
+
+
+def tell_staff_about_texts_not_sent(session: Session, now: datetime) -> list[OutboundMessage]:
+    """A ticket for each conversation text that failed or is stuck, so a person calls the patient.
+
+    Run by the outbox sender every pass: when Twilio is down, the patient who asked
+    something is not left waiting in silence, and the sender keeps trying anyway.
+    """
+    from bot import handoff
+    from bot.practice import get_practice, practice_zone, queue_for_intent
+
+    rows = texts_needing_staff(session, now)
+    if not rows:
+        return []
+    practice = get_practice(session)
+    zone = practice_zone(practice)
+    queue = queue_for_intent(practice, "system")
+    for row in rows:
+        error = f" ({row.error_message})" if row.error_message else ""
+        if row.status == OutboundStatus.FAILED:
+            reason = f"Our text to this patient could not be sent{error}. Please call the patient."
+        else:
+            until = (row.give_up_at or row.created_at + RETRY_FOR).astimezone(zone).strftime("%a %I:%M %p")
+            reason = (f"Our text to this patient has not gone out for {int(ALERT_AFTER.total_seconds() // 60)} "
+                      f"minutes{error}; it is retried until {until}. Call the patient if it cannot wait.")
+        ticket = handoff.open_ticket(session, phone=row.phone, queue=queue, now=now, intent="system", reason=reason)
+        row.alerted_at = now
+        row.ticket_id = row.ticket_id or ticket.id
+    return rows
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    """What the operator's health checks read: is anything stuck on its way to Twilio?"""
+
+    waiting: int        # pending or sending, created more than two minutes ago
+    retrying: int       # pending again after an error
+    unsettled: int      # sending for longer than the lookup grace (Twilio may or may not have them)
+    failed_last_day: int
+    oldest_waiting_seconds: float
+
+    @property
+    def status(self) -> str:
+        return "ok" if not (self.waiting or self.failed_last_day) else "degraded"
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "waiting": self.waiting, "retrying": self.retrying,
+                "unsettled": self.unsettled, "failed_last_day": self.failed_last_day,
+                "oldest_waiting_seconds": round(self.oldest_waiting_seconds)}
+
+
+def outbox_health(session: Session, now: datetime, *, unsettled_after: timedelta = timedelta(minutes=2)
+                  ) -> OutboxHealth:
+    in_flight = (OutboundStatus.PENDING, OutboundStatus.SENDING)
+    old = now - timedelta(minutes=2)
+    waiting_rows = session.execute(
+        select(func.count(OutboundMessage.id), func.min(OutboundMessage.created_at))
+        .where(OutboundMessage.status.in_(in_flight), OutboundMessage.created_at < old,
+               OutboundMessage.next_attempt_at <= now)
+    ).one()
+    retrying = session.execute(select(func.count(OutboundMessage.id)).where(
+        OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.error_message.is_not(None))).scalar_one()
+    unsettled = session.execute(select(func.count(OutboundMessage.id)).where(
+        OutboundMessage.status == OutboundStatus.SENDING,
+        OutboundMessage.claimed_at < now - unsettled_after)).scalar_one()
+    failed = session.execute(select(func.count(OutboundMessage.id)).where(
+        OutboundMessage.status == OutboundStatus.FAILED, OutboundMessage.status_at >= now - timedelta(days=1))
+    ).scalar_one()
+    oldest = waiting_rows[1]
+    return OutboxHealth(waiting=waiting_rows[0], retrying=retrying, unsettled=unsettled, failed_last_day=failed,
+                        oldest_waiting_seconds=(now - oldest).total_seconds() if oldest else 0.0)
+
+
+def pending_for_ticket(session: Session, ticket_id: int) -> list[OutboundMessage]:
+    """The ticket's texts still waiting to be sent (to send them right away)."""
+    return list(session.execute(
+        select(OutboundMessage)
+        .where(OutboundMessage.ticket_id == ticket_id, OutboundMessage.status == OutboundStatus.PENDING)
+        .order_by(OutboundMessage.id)
+    ).scalars())
+
+
+def postpone(session: Session, outbound_id: int, *, until: datetime) -> None:
+    """A pending row waits for the sender loop (the immediate sender is over its rate)."""
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.PENDING)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def note_unsettled(session: Session, outbound_id: int, *, error_message: str) -> None:
+    """The create call timed out or broke: the row stays 'sending' (Twilio may have it) with the reason."""
+    session.execute(
+        update(OutboundMessage).where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.SENDING)
+        .values(error_message=error_message[:300])
+        .execution_options(synchronize_session=False)
+    )
 
 
 def release(session: Session, outbound_id: int) -> None:

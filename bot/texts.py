@@ -30,12 +30,30 @@ TEMPLATES: dict[str, str] = {
     "emergency": (
         "If this is an emergency, call 911. For a mental health crisis, call or text 988."
     ),
+    "holding_reply": (
+        "{practice_name}: we got your text. {team_capitalised} will reply {answer_time}. "
+        "If it is urgent, call us at {practice_phone}; in an emergency call 911."
+    ),
+    "empty_text_reply": (
+        "{practice_name}: your text came through empty. What can we help with? You can text things like "
+        "\"confirm\", \"move my appt\", \"book a checkup\" or \"talk to a person\"."
+    ),
 }
 
+# Example values for the fields some templates need besides the practice's name and phone
+# (the length test fills every template with them).
+EXAMPLE_FIELDS: dict[str, str] = {"team": "our billing team", "answer_time": "by 11:00 AM Wednesday"}
 
-def render(name: str, *, practice_name: str, practice_phone: str) -> str:
-    """The filled template ``name``; the phone is shown as (503) 555-0100."""
-    return TEMPLATES[name].format(practice_name=practice_name, practice_phone=format_phone(practice_phone))
+
+def render(name: str, *, practice_name: str, practice_phone: str, **fields: str) -> str:
+    """The filled template ``name``; the phone is shown as (503) 555-0100.
+
+    ``team`` ("our front desk") may start a sentence: ``{team_capitalised}`` is it with a capital.
+    """
+    if "team" in fields:
+        fields["team_capitalised"] = fields["team"][:1].upper() + fields["team"][1:]
+    return TEMPLATES[name].format(practice_name=practice_name, practice_phone=format_phone(practice_phone),
+                                  **fields)
 
 
 # --- How long a text is, in SMS terms ------------------------------------------------

@@ -19,8 +19,8 @@ from bot.migrate import upgrade_database
 from bot.practice import apply_practice_config, load_practice_file
 from bot.settings import ROOT
 
-# The Twilio stub, webhook-receiver, inbox and conversation-harness fixtures, available to every test.
-pytest_plugins = ["tests.stub_fixtures", "tests.web_helpers", "tests.conversation"]
+# The Twilio stub, webhook-receiver, inbox, conversation-harness and SMS-channel fixtures, for every test.
+pytest_plugins = ["tests.stub_fixtures", "tests.web_helpers", "tests.conversation", "tests.channel_helpers"]
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 DEMO_PRACTICE = ROOT / "bot" / "demo_practice.yml"

@@ -53,7 +53,7 @@ def test_media_fields_become_a_list():
 def test_channel_texts_fit_two_segments_and_never_ask_to_reply_cancel():
     for name in texts.TEMPLATES:
         text = texts.render(name, practice_name="Riverside Family Medicine and Dental Associates",
-                            practice_phone="+15035550100")
+                            practice_phone="+15035550100", **texts.EXAMPLE_FIELDS)
         assert len(text) <= 320, name
         assert "CANCEL" not in text.upper(), name
         assert "{" not in text, name
@@ -295,3 +295,19 @@ def test_words_that_only_contain_a_keyword_go_to_the_bot(engine, now, body):
     assert result.pass_to_rasa and result.keyword is None
     with Session(engine) as session:
         assert not consent.is_opted_out(session, PHONE)
+
+
+@pytest.mark.parametrize("body", ["STOPX", "XSTOP", "stop now", "stopp", "start over", "helpme"])
+def test_a_keyword_with_anything_added_is_not_a_keyword(body):
+    assert consent.keyword_of(body) is None
+
+
+def test_a_keyword_opt_out_and_opt_in_are_recorded_with_their_time_and_the_text_that_did_it(engine, now):
+    _triage(engine, now, "STOP", sid="SM" + "1" * 32)
+    _triage(engine, now + timedelta(minutes=1), "START", sid="SM" + "2" * 32)
+    with Session(engine) as session:
+        records = session.execute(select(ConsentRecord).order_by(ConsentRecord.id)).scalars().all()
+    assert [(r.status.value, r.created_at, r.detail) for r in records] == [
+        ("opted_out", now, "inbound SM" + "1" * 32 + ": STOP"),
+        ("opted_in", now + timedelta(minutes=1), "inbound SM" + "2" * 32 + ": START"),
+    ]

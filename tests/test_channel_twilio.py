@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
-import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -18,77 +15,17 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from rasa.core.channels.channel import UserMessage
-from sanic import Sanic
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import consent, handoff, inbound, outbox
 from bot.channels.sender import OutboxSender
-from bot.channels.twilio_channel import EMPTY_TWIML, TwilioChannel, reply_text
+from bot.channels.twilio_channel import EMPTY_TWIML, reply_text
 from bot.channels.twilio_client import make_twilio_client, signature_for
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.settings import Settings
+from tests.channel_helpers import PHONE, WEBHOOK, ChannelServer, FakeBrain, rows, text_in, wait_for, wait_processed
 from tests.stub_fixtures import json_request
-
-PHONE = "+15035550123"
-WEBHOOK = "/webhooks/twilio/webhook"
-
-
-class FakeBrain:
-    """Answers from a table like a tiny Rasa, and records what it was given."""
-
-    def __init__(self, answers: dict[str, list[dict]]) -> None:
-        self.answers = answers
-        self.received: list[UserMessage] = []
-
-    async def __call__(self, message: UserMessage) -> None:
-        self.received.append(message)
-        for answer in self.answers.get(message.text, [{"text": "Sorry, I didn't get that."}]):
-            if answer.get("buttons"):
-                await message.output_channel.send_text_with_buttons(message.sender_id, answer["text"], answer["buttons"])
-            else:
-                await message.output_channel.send_text_message(message.sender_id, answer["text"])
-
-
-class ChannelServer:
-    """The channel's blueprint in a small Sanic app, served on a free loopback port in a thread."""
-
-    def __init__(self, channel: TwilioChannel, brain: FakeBrain) -> None:
-        self._test_mode_before = Sanic.test_mode  # a global flag of Sanic's: restored in stop()
-        Sanic.test_mode = True
-        self.app = Sanic(f"sms_{uuid.uuid4().hex[:8]}")
-        self.app.blueprint(channel.blueprint(brain), url_prefix="/webhooks/twilio")
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-
-            async def start() -> None:
-                self.server = await self.app.create_server(sock=self.sock, return_asyncio_server=True,
-                                                           access_log=False)
-                await self.server.startup()
-                await self.server.start_serving()
-                started.set()
-
-            self.loop.run_until_complete(start())
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        assert started.wait(10)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        Sanic.test_mode = self._test_mode_before
 
 
 @pytest.fixture
@@ -98,58 +35,6 @@ def brain() -> FakeBrain:
                {"text": "What would you like to do?", "buttons": [{"title": "Book"}, {"title": "Move"}]}],
         "restart": [{"text": "(restarted)"}],
     })
-
-
-@pytest.fixture
-def sms(engine, twilio_stub, brain):
-    """(channel, server) wired to the stub: the stub's webhook and our StatusCallbacks reach the server."""
-    port_holder: dict = {}
-    settings = dataclasses.replace(
-        Settings(), twilio_api_base=twilio_stub.base_url, twilio_account_sid=twilio_stub.account_sid,
-        twilio_auth_token=twilio_stub.auth_token, sms_send_rate=0,
-    )
-    sender = OutboxSender(engine, make_twilio_client(twilio_stub.account_sid, twilio_stub.auth_token,
-                                                     twilio_stub.base_url), settings)
-    channel = TwilioChannel(settings=settings, engine=engine, sender=sender)
-    server = ChannelServer(channel, brain)
-    public = dataclasses.replace(settings, public_base_url=server.base_url)
-    channel.settings = sender.settings = public
-    twilio_stub.configure(webhook_url=server.base_url + WEBHOOK)
-    port_holder["server"] = server
-    yield channel, server
-    server.stop()
-
-
-def text_in(stub, body: str = "", **extra) -> dict:
-    status, result = json_request(stub.base_url, "/_stub/inbound", {"from": PHONE, "body": body, **extra})
-    assert status == 200, result
-    return result
-
-
-def wait_processed(engine, message_sid: str, timeout: float = 10.0) -> InboundMessage:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with Session(engine) as session:
-            message = session.execute(select(InboundMessage).where(InboundMessage.message_sid == message_sid)).scalar_one_or_none()
-        if message is not None and message.status in ("processed", "failed"):
-            return message
-        time.sleep(0.02)
-    pytest.fail(f"{message_sid} was not processed")
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail("condition not reached")
-
-
-def rows(engine) -> list[OutboundMessage]:
-    with Session(engine) as session:
-        return session.execute(select(OutboundMessage).order_by(OutboundMessage.id)).scalars().all()
 
 
 def test_a_text_gets_one_reply_with_buttons_as_a_numbered_list(sms, engine, twilio_stub, brain):

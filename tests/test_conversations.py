@@ -11,6 +11,7 @@ from bot.models import (
     Appointment, AppointmentStatus, ConsentRecord, ConsentStatus, HandoffTicket, Patient, TicketStatus,
 )
 from bot.patients import upcoming_appointments
+from tests.conversation import RULES
 
 MARIA, DAVID, FAMILY, ROBERT, ALEX, STRANGER = (
     "+15035550111", "+15035550112", "+15035550113", "+15035550114", "+15035550115", "+15035550150")
@@ -353,3 +354,11 @@ def test_wednesday_or_thursday_offers_times_on_both_days(demo, now, converse):  
     reply = chat.say("I'd like to book a physical wednesday or thursday", "book_appointment")
     offers = offered_lines(reply)
     assert any("Wed, " in line for line in offers) and any("Thu, " in line for line in offers), reply
+
+
+@pytest.mark.parametrize("phone", [MARIA, STRANGER])
+@pytest.mark.parametrize("intent", sorted(RULES))
+def test_every_intent_gets_an_answer_so_silence_means_a_failed_turn(demo, now, converse, phone, intent):
+    """The SMS channel treats a silent turn (the bot in charge, nothing said) as a failed one and retries
+    it; that is only right if every rule's answer says something, for a known patient and a stranger."""
+    assert converse(phone, demo, now).say("hello", intent).strip()

@@ -7,7 +7,6 @@ that Rasa's default pipeline needs on the real data.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

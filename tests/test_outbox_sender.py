@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import consent, outbox
-from bot.channels.sender import OutboxSender
+from bot.channels.sender import LOOKUP_GRACE, OutboxSender
 from bot.channels.twilio_client import make_twilio_client
 from bot.models import ConsentRecord, OutboundMessage, OutboundStatus
 from bot.settings import ROOT, Settings
@@ -84,16 +84,21 @@ def test_throttling_and_server_errors_are_retried_without_duplicates(engine, twi
     assert (stored.status, stored.attempts) == (OutboundStatus.QUEUED, 3)
 
 
-def test_a_text_is_failed_after_max_attempts(engine, twilio_stub):
+def test_a_text_twilio_keeps_refusing_with_5xx_is_retried_for_a_day_then_failed(engine, twilio_stub):
     clock = [datetime.now(timezone.utc)]
     outbound_id = enqueue(engine, "hello", now=clock[0])
-    json_request(twilio_stub.base_url, "/_stub/faults", {"status": 500, "count": 100})
+    json_request(twilio_stub.base_url, "/_stub/faults", {"status": 500, "count": 10_000})
     sender = sender_for(engine, twilio_stub, clock=lambda: clock[0])
-    for _ in range(outbox.MAX_ATTEMPTS + 2):
+    passes = 0
+    while row(engine, outbound_id).status == OutboundStatus.PENDING and passes < 1000:
         sender.send_due()
-        clock[0] += timedelta(hours=1)
+        clock[0] += timedelta(minutes=10)  # past any backoff
+        passes += 1
+        if clock[0] < row(engine, outbound_id).created_at + timedelta(hours=23, minutes=50):
+            assert row(engine, outbound_id).status == OutboundStatus.PENDING
     stored = row(engine, outbound_id)
-    assert (stored.status, stored.attempts) == (OutboundStatus.FAILED, outbox.MAX_ATTEMPTS)
+    assert stored.status == OutboundStatus.FAILED and stored.attempts > 100
+    assert twilio_stub.messages(to=PHONE) == []
 
 
 def test_error_21610_opts_the_phone_out_and_blocks_its_other_texts(engine, twilio_stub):
@@ -108,16 +113,40 @@ def test_error_21610_opts_the_phone_out_and_blocks_its_other_texts(engine, twili
         assert session.execute(select(ConsentRecord.source)).scalars().all() == ["twilio_21610"]
 
 
-def test_a_timeout_after_twilio_took_the_text_is_not_sent_again(engine, twilio_stub):
-    outbound_id = enqueue(engine, "did this go out?")
+def test_a_timeout_after_twilio_took_the_text_is_never_resent_and_a_lookup_after_the_grace_settles_it(
+        engine, twilio_stub):
+    clock = [datetime.now(timezone.utc)]
+    outbound_id = enqueue(engine, "did this go out?", now=clock[0])
     twilio_stub.hold(1)  # Twilio records the text but answers only when released: the client times out
-    sender = sender_for(engine, twilio_stub, timeout=0.5)
+    sender = sender_for(engine, twilio_stub, clock=lambda: clock[0], timeout=0.5)
 
-    sender.send_due()
+    assert sender.send_due() == 0
     assert twilio_stub.held() == 1
     twilio_stub.release()
-    sender.send_due()
+    clock[0] += timedelta(seconds=30)
+    assert sender.send_due() == 0 and sender.reconcile_stale() == 0  # within the grace: not looked up, not resent
+    assert row(engine, outbound_id).status == OutboundStatus.SENDING
 
+    clock[0] += LOOKUP_GRACE
+    assert sender.reconcile_stale() == 1
+    assert sender.send_due() == 0
+    [message] = twilio_stub.messages(to=PHONE)
+    assert row(engine, outbound_id).twilio_sid == message["sid"]
+
+
+def test_a_text_twilio_never_got_is_sent_again_only_after_the_grace(engine, twilio_stub):
+    """A network error before Twilio created anything: after the grace the lookup finds nothing, and it goes."""
+    clock = [datetime.now(timezone.utc)]
+    outbound_id = enqueue(engine, "lost on the way", now=clock[0])
+    broken = OutboxSender(engine, make_twilio_client(twilio_stub.account_sid, twilio_stub.auth_token,
+                                                     "http://127.0.0.1:9", timeout=0.5),
+                          settings_for(twilio_stub), clock=lambda: clock[0])
+    assert broken.send_due() == 0
+    sender = sender_for(engine, twilio_stub, clock=lambda: clock[0])
+    assert sender.send_due() == 0 and twilio_stub.messages(to=PHONE) == []
+    clock[0] += LOOKUP_GRACE + timedelta(seconds=1)
+    sender.reconcile_stale()
+    assert sender.send_due() == 1
     [message] = twilio_stub.messages(to=PHONE)
     assert row(engine, outbound_id).twilio_sid == message["sid"]
 

@@ -70,26 +70,29 @@ def test_the_opt_out_confirmation_is_claimed_even_after_opt_out(engine, now):
         assert outbox.claim(session, outbound_id, now=now, sender_id="s") is not None
 
 
-def test_retryable_errors_back_off_and_give_up_after_max_attempts(engine, now):
+def test_retryable_errors_back_off_and_are_retried_for_24_hours_before_giving_up(engine, now):
     outbound_id = _enqueue(engine, now)
     rng = random.Random(7)
     clock = now
-    delays = []
-    for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
+    delays, attempt, status = [], 0, OutboundStatus.PENDING
+    while status == OutboundStatus.PENDING:
+        attempt += 1
         with Session(engine) as session, session.begin():
             assert outbox.claim(session, outbound_id, now=clock, sender_id="s") is not None
             status = outbox.mark_retry(session, outbound_id, now=clock, error_code=20429,
                                        error_message="HTTP 429", rng=rng)
         row = _row(engine, outbound_id)
         assert row.attempts == attempt
-        if attempt < outbox.MAX_ATTEMPTS:
-            assert status == OutboundStatus.PENDING
+        if status == OutboundStatus.PENDING:
             delays.append(row.next_attempt_at - clock)
             clock = row.next_attempt_at
     assert status == OutboundStatus.FAILED
+    assert clock >= now + outbox.RETRY_FOR - timedelta(seconds=outbox.BACKOFF_MAX_SECONDS)  # tried for ~24 h
     assert _row(engine, outbound_id).error_code == 20429
-    assert all(later > earlier for earlier, later in zip(delays, delays[1:])), delays
-    print("backoff delays (s):", [round(d.total_seconds(), 1) for d in delays])
+    growing = delays[:8]
+    assert all(later > earlier for earlier, later in zip(growing, growing[1:])), growing
+    assert max(delays) <= timedelta(seconds=outbox.BACKOFF_MAX_SECONDS)
+    print(f"{attempt} attempts; first backoff delays (s):", [round(d.total_seconds(), 1) for d in growing])
 
 
 def test_backoff_is_jittered_and_capped():

@@ -6,17 +6,24 @@ take the same row), calls ``messages.create`` and stores Twilio's SID. 429, 5xx
 and network errors put the row back to pending with exponential backoff; error
 21610 (the phone unsubscribed at Twilio) records the opt-out and blocks the row.
 
-Never twice, even across a crash. The only moment a text can be lost or
-doubled is between Twilio accepting it and us storing its SID. A row is marked
-``sending`` *before* the call, so after a crash (or a timeout, when we cannot
-know whether Twilio got the request) the row is still ``sending``. Such a row
-is reconciled by asking Twilio: ``messages.list(to=phone,
-date_sent_after=claimed_at - 1 min)``; a message there with the same body, whose
-SID no other row holds, is the one we sent, so the row takes that SID and is
-not sent again; if there is none, Twilio never got it and the row goes back to
-pending. A row is only reconciled once its claim is older than
-``stale_after`` (longer than the HTTP timeout), so a live sender's request in
-flight is never mistaken for a lost one.
+Never twice, even across a crash or a slow Twilio. The only moment a text can
+be lost or doubled is between Twilio accepting it and us storing its SID. A row
+is marked ``sending`` *before* the call, so after a crash or a timeout (when we
+cannot know whether Twilio got the request, or is still working on it) the row
+stays ``sending`` and is NOT sent again. Two things settle it: Twilio's status
+callback, whose URL carries the row's own id (``?outbound_id=N``), so a text
+Twilio did create announces itself; and, once the claim is older than the
+lookup grace (``LOOKUP_GRACE``, two minutes: far longer than any create Twilio
+finishes), a lookup ``messages.list(to=phone, date_sent_after=claimed_at - 1
+min)``: a message there with the same body whose SID no other row holds is the
+one we sent (the row takes its SID); if there is none, Twilio never created it
+and the row goes back to pending. 429, 5xx and network errors are retried with
+backoff for 24 hours (:mod:`bot.outbox`); staff get a ticket for a conversation
+text that fails or is still not out after ten minutes.
+
+Pacing: the sender loop (its own process) sleeps to keep to ``SMS_SEND_RATE``;
+the SMS channel sends its replies through :meth:`OutboxSender.send_now`, which
+never sleeps: over the rate, a row stays pending and the loop sends it.
 
 Run ``python -m bot.channels.sender`` (``--once`` drains what is due and exits).
 """
@@ -40,7 +47,7 @@ from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot import outbox
+from bot import inbound, outbox
 from bot.channels.twilio_client import make_twilio_client
 from bot.db import engine_for
 from bot.privacy import install_log_masking, mask_phone
@@ -49,7 +56,8 @@ from bot.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 STATUS_PATH = "/webhooks/twilio/status"
-DEFAULT_STALE_AFTER = timedelta(seconds=60)  # well above the SDK's 10 s HTTP timeout
+LOOKUP_GRACE = timedelta(minutes=2)  # a row 'sending' this long is looked up at Twilio; far above any create
+DEFAULT_STALE_AFTER = LOOKUP_GRACE
 RECONCILE_WINDOW = timedelta(minutes=1)
 
 
@@ -102,8 +110,21 @@ class OutboxSender:
 
     # ----- sending ----------------------------------------------------------------------
     def send_ids(self, outbound_ids: Iterable[int]) -> int:
-        """Send these rows now if still pending and due (the channel's replies); returns how many went out."""
+        """Send these rows now if still pending and due, pacing by sleeping; returns how many went out."""
         return sum(self._claim_and_send(outbound_id) for outbound_id in outbound_ids)
+
+    def send_now(self, outbound_ids: Iterable[int]) -> int:
+        """Send these rows without ever sleeping (the SMS channel's replies): a row over the rate
+        stays pending, due when the rate allows, and the sender loop sends it."""
+        sent = 0
+        for outbound_id in outbound_ids:
+            wait = self._take_turn(block=False)
+            if wait > 0:
+                with Session(self.engine) as session, session.begin():
+                    outbox.postpone(session, outbound_id, until=self.clock() + timedelta(seconds=wait))
+                continue
+            sent += self._claim_and_send(outbound_id, paced=False)
+        return sent
 
     def send_due(self, limit: int = 50) -> int:
         """Send up to ``limit`` due rows, one claim at a time; returns how many went out."""
@@ -111,16 +132,17 @@ class OutboxSender:
             ids = outbox.due_ids(session, self.clock(), limit)
         return sum(self._claim_and_send(outbound_id) for outbound_id in ids)
 
-    def _claim_and_send(self, outbound_id: int) -> bool:
+    def _claim_and_send(self, outbound_id: int, paced: bool = True) -> bool:
         with Session(self.engine) as session, session.begin():
             row = outbox.claim(session, outbound_id, now=self.clock(), sender_id=self.sender_id)
             claimed = row and _Claimed(row.id, row.phone, row.body, row.claimed_at)
         if not claimed:
             return False
-        return self._send(claimed)
+        return self._send(claimed, paced)
 
-    def _send(self, row: _Claimed) -> bool:
-        self._pace()
+    def _send(self, row: _Claimed, paced: bool = True) -> bool:
+        if paced:
+            self._pace()
         options = {"messaging_service_sid": self.settings.twilio_messaging_service_sid} \
             if self.settings.twilio_messaging_service_sid else {"from_": self.settings.twilio_from_number}
         try:
@@ -133,10 +155,13 @@ class OutboxSender:
             self._settle_refusal(row, error)
             return False
         except requests.RequestException as error:
-            # Twilio may or may not have the text: ask it before sending again.
-            logger.warning("outbox %s to %s: network error %s; checking with Twilio",
+            # Twilio may or may not have the text, or may still be creating it: never send it
+            # again until its status callback or a lookup after LOOKUP_GRACE settles it.
+            logger.warning("outbox %s to %s: %s; left 'sending' until Twilio's callback or a lookup settles it",
                            row.id, mask_phone(row.phone), error.__class__.__name__)
-            return self._reconcile(row, retry_error=str(error) or error.__class__.__name__)
+            with Session(self.engine) as session, session.begin():
+                outbox.note_unsettled(session, row.id, error_message=f"{error.__class__.__name__} (Twilio may have it)")
+            return False
         with Session(self.engine) as session, session.begin():
             outbox.mark_sent(session, row.id, sid=message.sid, twilio_status=message.status, now=self.clock())
         logger.info("outbox %s to %s: handed to Twilio as %s", row.id, mask_phone(row.phone), message.sid)
@@ -160,15 +185,23 @@ class OutboxSender:
                              error.code, error.msg)
 
     def _pace(self) -> None:
-        """At most ``sms_send_rate`` creates per second from this sender."""
+        """At most ``sms_send_rate`` creates per second from this sender (sleeps for its turn)."""
+        wait = self._take_turn(block=True)
+        if wait > 0:
+            self.sleep(wait)
+
+    def _take_turn(self, block: bool) -> float:
+        """Seconds until this sender may create the next text; with ``block`` the turn is taken anyway
+        (the caller sleeps that long), without it only a turn free right now is taken."""
         if self.settings.sms_send_rate <= 0:
-            return
+            return 0.0
         with self._pace_lock:
             now = self.monotonic()
             wait = self._next_send - now
+            if wait > 0 and not block:
+                return wait
             self._next_send = max(now, self._next_send) + 1.0 / self.settings.sms_send_rate
-        if wait > 0:
-            self.sleep(wait)
+        return max(wait, 0.0)
 
     # ----- reconciliation ---------------------------------------------------------------
     def reconcile_stale(self, stale_after: timedelta = DEFAULT_STALE_AFTER) -> int:
@@ -179,37 +212,26 @@ class OutboxSender:
         settled = 0
         for row in rows:
             try:
-                self._reconcile(row, retry_error=None)
+                self._reconcile(row)
                 settled += 1
             except (TwilioRestException, requests.RequestException) as error:
                 logger.warning("outbox %s: cannot reconcile yet (%s); left sending", row.id, error)
         return settled
 
-    def _reconcile(self, row: _Claimed, retry_error: str | None) -> bool:
-        """Find the row's text at Twilio; mark it sent if there, else release it (or retry later).
+    def _reconcile(self, row: _Claimed) -> bool:
+        """Find the row's text at Twilio: mark it sent if there (True), else pending again (False).
 
-        Returns True if Twilio had it. Raises if Twilio cannot be asked and
-        ``retry_error`` is None; with ``retry_error`` the row stays ``sending``
-        for the stale reconciliation to settle.
+        Raises when Twilio cannot be asked; the row then stays ``sending`` for the next try.
         """
-        try:
-            sid = self._find_at_twilio(row)
-        except (TwilioRestException, requests.RequestException):
-            if retry_error is None:
-                raise
-            logger.warning("outbox %s: Twilio cannot be asked now; left sending for reconciliation", row.id)
-            return False
+        sid = self._find_at_twilio(row)
         now = self.clock()
         with Session(self.engine) as session, session.begin():
             if sid:
                 outbox.mark_sent(session, row.id, sid=sid, twilio_status="queued", now=now)
                 logger.info("outbox %s: Twilio already had it as %s; not sent again", row.id, sid)
                 return True
-            if retry_error is None:
-                outbox.release(session, row.id)
-                logger.info("outbox %s: Twilio never got it; pending again", row.id)
-            else:
-                outbox.mark_retry(session, row.id, now=now, error_code=None, error_message=retry_error, rng=self.rng)
+            outbox.release(session, row.id)
+            logger.info("outbox %s: Twilio never got it; pending again", row.id)
         return False
 
     def _find_at_twilio(self, row: _Claimed) -> str | None:
@@ -224,21 +246,41 @@ class OutboxSender:
         return None
 
     # ----- the loop ---------------------------------------------------------------------
+    def look_after(self) -> None:
+        """The sender's chores besides sending: tell staff about texts that did not go out, and hand
+        texts whose turn died (or that no assistant took) to staff, so nothing waits in silence."""
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            for row in outbox.tell_staff_about_texts_not_sent(session, now):
+                logger.error("outbox %s to %s is %s (%s): staff have a ticket", row.id, mask_phone(row.phone),
+                             row.status.value, row.error_message or "not out yet")
+        with Session(self.engine) as session, session.begin():
+            for message in inbound.hand_stuck_texts_to_staff(session, now):
+                logger.error("inbound %s from %s was never answered (%s); handed to staff with a holding reply",
+                             message.message_sid, mask_phone(message.phone), message.status)
+
     def run(self, *, once: bool = False, stale_after: timedelta = DEFAULT_STALE_AFTER,
-            interval: float = 1.0, stop: threading.Event | None = None) -> None:
+            interval: float = 1.0, stop: threading.Event | None = None, chores_every: float = 10.0) -> None:
         """Reconcile stale rows, then send due rows until stopped (or, with ``once``, until none is due)."""
         stop = stop or threading.Event()
         logger.info("outbox sender %s starting", self.sender_id)
         self.reconcile_stale(stale_after)
+        next_chores = 0.0
         while not stop.is_set():
             sent = self.send_due()
+            if self.monotonic() >= next_chores:
+                next_chores = self.monotonic() + chores_every
+                try:
+                    self.look_after()
+                except Exception:
+                    logger.exception("outbox sender chores failed; trying again later")
             if once:
                 with Session(self.engine) as session:
                     if not outbox.due_ids(session, self.clock(), 1):
                         break
                 continue
             if sent == 0:
-                self.reconcile_stale(max(stale_after, DEFAULT_STALE_AFTER))
+                self.reconcile_stale(stale_after)
                 stop.wait(interval)
 
 

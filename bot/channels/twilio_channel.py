@@ -3,23 +3,37 @@
 Registered in ``credentials.yml`` as ``bot.channels.twilio_channel.TwilioChannel:``;
 Rasa mounts it at ``/webhooks/twilio/``:
 
-- ``POST /webhooks/twilio/webhook``: an incoming text. The signature is checked
-  (403 otherwise), the text is stored by MessageSid *before* anything else, and
-  Twilio gets an empty TwiML 200 at once. The work happens in a background
-  task: consent keywords and pictures are settled by :mod:`bot.inbound`, the
-  rest goes to Rasa with a collecting output channel, and all of the bot's
-  answers for the turn become ONE outbox text, sent right away in a thread.
+- ``POST /webhooks/twilio/webhook``: an incoming text. A body larger than
+  :data:`MAX_BODY_BYTES` or with more than :data:`MAX_FIELDS` fields is refused
+  with 413 before it is parsed; the signature is checked (403 otherwise); the
+  text is stored by MessageSid in one short transaction on the channel's own
+  store threads, and Twilio gets an empty TwiML 200 at once. Nothing else runs
+  on that path, so a burst of texts or a slow Twilio never delays the store.
 - ``POST /webhooks/twilio/status``: Twilio's delivery statuses for our texts.
+- ``GET /webhooks/twilio/``: health, with the outbox's backlog (200 ok, 503 degraded).
 
-Unlike the built-in channel, it checks signatures, never blocks the event loop
-(database and Twilio calls run in the default executor) and never hands Rasa a
-text starting with "/", which Rasa would read as a raw intent.
+The work behind a stored text happens in a background task, at most
+:data:`MAX_TURNS_IN_FLIGHT` at a time per server (the rest wait, already
+stored): the text is claimed and triaged (:mod:`bot.inbound`: consent keywords,
+pictures, emergencies while staff have the conversation) in one transaction;
+the rest goes to Rasa with a collecting output channel, and all of the bot's
+answers for the turn become ONE outbox text, sent at once on the channel's send
+threads (never sleeping for the send rate; over it, the outbox sender sends it).
+
+Every stored text ends: a reply, a staff ticket, or a recorded reason
+(``InboundMessage.outcome``). A turn that fails (Rasa raised, or the bot, in
+charge of the conversation, said nothing: the action server failed) is tried
+again after 1 s and 4 s; then the front desk gets a ticket and the patient a
+holding reply ("we got your text; our front desk will reply by ..."). A turn
+that a crash cut off is handed to staff by the sweep (any server's, and the
+outbox sender's) within two minutes.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qs
@@ -36,14 +50,21 @@ from bot import consent, inbound, outbox
 from bot.channels.sender import OutboxSender
 from bot.channels.twilio_client import is_valid_signature
 from bot.db import engine_for
-from bot.privacy import mask_phone
+from bot.models import InboundMessage, OutboundStatus
+from bot.privacy import install_log_masking, mask_phone
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_REPLY_CHARS = 1600
-SWEEP_EVERY_SECONDS = 60
+# Twilio's form for a 1,600-character text with ten pictures is well under 16 KB and ~60 fields.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 200
+MAX_TURNS_IN_FLIGHT = 8          # Rasa turns at once per server; more texts wait, stored
+TURN_RETRY_DELAYS = (1.0, 4.0)   # seconds before the second and third try of a failed turn
+SWEEP_EVERY_SECONDS = 15
+PARSED_INTENT_KEY = "parsed_intent"  # the NLU's final intent, left in the message metadata
 
 
 def utcnow() -> datetime:
@@ -69,6 +90,10 @@ def reply_text(messages: list[Dict[Text, Any]]) -> str:
     return text
 
 
+class TurnFailed(Exception):
+    """Rasa could not complete the turn (it raised, or the bot in charge said nothing)."""
+
+
 class TwilioChannel(InputChannel):
     """Twilio SMS in and out, with signatures checked and nothing lost."""
 
@@ -87,12 +112,23 @@ class TwilioChannel(InputChannel):
         engine: Engine | None = None,
         sender: OutboxSender | None = None,
         clock: Callable[[], datetime] = utcnow,
+        retry_delays: tuple[float, ...] = TURN_RETRY_DELAYS,
     ) -> None:
         self.settings = settings or get_settings()
+        install_log_masking(self.settings.log_level)
         self.engine = engine or engine_for(self.settings.database_url)
         self.sender = sender or OutboxSender.from_settings(self.settings, self.engine)
         self.clock = clock
+        self.retry_delays = retry_delays
+        # Separate threads for storing (the webhook's only work), for the turns' database work and
+        # for Twilio calls, so a slow Twilio or a busy turn never holds up storing a new text.
+        self._store_pool = ThreadPoolExecutor(4, thread_name_prefix="sms-store")
+        self._work_pool = ThreadPoolExecutor(8, thread_name_prefix="sms-work")
+        self._send_pool = ThreadPoolExecutor(8, thread_name_prefix="sms-send")
         self._tasks: set[asyncio.Task] = set()
+        self._queued: set[int] = set()  # stored texts this server has a task for
+        self._turn_slots: asyncio.Semaphore | None = None
+        self._sweeper: asyncio.Task | None = None
         self._app: Any = None  # the Sanic app, whose ctx.agent holds the tracker store
 
     # ----- HTTP ---------------------------------------------------------------------
@@ -101,19 +137,23 @@ class TwilioChannel(InputChannel):
 
         @sms.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            report = await self._in(self._work_pool, self._health)
+            return response.json(report, status=200 if report["status"] == "ok" else 503)
 
-        @sms.route("/webhook", methods=["POST"])
+        @sms.route("/webhook", methods=["POST"], stream=True)
         async def webhook(request: Request) -> HTTPResponse:
-            form = self.signed_form(request)
+            body = await read_limited_body(request)
+            if body is None:
+                return response.text("request too large for a text message", status=413)
+            form = self.signed_form(request, body)
             if form is None:
                 return response.text("invalid Twilio signature", status=403)
             if not form.get("MessageSid") or not form.get("From"):
                 return response.text("MessageSid and From are required", status=400)
             self._app = request.app
-            message_id, is_new = await self._in_thread(self._store, form)
+            message_id, is_new = await self._in(self._store_pool, self._store, form)
             if is_new:
-                self._spawn(self._process(message_id, form, on_new_message))
+                self._start(message_id, form, on_new_message)
             else:
                 logger.info("inbound %s is a retry of a stored text; not processed again", form["MessageSid"])
             return response.text(EMPTY_TWIML, content_type="text/xml")
@@ -121,22 +161,24 @@ class TwilioChannel(InputChannel):
         @sms.listener("after_server_start")
         async def start_sweeping(app, loop) -> None:
             self._app = app
-            self._spawn(self._sweep_forever(on_new_message))
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(on_new_message))
 
-        @sms.route("/status", methods=["POST"])
+        @sms.route("/status", methods=["POST"], stream=True)
         async def status(request: Request) -> HTTPResponse:
-            form = self.signed_form(request)
+            body = await read_limited_body(request)
+            if body is None:
+                return response.text("request too large for a status callback", status=413)
+            form = self.signed_form(request, body)
             if form is None:
                 return response.text("invalid Twilio signature", status=403)
             outbound_id = request.args.get("outbound_id")
-            await self._in_thread(
-                self._apply_status, form, int(outbound_id) if outbound_id and outbound_id.isdigit() else None
-            )
+            await self._in(self._work_pool, self._apply_status, form,
+                           int(outbound_id) if outbound_id and outbound_id.isdigit() else None)
             return response.text("", status=200)
 
         return sms
 
-    def signed_form(self, request: Request) -> dict[str, str] | None:
+    def signed_form(self, request: Request, body: bytes | None = None) -> dict[str, str] | None:
         """The form fields if Twilio signed them, else None (and a warning in the log).
 
         The signature covers the public URL Twilio was given (PUBLIC_BASE_URL +
@@ -146,7 +188,8 @@ class TwilioChannel(InputChannel):
         url = self.settings.public_base_url + request.path
         if request.query_string:
             url += "?" + request.query_string
-        params = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        raw = request.body if body is None else body
+        params = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
         if not is_valid_signature(self.settings.twilio_auth_token, url, params,
                                   request.headers.get("X-Twilio-Signature")):
             logger.warning("refused a request to %s with a missing or wrong Twilio signature", request.path)
@@ -154,13 +197,24 @@ class TwilioChannel(InputChannel):
         return {name: values[0] for name, values in params.items()}
 
     # ----- the work behind the webhook ------------------------------------------------
+    def _start(self, message_id: int, form: dict[str, str],
+               on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        if message_id in self._queued:
+            return
+        self._queued.add(message_id)
+        self._spawn(self._process(message_id, form, on_new_message))
+
     async def sweep_once(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> int:
         """Pick up what a crashed server left: unclaimed texts are processed, stuck ones go to staff."""
-        orphans = await self._in_thread(self._orphans)
+        orphans = await self._in(self._work_pool, self._orphans)
+        started = 0
         for message_id, phone, sid in orphans:
+            if message_id in self._queued:
+                continue
             logger.warning("inbound %s from %s was never processed; processing it now", sid, mask_phone(phone))
-            self._spawn(self._process(message_id, {"From": phone, "MessageSid": sid}, on_new_message))
-        return len(orphans)
+            self._start(message_id, {"From": phone, "MessageSid": sid}, on_new_message)
+            started += 1
+        return started
 
     async def _sweep_forever(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         while True:
@@ -173,41 +227,86 @@ class TwilioChannel(InputChannel):
     async def _process(self, message_id: int, form: dict[str, str],
                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         phone, sid = form["From"], form["MessageSid"]
-        if not await self._in_thread(self._claim, message_id):
-            return  # another server (or an earlier run) has it
         try:
-            triage = await self._in_thread(self._triage, message_id, form.get("OptOutType"))
-            await self._send_now(triage.outbound_ids)
-            if triage.pass_to_rasa:
-                was_opted_out = await self._in_thread(self._opted_out, phone)
-                collector = CollectingOutputChannel()
-                await on_new_message(UserMessage(
-                    triage.nlu_text, collector, sender_id=phone, input_channel=self.name(),
-                    message_id=sid,
-                    metadata={
-                        "message_sid": sid,
-                        "inbound_id": message_id,
-                        "num_media": len(inbound.media_from_form(form)),
-                        inbound.WHOLE_TEXT_KEY: triage.whole_text,
-                        "paused_ticket_id": triage.paused_ticket_id,
-                        "opened_ticket_id": triage.opened_ticket_id,
-                    },
-                ))
-                text = reply_text(collector.messages)
-                if text:
-                    reply_id = await self._in_thread(self._enqueue_reply, phone, text, was_opted_out)
-                    await self._send_now([reply_id])
-            intent, confidence = await self._prediction(phone, sid)
-            await self._in_thread(self._mark, message_id, True, intent, confidence)
+            if self._turn_slots is None:
+                self._turn_slots = asyncio.Semaphore(MAX_TURNS_IN_FLIGHT)
+            async with self._turn_slots:
+                await self._turn(message_id, form, on_new_message)
         except Exception:
-            logger.exception("inbound %s from %s failed; stored as failed", sid, mask_phone(phone))
+            logger.exception("inbound %s from %s: the turn failed; handing it to staff", sid, mask_phone(phone))
             try:
-                await self._in_thread(self._mark, message_id, False)
+                await self._hand_over(message_id)
             except Exception:
-                logger.exception("inbound %s: could not even mark it failed", sid)
+                logger.exception("inbound %s: could not even hand it to staff; the sweep will", sid)
+        finally:
+            self._queued.discard(message_id)
 
-    async def _prediction(self, phone: str, sid: str) -> tuple[str | None, float | None]:
-        """What the NLU made of this text (from Rasa's tracker), kept with the text for `review-nlu`."""
+    async def _turn(self, message_id: int, form: dict[str, str],
+                    on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        phone, sid = form["From"], form["MessageSid"]
+        triage = await self._in(self._work_pool, self._claim_and_triage, message_id, form.get("OptOutType"))
+        if triage is None:
+            return  # another server (or an earlier run) has it
+        await self._send_now(triage.outbound_ids)
+        if not triage.pass_to_rasa:
+            return  # triage ended it (keyword, picture, empty text) and recorded how
+        was_opted_out = await self._in(self._work_pool, self._opted_out, phone)
+        metadata = {
+            "message_sid": sid,
+            "inbound_id": message_id,
+            "num_media": len(inbound.media_from_form(form)),
+            "paused_ticket_id": triage.paused_ticket_id,
+            "opened_ticket_id": triage.opened_ticket_id,
+            inbound.WHOLE_TEXT_KEY: triage.whole_text,
+        }
+        for attempt, delay in enumerate((0.0, *self.retry_delays), start=1):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                text = await self._ask_rasa(message_id, triage, metadata, phone, sid, on_new_message)
+            except TurnFailed as failure:
+                logger.warning("inbound %s from %s: turn %d failed (%s)", sid, mask_phone(phone), attempt, failure)
+                continue
+            if triage.paused_ticket_id is not None:
+                outcome = inbound.WITH_STAFF  # staff have it; anything Rasa said is not sent
+            else:
+                reply_id, status = await self._in(self._work_pool, self._enqueue_reply, phone, text, was_opted_out)
+                await self._send_now([reply_id])
+                outcome = inbound.OPTED_OUT if status == OutboundStatus.BLOCKED else inbound.REPLIED
+            intent, confidence = await self._prediction(metadata, phone, sid)
+            await self._in(self._work_pool, self._mark, message_id, outcome, intent, confidence)
+            return
+        logger.error("inbound %s from %s: Rasa failed %d times; handing it to staff with a holding reply",
+                     sid, mask_phone(phone), 1 + len(self.retry_delays))
+        await self._hand_over(message_id)
+
+    async def _ask_rasa(self, message_id: int, triage: inbound.Triage, metadata: dict, phone: str, sid: str,
+                        on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
+        """One try of the turn; the bot's reply, or TurnFailed."""
+        await self._in(self._work_pool, self._record_attempt, message_id)
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(triage.nlu_text, collector, sender_id=phone,
+                                             input_channel=self.name(), message_id=sid, metadata=metadata))
+        except Exception as error:
+            logger.exception("inbound %s: Rasa raised", sid)
+            raise TurnFailed(error.__class__.__name__) from error
+        text = reply_text(collector.messages)
+        if not text and triage.paused_ticket_id is None:
+            # Every answer of the bot says something; silence means the action server failed
+            # (Rasa logs it and goes on) or Rasa holds the conversation paused with no ticket open.
+            raise TurnFailed("the bot said nothing")
+        return text
+
+    async def _prediction(self, metadata: dict, phone: str, sid: str) -> tuple[str | None, float | None]:
+        """What the NLU made of this text, kept with the text for `review-nlu`.
+
+        The project's last NLU component leaves it in the message metadata; with
+        another pipeline it is read back from Rasa's tracker.
+        """
+        parsed = metadata.get(PARSED_INTENT_KEY)
+        if isinstance(parsed, dict):
+            return parsed.get("name"), parsed.get("confidence")
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
         store = getattr(agent, "tracker_store", None)
         if store is None:
@@ -222,16 +321,20 @@ class TwilioChannel(InputChannel):
                 return event.intent.get("name"), event.intent.get("confidence")
         return None, None
 
+    async def _hand_over(self, message_id: int) -> None:
+        outbound_ids = await self._in(self._work_pool, self._hand_to_staff, message_id)
+        await self._send_now(outbound_ids)
+
     async def _send_now(self, outbound_ids: list[int]) -> None:
-        """Send in a thread; a row that cannot go now stays in the outbox for the sender loop."""
+        """Send on the send threads, never sleeping; a row that cannot go now stays for the sender loop."""
         if not outbound_ids:
             return
         try:
-            await self._in_thread(self.sender.send_ids, outbound_ids)
+            await self._in(self._send_pool, self.sender.send_now, outbound_ids)
         except Exception:
             logger.exception("outbox %s: immediate send failed; the outbox sender will retry", outbound_ids)
 
-    # ----- database use cases (run in the executor) -------------------------------------
+    # ----- database use cases (run on the channel's threads) ---------------------------
     def _store(self, form: dict[str, str]) -> tuple[int, bool]:
         with Session(self.engine) as session, session.begin():
             message, is_new = inbound.store_inbound(
@@ -245,47 +348,50 @@ class TwilioChannel(InputChannel):
             )
             return message.id, is_new
 
-    def _claim(self, message_id: int) -> bool:
+    def _claim_and_triage(self, message_id: int, opt_out_type: str | None) -> inbound.Triage | None:
         with Session(self.engine) as session, session.begin():
-            return inbound.claim_inbound(session, message_id, self.clock())
+            return inbound.claim_and_triage(session, message_id, now=self.clock(),
+                                            advanced_opt_out=self.settings.twilio_advanced_opt_out,
+                                            opt_out_type=opt_out_type)
+
+    def _record_attempt(self, message_id: int) -> int:
+        with Session(self.engine) as session, session.begin():
+            return inbound.record_attempt(session, message_id, self.clock())
+
+    def _hand_to_staff(self, message_id: int) -> list[int]:
+        """Ticket and holding reply for a text the bot could not answer; the reply's outbox id."""
+        with Session(self.engine) as session, session.begin():
+            message = session.get(InboundMessage, message_id)
+            if message.status == "processed" or message.outcome is not None:
+                return []  # it did end after all (a reply was stored)
+            ticket = inbound.hand_to_staff(session, message, self.clock())
+            return [row.id for row in outbox.pending_for_ticket(session, ticket.id)]
 
     def _orphans(self) -> list[tuple[int, str, str]]:
         with Session(self.engine) as session, session.begin():
-            stuck = inbound.hand_stuck_texts_to_staff(session, self.clock())
-            for message in stuck:
-                logger.error("inbound %s from %s died mid-turn; handed to the front desk",
-                             message.message_sid, mask_phone(message.phone))
+            for message in inbound.hand_stuck_texts_to_staff(session, self.clock()):
+                logger.error("inbound %s from %s was never answered (%s); handed to staff",
+                             message.message_sid, mask_phone(message.phone), message.status)
             return [(m.id, m.phone, m.message_sid) for m in inbound.unclaimed_texts(session, self.clock())]
-
-    def _triage(self, message_id: int, opt_out_type: str | None) -> inbound.Triage:
-        from bot.models import InboundMessage
-
-        with Session(self.engine) as session, session.begin():
-            message = session.get(InboundMessage, message_id)
-            return inbound.triage_inbound(session, message, now=self.clock(),
-                                          advanced_opt_out=self.settings.twilio_advanced_opt_out,
-                                          opt_out_type=opt_out_type)
 
     def _opted_out(self, phone: str) -> bool:
         with Session(self.engine) as session:
             return consent.is_opted_out(session, phone)
 
-    def _enqueue_reply(self, phone: str, text: str, was_opted_out: bool) -> int:
+    def _enqueue_reply(self, phone: str, text: str, was_opted_out: bool) -> tuple[int, OutboundStatus]:
         """Store the turn's reply; if the turn itself opted the phone out ("please stop
         texting me"), the reply is that opt-out's one confirmation and may still go."""
         with Session(self.engine) as session, session.begin():
             kind = "reply"
             if not was_opted_out and consent.is_opted_out(session, phone):
                 kind = outbox.CONSENT_CONFIRMATION
-            return outbox.enqueue_text(session, phone, text, kind, self.clock()).id
+            row = outbox.enqueue_text(session, phone, text, kind, self.clock())
+            return row.id, row.status
 
-    def _mark(self, message_id: int, processed: bool, intent: str | None = None,
-              confidence: float | None = None) -> None:
+    def _mark(self, message_id: int, outcome: str, intent: str | None, confidence: float | None) -> None:
         with Session(self.engine) as session, session.begin():
-            if processed:
-                inbound.mark_processed(session, message_id, self.clock(), intent=intent, confidence=confidence)
-            else:
-                inbound.mark_failed(session, message_id, self.clock())
+            inbound.mark_processed(session, message_id, self.clock(), outcome=outcome, intent=intent,
+                                   confidence=confidence)
 
     def _apply_status(self, form: dict[str, str], outbound_id: int | None) -> None:
         code = form.get("ErrorCode")
@@ -298,9 +404,13 @@ class TwilioChannel(InputChannel):
         if row is None:
             logger.info("status %s for unknown message %s ignored", form.get("MessageStatus"), form.get("MessageSid"))
 
+    def _health(self) -> dict:
+        with Session(self.engine) as session:
+            return {"channel": "twilio", **outbox.outbox_health(session, self.clock()).as_dict()}
+
     # ----- helpers ----------------------------------------------------------------------
-    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(None, functools.partial(function, *args))
+    async def _in(self, pool: ThreadPoolExecutor, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(function, *args))
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -311,3 +421,30 @@ class TwilioChannel(InputChannel):
         """Wait for the background work of every text received so far (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The request body, or None when it is larger than ``limit`` or has more than MAX_FIELDS fields.
+
+    Read from the stream (the route is ``stream=True``), so an oversized body is refused
+    from its Content-Length before a byte of it is read, and never parsed or hashed.
+    """
+    stream = request.stream
+    if stream is not None:
+        stream.request_max_size = limit  # Sanic stops reading (and closes) past it
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return None
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream:
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except Exception:  # Sanic's PayloadTooLarge for a chunked body past the limit
+        return None
+    body = b"".join(chunks)
+    if body.count(b"&") >= MAX_FIELDS:
+        return None
+    return body

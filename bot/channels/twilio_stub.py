@@ -29,6 +29,7 @@ Test and inspection endpoints (JSON, no auth; loopback only)
     GET  /_stub/inbound[?from=]  inbound texts sent through /_stub/inbound
     GET  /_stub/callbacks        status callbacks attempted (url, params, http status)
     GET  /_stub/conversation?number=   one phone's thread, for the simulator
+    GET  /_stub/wait?count=N&timeout=S  returns once N outbound messages were accepted (benchmarks)
     GET  /_stub/contacts, /_stub/info, /_stub/faults
     POST /_stub/hold {"count", "after"?}  let `after` creates through, then record and hold the next
          `count` until POST /_stub/release (GET /_stub/held: how many wait now)
@@ -148,6 +149,7 @@ class OutboundMessage:
     date_updated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     date_sent: Optional[datetime] = None
     seq: int = field(default_factory=lambda: next(_sequence))
+    created_epoch: float = field(default_factory=time.time)  # for latency measurements (bench)
 
     @property
     def uri(self) -> str:
@@ -179,7 +181,8 @@ class OutboundMessage:
         }
 
     def to_stub_json(self) -> dict:
-        return {**self.to_resource(), "status_callback": self.status_callback, "media_urls": list(self.media_urls)}
+        return {**self.to_resource(), "status_callback": self.status_callback, "media_urls": list(self.media_urls),
+                "created_epoch": self.created_epoch}
 
 
 @dataclass
@@ -435,6 +438,17 @@ class TwilioStub:
         with self._lock:
             return number in self._opted_out
 
+    def wait_for_messages(self, count: int, timeout: float = 30.0) -> int:
+        """Block until at least ``count`` messages were accepted (or ``timeout``); returns how many there are."""
+        deadline = time.monotonic() + timeout
+        with self._held_changed:
+            while len(self._messages) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._held_changed.wait(min(remaining, 0.5))
+            return len(self._messages)
+
     def messages(self, to: Optional[str] = None) -> list[dict]:
         """Accepted outbound messages, oldest first, as Twilio resources plus status_callback and media_urls."""
         with self._lock:
@@ -545,6 +559,7 @@ class TwilioStub:
                 status_callback=first("StatusCallback"),
             )
             self._messages.append(message)
+            self._held_changed.notify_all()
             create_delay = float(self.config["create_delay_ms"]) / 1000
             gate = None
             if self._hold_after > 0:
@@ -873,6 +888,9 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
                 return 200, dict(stub.config)
             if path == "/_stub/held":
                 return 200, {"held": stub.held()}
+            if path == "/_stub/wait":
+                return 200, {"messages": stub.wait_for_messages(int(one.get("count", 1)),
+                                                                float(one.get("timeout", 30)))}
             if path == "/_stub/conversation":
                 return 200, stub.conversation(one["number"])
         if method == "POST":

@@ -43,6 +43,7 @@ from bot.safety import emergency_reason
 
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_REASON_KEY = "emergency_reason"
+PARSED_INTENT_KEY = "parsed_intent"  # bot.channels.twilio_channel reads it
 
 
 @DefaultV1Recipe.register(
@@ -85,6 +86,7 @@ class EmergencyOverride(GraphComponent, IntentClassifier):
         for message in messages:
             reason = emergency_reason(self._whole_text(message))
             if reason is None:
+                self._leave_for_channel(message)
                 continue
             emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             ranking = [
@@ -95,7 +97,18 @@ class EmergencyOverride(GraphComponent, IntentClassifier):
             message.set(INTENT, dict(emergency), add_to_output=True)
             message.set(INTENT_RANKING_KEY, [dict(emergency)] + ranking, add_to_output=True)
             message.set(EMERGENCY_REASON_KEY, reason, add_to_output=True)
+            self._leave_for_channel(message)
         return messages
+
+    @staticmethod
+    def _leave_for_channel(message: Message) -> None:
+        """The final intent, in the message metadata: the SMS channel stores it with the text
+        without reading Rasa's whole tracker back after the turn."""
+        metadata = message.get(METADATA)
+        if isinstance(metadata, dict):
+            intent = message.get(INTENT) or {}
+            metadata[PARSED_INTENT_KEY] = {"name": intent.get(INTENT_NAME_KEY),
+                                           "confidence": intent.get(PREDICTED_CONFIDENCE_KEY)}
 
     @staticmethod
     def _whole_text(message: Message) -> str:
