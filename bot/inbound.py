@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import consent, handoff, outbox, texts
-from bot.models import HandoffTicket, InboundMessage, OutboundStatus
+from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.practice import get_practice, practice_zone, queue_config, queue_for_intent
 from bot.safety import emergency_reason
 
@@ -104,6 +104,7 @@ def store_inbound(
     body: str,
     media: list[dict[str, str]],
     now: datetime,
+    opt_out_type: str | None = None,
 ) -> tuple[InboundMessage, bool]:
     """Store a text keyed by its MessageSid; ``is_new`` is False for a Twilio retry.
 
@@ -120,6 +121,7 @@ def store_inbound(
         media=media,
         received_at=now,
         status="received",
+        opt_out_type=(opt_out_type or None) and opt_out_type[:10],
     ).on_conflict_do_nothing(index_elements=["message_sid"])
     is_new = session.execute(statement).rowcount == 1
     message = session.execute(
@@ -157,7 +159,7 @@ def claim_inbound(session: Session, inbound_id: int, now: datetime) -> bool:
     """
     result = session.execute(
         update(InboundMessage).where(InboundMessage.id == inbound_id, InboundMessage.status == "received")
-        .values(status="processing", claimed_at=now)
+        .values(status="processing", claimed_at=now, attempts=InboundMessage.attempts + 1)
     )
     return result.rowcount == 1
 
@@ -220,6 +222,27 @@ def mark_processed(session: Session, inbound_id: int, now: datetime, *, outcome:
     )
 
 
+def finish_turn(session: Session, inbound_id: int, now: datetime, *, reply: str | None, was_opted_out: bool,
+                intent: str | None = None, confidence: float | None = None, claimed_by: str | None = None
+                ) -> tuple[OutboundMessage | None, str]:
+    """The bot answered: store its reply (None while staff hold the conversation) and the text's outcome.
+
+    If the turn itself opted the phone out ("please stop texting me"), the reply is
+    that opt-out's one confirmation and may still go.
+    """
+    if reply is None:
+        mark_processed(session, inbound_id, now, outcome=WITH_STAFF, intent=intent, confidence=confidence)
+        return None, WITH_STAFF
+    phone = session.get(InboundMessage, inbound_id).phone
+    kind = "reply"
+    if not was_opted_out and consent.is_opted_out(session, phone):
+        kind = outbox.CONSENT_CONFIRMATION
+    row = outbox.enqueue_text(session, phone, reply, kind, now, claimed_by=claimed_by)
+    outcome = OPTED_OUT if row.status == OutboundStatus.BLOCKED else REPLIED
+    mark_processed(session, inbound_id, now, outcome=outcome, intent=intent, confidence=confidence)
+    return row, outcome
+
+
 def record_attempt(session: Session, inbound_id: int, now: datetime) -> int:
     """One more try of the turn (Rasa or the action server failed); returns the count so far."""
     message = session.get(InboundMessage, inbound_id, populate_existing=True)
@@ -242,6 +265,10 @@ class Triage:
     paused_ticket_id: int | None = None
     opened_ticket_id: int | None = None
     outcome: str | None = None  # set when triage itself ends the text (it does not go to Rasa)
+    phone: str = ""
+    message_sid: str = ""
+    num_media: int = 0
+    was_opted_out: bool = False  # before this text (a turn that opts out still sends its confirmation)
 
 
 def consent_keyword(session: Session, phone: str, body: str, opt_out_type: str | None) -> str | None:
@@ -279,7 +306,9 @@ def triage_inbound(
     fill = {"practice_name": practice.name, "practice_phone": practice.phone}
     phone, body = message.phone, message.body or ""
     nlu_text = text_for_nlu(body)
-    result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body))
+    result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body), phone=phone,
+                    message_sid=message.message_sid, num_media=len(message.media or []),
+                    was_opted_out=consent.is_opted_out(session, phone))
 
     word = consent_keyword(session, phone, body, opt_out_type)
     if word is not None:
@@ -348,14 +377,14 @@ def triage_inbound(
     return result
 
 
-def claim_and_triage(session: Session, inbound_id: int, *, now: datetime, advanced_opt_out: bool,
-                     opt_out_type: str | None = None) -> Triage | None:
+def claim_and_triage(session: Session, inbound_id: int, *, now: datetime, advanced_opt_out: bool
+                     ) -> Triage | None:
     """Take the stored text and triage it in one transaction; None if another server has it."""
     if not claim_inbound(session, inbound_id, now):
         return None
     message = session.get(InboundMessage, inbound_id)
     triage = triage_inbound(session, message, now=now, advanced_opt_out=advanced_opt_out,
-                            opt_out_type=opt_out_type)
+                            opt_out_type=message.opt_out_type)
     if triage.outcome is not None:
         message.status, message.processed_at, message.outcome = "processed", now, triage.outcome
     return triage

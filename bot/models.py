@@ -262,6 +262,7 @@ class InboundMessage(Base):
     ticket_id = Column(ForeignKey("handoff_ticket.id"))
     outcome = Column(String(20))  # how it ended: replied, with_staff, handed_to_staff, ... (bot.inbound)
     attempts = Column(Integer, nullable=False, default=0, server_default="0")  # turns tried (Rasa failures)
+    opt_out_type = Column(String(10))  # Twilio's OptOutType (STOP, START, HELP) for a configured keyword
 
 
 class OutboundStatus(str, enum.Enum):

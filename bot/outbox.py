@@ -37,17 +37,26 @@ def enqueue_text(
     *,
     ticket_id: int | None = None,
     staff_user_id: int | None = None,
+    claimed_by: str | None = None,
 ) -> OutboundMessage:
-    """Store a text for sending; returns the row (``blocked`` if the phone opted out)."""
+    """Store a text for sending; returns the row (``blocked`` if the phone opted out).
+
+    ``claimed_by`` stores it already claimed by that sender (status ``sending``), which
+    then sends it at once: one transaction less on the way to the patient.
+    """
     blocked = kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, phone)
+    claimed = claimed_by is not None and not blocked
     row = OutboundMessage(
         phone=phone,
         body=body,
         kind=kind,
-        status=OutboundStatus.BLOCKED if blocked else OutboundStatus.PENDING,
+        status=OutboundStatus.BLOCKED if blocked else OutboundStatus.SENDING if claimed else OutboundStatus.PENDING,
         created_at=now,
         next_attempt_at=now,
         give_up_at=now + RETRY_FOR,
+        claimed_at=now if claimed else None,
+        claimed_by=claimed_by if claimed else None,
+        attempts=1 if claimed else 0,
         ticket_id=ticket_id,
         staff_user_id=staff_user_id,
     )

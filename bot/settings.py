@@ -37,6 +37,7 @@ class Settings:
     rasa_port: int = 5005
     staff_port: int = 8000
     stub_port: int = 8099
+    sms_port: int = 5080  # the SMS gateway: what Twilio calls
 
     # Twilio (the SDK talks to TWILIO_API_BASE: Twilio itself, or the local stub)
     twilio_account_sid: str = "ACtest0000000000000000000000000000"
@@ -44,7 +45,7 @@ class Settings:
     twilio_from_number: str = "+15035550199"
     twilio_messaging_service_sid: str = ""
     twilio_api_base: str = ""
-    public_base_url: str = "http://127.0.0.1:5005"
+    public_base_url: str = "http://127.0.0.1:5080"
     twilio_advanced_opt_out: bool = False
     sms_send_rate: float = 10.0  # messages per second of the sender
 
@@ -65,6 +66,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
         rasa_port = int(env.get("RASA_PORT", cls.rasa_port))
+        sms_port = int(env.get("SMS_PORT", cls.sms_port))
         host = env.get("BIND_HOST", cls.host)
         return cls(
             database_url=env.get("DATABASE_URL") or cls.database_url,
@@ -76,12 +78,13 @@ class Settings:
             rasa_port=rasa_port,
             staff_port=int(env.get("STAFF_PORT", cls.staff_port)),
             stub_port=int(env.get("STUB_PORT", cls.stub_port)),
+            sms_port=sms_port,
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or cls.twilio_account_sid,
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or cls.twilio_auth_token,
             twilio_from_number=env.get("TWILIO_FROM_NUMBER") or cls.twilio_from_number,
             twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
             twilio_api_base=env.get("TWILIO_API_BASE", ""),
-            public_base_url=(env.get("PUBLIC_BASE_URL") or f"http://{host}:{rasa_port}").rstrip("/"),
+            public_base_url=(env.get("PUBLIC_BASE_URL") or f"http://{host}:{sms_port}").rstrip("/"),
             twilio_advanced_opt_out=_bool(env.get("TWILIO_ADVANCED_OPT_OUT"), False),
             sms_send_rate=float(env.get("SMS_SEND_RATE", cls.sms_send_rate)),
             staff_secret_key=env.get("STAFF_SECRET_KEY") or cls.staff_secret_key,

@@ -48,6 +48,7 @@ def services(settings: Settings, model: str) -> list[Service]:
                          "--endpoints", "endpoints.yml",
                          *(["--auth-token", settings.rasa_token] if settings.rasa_token else [])],
                 settings.rasa_port),
+        Service("sms gateway", [PYTHON, "-m", "bot.channels.sms_gateway"], settings.sms_port),
         Service("staff inbox", [PYTHON, "-m", "bot.web"], settings.staff_port),
         Service("outbox sender", [PYTHON, "-m", "bot", "outbox", "run"]),
         Service("reminder worker", [PYTHON, "-m", "bot", "reminders", "run"]),
@@ -151,7 +152,8 @@ def _print_summary(settings: Settings) -> None:
     lines = [
         "",
         "The practice's SMS assistant is running (Ctrl-C stops everything):",
-        f"  Rasa server        http://{host}:{settings.rasa_port}  (Twilio webhook: /webhooks/twilio/webhook)",
+        f"  SMS gateway        http://{host}:{settings.sms_port}  (Twilio webhook: {settings.public_base_url}/webhooks/twilio/webhook)",
+        f"  Rasa server        http://{host}:{settings.rasa_port}",
         f"  Action server      http://{host}:{settings.action_port}",
         f"  Staff inbox        http://{host}:{settings.staff_port}  (first account: python -m bot staff add admin --role admin)",
         "  Outbox sender and reminder worker: running; logs in var/",

@@ -45,14 +45,13 @@ class FakeBrain:
                 await message.output_channel.send_text_message(message.sender_id, answer["text"])
 
 
-class ChannelServer:
-    """The channel's blueprint in a small Sanic app, served on a free loopback port in a thread."""
+class SanicServer:
+    """A Sanic app served on a free loopback port in a thread of its own."""
 
-    def __init__(self, channel: TwilioChannel, brain: FakeBrain) -> None:
+    def __init__(self, app: Sanic) -> None:
         self._test_mode_before = Sanic.test_mode  # a global flag of Sanic's: restored in stop()
         Sanic.test_mode = True
-        self.app = Sanic(f"sms_{uuid.uuid4().hex[:8]}")
-        self.app.blueprint(channel.blueprint(brain), url_prefix="/webhooks/twilio")
+        self.app = app
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -84,6 +83,15 @@ class ChannelServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         Sanic.test_mode = self._test_mode_before
+
+
+class ChannelServer(SanicServer):
+    """The channel's blueprint in a small Sanic app (a stand-in for the Rasa server)."""
+
+    def __init__(self, channel: TwilioChannel, brain: FakeBrain) -> None:
+        app = Sanic(f"sms_{uuid.uuid4().hex[:8]}")
+        app.blueprint(channel.blueprint(brain), url_prefix="/webhooks/twilio")
+        super().__init__(app)
 
 
 def text_in(stub, body: str = "", phone: str = PHONE, **extra) -> dict:

@@ -1,8 +1,8 @@
 """End to end: the real action server and Rasa server on loopback, the trained model, a real database.
 
 One set of servers serves every test here (starting Rasa takes a while):
-a whole reschedule by the REST channel, a signed text through the Twilio
-channel answered via the outbox and the Twilio stub, a forged one refused, a
+a whole reschedule by the REST channel, a signed text through the SMS gateway
+and the Rasa server's Twilio channel answered via the outbox and the Twilio stub, a forged one refused, a
 reminder's "C" confirming exactly that appointment, and a handoff answered
 from the staff side and handed back.
 """
@@ -67,15 +67,15 @@ def assistant(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{work / 'practice.db'}"
     setup_database(url, str(ROOT / "bot" / "demo_practice.yml"), datetime.now(timezone.utc))
-    rasa_port, action_port = free_port(), free_port()
-    stub = TwilioStub(webhook_url=f"http://127.0.0.1:{rasa_port}/webhooks/twilio/webhook").start()
+    rasa_port, action_port, sms_port = free_port(), free_port(), free_port()
+    stub = TwilioStub(webhook_url=f"http://127.0.0.1:{sms_port}/webhooks/twilio/webhook").start()
     env = dict(
         os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=url, ACTION_PORT=str(action_port),
-        RASA_PORT=str(rasa_port), TRACKER_DIALECT="sqlite", TRACKER_DB_URL="",
+        RASA_PORT=str(rasa_port), SMS_PORT=str(sms_port), TRACKER_DIALECT="sqlite", TRACKER_DB_URL="",
         TRACKER_DB=str(work / "tracker.db"), LOCK_STORE_TYPE="in_memory", LOCK_STORE_URL="127.0.0.1",
         LOCK_STORE_PORT="6379",
         TWILIO_API_BASE=stub.base_url, TWILIO_ACCOUNT_SID=stub.account_sid, TWILIO_AUTH_TOKEN=stub.auth_token,
-        PUBLIC_BASE_URL=f"http://127.0.0.1:{rasa_port}", TF_CPP_MIN_LOG_LEVEL="2",
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{sms_port}", TF_CPP_MIN_LOG_LEVEL="2",
     )
     processes = []
 
@@ -91,7 +91,9 @@ def assistant(tmp_path_factory):
                                     "--interface", "127.0.0.1", "--port", str(rasa_port),
                                     "--credentials", "tests/e2e_credentials.yml", "--endpoints", "endpoints.yml"])
     sender, _ = start("sender", [sys.executable, "-m", "bot", "outbox", "run"])
+    gateway, gateway_log = start("gateway", [sys.executable, "-m", "bot.channels.sms_gateway"])
     try:
+        wait_for(f"http://127.0.0.1:{sms_port}/webhooks/twilio/", gateway, gateway_log)
         wait_for(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
         wait_for(f"http://127.0.0.1:{rasa_port}/status", rasa, rasa_log)
         engine = make_engine(url)

@@ -70,11 +70,20 @@ def new_sender_id() -> str:
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class Claimed:
+    """A row this sender has claimed: what the create call needs."""
+
     id: int
     phone: str
     body: str
     claimed_at: datetime
+
+    @classmethod
+    def of(cls, row) -> "Claimed":
+        return cls(row.id, row.phone, row.body, row.claimed_at)
+
+
+_Claimed = Claimed
 
 
 class OutboxSender:
@@ -112,6 +121,14 @@ class OutboxSender:
     def send_ids(self, outbound_ids: Iterable[int]) -> int:
         """Send these rows now if still pending and due, pacing by sleeping; returns how many went out."""
         return sum(self._claim_and_send(outbound_id) for outbound_id in outbound_ids)
+
+    def reserve_turn(self) -> bool:
+        """Take a send turn now if the rate allows, never waiting (the channel claims its reply with it)."""
+        return self._take_turn(block=False) == 0
+
+    def send_claimed(self, row: Claimed) -> bool:
+        """Send a row already claimed for this sender (the channel claims its reply as it stores it)."""
+        return self._send(row, paced=False)
 
     def send_now(self, outbound_ids: Iterable[int]) -> int:
         """Send these rows without ever sleeping (the SMS channel's replies): a row over the rate

@@ -31,12 +31,10 @@ outbox sender's) within two minutes.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
-from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
@@ -46,9 +44,12 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot import consent, inbound, outbox
-from bot.channels.sender import OutboxSender
-from bot.channels.twilio_client import is_valid_signature
+from bot import inbound, outbox
+from bot.channels.sender import Claimed, OutboxSender
+from bot.channels.sms_receiver import (  # noqa: F401  (EMPTY_TWIML and the limits are part of this module's API)
+    EMPTY_TWIML, GATEWAY_SIGNATURE_HEADER, MAX_BODY_BYTES, MAX_FIELDS, SmsReceiver, in_pool,
+    is_valid_gateway_signature,
+)
 from bot.db import engine_for
 from bot.models import InboundMessage, OutboundStatus
 from bot.privacy import install_log_masking, mask_phone
@@ -56,17 +57,11 @@ from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_REPLY_CHARS = 1600
-# Twilio's form for a 1,600-character text with ten pictures is well under 16 KB and ~60 fields.
-MAX_BODY_BYTES = 64 * 1024
-MAX_FIELDS = 200
 MAX_TURNS_IN_FLIGHT = 8          # Rasa turns at once per server; more texts wait, stored
 TURN_RETRY_DELAYS = (1.0, 4.0)   # seconds before the second and third try of a failed turn
 SWEEP_EVERY_SECONDS = 15
 PARSED_INTENT_KEY = "parsed_intent"  # the NLU's final intent, left in the message metadata
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -114,15 +109,15 @@ class TwilioChannel(InputChannel):
         clock: Callable[[], datetime] = utcnow,
         retry_delays: tuple[float, ...] = TURN_RETRY_DELAYS,
     ) -> None:
-        self.settings = settings or get_settings()
-        install_log_masking(self.settings.log_level)
-        self.engine = engine or engine_for(self.settings.database_url)
-        self.sender = sender or OutboxSender.from_settings(self.settings, self.engine)
+        settings = settings or get_settings()
+        install_log_masking(settings.log_level)
+        self.engine = engine or engine_for(settings.database_url)
+        self.receiver = SmsReceiver(settings, self.engine, clock)
+        self.sender = sender or OutboxSender.from_settings(settings, self.engine)
         self.clock = clock
         self.retry_delays = retry_delays
-        # Separate threads for storing (the webhook's only work), for the turns' database work and
-        # for Twilio calls, so a slow Twilio or a busy turn never holds up storing a new text.
-        self._store_pool = ThreadPoolExecutor(4, thread_name_prefix="sms-store")
+        # Storing (the receiver's threads), the turns' database work and the Twilio calls each have
+        # threads of their own, so a slow Twilio or a busy turn never holds up storing a new text.
         self._work_pool = ThreadPoolExecutor(8, thread_name_prefix="sms-work")
         self._send_pool = ThreadPoolExecutor(8, thread_name_prefix="sms-send")
         self._tasks: set[asyncio.Task] = set()
@@ -131,32 +126,40 @@ class TwilioChannel(InputChannel):
         self._sweeper: asyncio.Task | None = None
         self._app: Any = None  # the Sanic app, whose ctx.agent holds the tracker store
 
+    @property
+    def settings(self) -> Settings:
+        return self.receiver.settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self.receiver.settings = value
+
     # ----- HTTP ---------------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sms = Blueprint("twilio_sms", __name__)
 
         @sms.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            report = await self._in(self._work_pool, self._health)
-            return response.json(report, status=200 if report["status"] == "ok" else 503)
+            return await self.receiver.health("rasa sms channel")
 
         @sms.route("/webhook", methods=["POST"], stream=True)
         async def webhook(request: Request) -> HTTPResponse:
-            body = await read_limited_body(request)
-            if body is None:
-                return response.text("request too large for a text message", status=413)
-            form = self.signed_form(request, body)
-            if form is None:
-                return response.text("invalid Twilio signature", status=403)
-            if not form.get("MessageSid") or not form.get("From"):
-                return response.text("MessageSid and From are required", status=400)
             self._app = request.app
-            message_id, is_new = await self._in(self._store_pool, self._store, form)
-            if is_new:
-                self._start(message_id, form, on_new_message)
-            else:
-                logger.info("inbound %s is a retry of a stored text; not processed again", form["MessageSid"])
-            return response.text(EMPTY_TWIML, content_type="text/xml")
+            return await self.receiver.receive_text(request, lambda message_id: self._start(message_id, on_new_message))
+
+        @sms.route("/process", methods=["POST"])
+        async def process(request: Request) -> HTTPResponse:
+            """The SMS gateway stored a text: process it here (signed with the Twilio auth token)."""
+            if not is_valid_gateway_signature(self.settings.twilio_auth_token, request.body,
+                                              request.headers.get(GATEWAY_SIGNATURE_HEADER)):
+                return response.text("invalid gateway signature", status=403)
+            self._app = request.app
+            try:
+                message_id = int((request.json or {})["inbound_id"])
+            except (KeyError, TypeError, ValueError):
+                return response.text("inbound_id is required", status=400)
+            self._start(message_id, on_new_message)
+            return response.json({"accepted": message_id}, status=202)
 
         @sms.listener("after_server_start")
         async def start_sweeping(app, loop) -> None:
@@ -165,44 +168,16 @@ class TwilioChannel(InputChannel):
 
         @sms.route("/status", methods=["POST"], stream=True)
         async def status(request: Request) -> HTTPResponse:
-            body = await read_limited_body(request)
-            if body is None:
-                return response.text("request too large for a status callback", status=413)
-            form = self.signed_form(request, body)
-            if form is None:
-                return response.text("invalid Twilio signature", status=403)
-            outbound_id = request.args.get("outbound_id")
-            await self._in(self._work_pool, self._apply_status, form,
-                           int(outbound_id) if outbound_id and outbound_id.isdigit() else None)
-            return response.text("", status=200)
+            return await self.receiver.receive_status(request)
 
         return sms
 
-    def signed_form(self, request: Request, body: bytes | None = None) -> dict[str, str] | None:
-        """The form fields if Twilio signed them, else None (and a warning in the log).
-
-        The signature covers the public URL Twilio was given (PUBLIC_BASE_URL +
-        path + query), which differs from what this server sees behind a proxy.
-        Blank fields count, so the body is parsed here, keeping them.
-        """
-        url = self.settings.public_base_url + request.path
-        if request.query_string:
-            url += "?" + request.query_string
-        raw = request.body if body is None else body
-        params = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-        if not is_valid_signature(self.settings.twilio_auth_token, url, params,
-                                  request.headers.get("X-Twilio-Signature")):
-            logger.warning("refused a request to %s with a missing or wrong Twilio signature", request.path)
-            return None
-        return {name: values[0] for name, values in params.items()}
-
     # ----- the work behind the webhook ------------------------------------------------
-    def _start(self, message_id: int, form: dict[str, str],
-               on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    def _start(self, message_id: int, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         if message_id in self._queued:
             return
         self._queued.add(message_id)
-        self._spawn(self._process(message_id, form, on_new_message))
+        self._spawn(self._process(message_id, on_new_message))
 
     async def sweep_once(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> int:
         """Pick up what a crashed server left: unclaimed texts are processed, stuck ones go to staff."""
@@ -212,7 +187,7 @@ class TwilioChannel(InputChannel):
             if message_id in self._queued:
                 continue
             logger.warning("inbound %s from %s was never processed; processing it now", sid, mask_phone(phone))
-            self._start(message_id, {"From": phone, "MessageSid": sid}, on_new_message)
+            self._start(message_id, on_new_message)
             started += 1
         return started
 
@@ -224,37 +199,33 @@ class TwilioChannel(InputChannel):
                 logger.exception("sweep for unprocessed texts failed; trying again later")
             await asyncio.sleep(SWEEP_EVERY_SECONDS)
 
-    async def _process(self, message_id: int, form: dict[str, str],
-                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        phone, sid = form["From"], form["MessageSid"]
+    async def _process(self, message_id: int, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         try:
             if self._turn_slots is None:
                 self._turn_slots = asyncio.Semaphore(MAX_TURNS_IN_FLIGHT)
             async with self._turn_slots:
-                await self._turn(message_id, form, on_new_message)
+                await self._turn(message_id, on_new_message)
         except Exception:
-            logger.exception("inbound %s from %s: the turn failed; handing it to staff", sid, mask_phone(phone))
+            logger.exception("inbound %s: the turn failed; handing it to staff", message_id)
             try:
                 await self._hand_over(message_id)
             except Exception:
-                logger.exception("inbound %s: could not even hand it to staff; the sweep will", sid)
+                logger.exception("inbound %s: could not even hand it to staff; the sweep will", message_id)
         finally:
             self._queued.discard(message_id)
 
-    async def _turn(self, message_id: int, form: dict[str, str],
-                    on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        phone, sid = form["From"], form["MessageSid"]
-        triage = await self._in(self._work_pool, self._claim_and_triage, message_id, form.get("OptOutType"))
+    async def _turn(self, message_id: int, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        triage = await self._in(self._work_pool, self._claim_and_triage, message_id)
         if triage is None:
             return  # another server (or an earlier run) has it
+        phone, sid = triage.phone, triage.message_sid
         await self._send_now(triage.outbound_ids)
         if not triage.pass_to_rasa:
             return  # triage ended it (keyword, picture, empty text) and recorded how
-        was_opted_out = await self._in(self._work_pool, self._opted_out, phone)
         metadata = {
             "message_sid": sid,
             "inbound_id": message_id,
-            "num_media": len(inbound.media_from_form(form)),
+            "num_media": triage.num_media,
             "paused_ticket_id": triage.paused_ticket_id,
             "opened_ticket_id": triage.opened_ticket_id,
             inbound.WHOLE_TEXT_KEY: triage.whole_text,
@@ -262,28 +233,27 @@ class TwilioChannel(InputChannel):
         for attempt, delay in enumerate((0.0, *self.retry_delays), start=1):
             if delay:
                 await asyncio.sleep(delay)
+                await self._in(self._work_pool, self._record_attempt, message_id)  # the claim counted the first
             try:
-                text = await self._ask_rasa(message_id, triage, metadata, phone, sid, on_new_message)
+                text = await self._ask_rasa(triage, metadata, phone, sid, on_new_message)
             except TurnFailed as failure:
                 logger.warning("inbound %s from %s: turn %d failed (%s)", sid, mask_phone(phone), attempt, failure)
                 continue
-            if triage.paused_ticket_id is not None:
-                outcome = inbound.WITH_STAFF  # staff have it; anything Rasa said is not sent
-            else:
-                reply_id, status = await self._in(self._work_pool, self._enqueue_reply, phone, text, was_opted_out)
-                await self._send_now([reply_id])
-                outcome = inbound.OPTED_OUT if status == OutboundStatus.BLOCKED else inbound.REPLIED
             intent, confidence = await self._prediction(metadata, phone, sid)
-            await self._in(self._work_pool, self._mark, message_id, outcome, intent, confidence)
+            reply = None if triage.paused_ticket_id is not None else text  # staff have it: nothing Rasa said goes
+            claim = reply is not None and self.sender.reserve_turn()
+            claimed = await self._in(self._work_pool, self._finish, message_id, reply, triage.was_opted_out,
+                                     intent, confidence, claim)
+            if claimed is not None:
+                await self._in(self._send_pool, self.sender.send_claimed, claimed)
             return
         logger.error("inbound %s from %s: Rasa failed %d times; handing it to staff with a holding reply",
                      sid, mask_phone(phone), 1 + len(self.retry_delays))
         await self._hand_over(message_id)
 
-    async def _ask_rasa(self, message_id: int, triage: inbound.Triage, metadata: dict, phone: str, sid: str,
+    async def _ask_rasa(self, triage: inbound.Triage, metadata: dict, phone: str, sid: str,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
         """One try of the turn; the bot's reply, or TurnFailed."""
-        await self._in(self._work_pool, self._record_attempt, message_id)
         collector = CollectingOutputChannel()
         try:
             await on_new_message(UserMessage(triage.nlu_text, collector, sender_id=phone,
@@ -335,24 +305,10 @@ class TwilioChannel(InputChannel):
             logger.exception("outbox %s: immediate send failed; the outbox sender will retry", outbound_ids)
 
     # ----- database use cases (run on the channel's threads) ---------------------------
-    def _store(self, form: dict[str, str]) -> tuple[int, bool]:
-        with Session(self.engine) as session, session.begin():
-            message, is_new = inbound.store_inbound(
-                session,
-                message_sid=form["MessageSid"],
-                phone=form["From"],
-                to_number=form.get("To"),
-                body=form.get("Body", ""),
-                media=inbound.media_from_form(form),
-                now=self.clock(),
-            )
-            return message.id, is_new
-
-    def _claim_and_triage(self, message_id: int, opt_out_type: str | None) -> inbound.Triage | None:
+    def _claim_and_triage(self, message_id: int) -> inbound.Triage | None:
         with Session(self.engine) as session, session.begin():
             return inbound.claim_and_triage(session, message_id, now=self.clock(),
-                                            advanced_opt_out=self.settings.twilio_advanced_opt_out,
-                                            opt_out_type=opt_out_type)
+                                            advanced_opt_out=self.settings.twilio_advanced_opt_out)
 
     def _record_attempt(self, message_id: int) -> int:
         with Session(self.engine) as session, session.begin():
@@ -374,43 +330,19 @@ class TwilioChannel(InputChannel):
                              message.message_sid, mask_phone(message.phone), message.status)
             return [(m.id, m.phone, m.message_sid) for m in inbound.unclaimed_texts(session, self.clock())]
 
-    def _opted_out(self, phone: str) -> bool:
-        with Session(self.engine) as session:
-            return consent.is_opted_out(session, phone)
-
-    def _enqueue_reply(self, phone: str, text: str, was_opted_out: bool) -> tuple[int, OutboundStatus]:
-        """Store the turn's reply; if the turn itself opted the phone out ("please stop
-        texting me"), the reply is that opt-out's one confirmation and may still go."""
+    def _finish(self, message_id: int, reply: str | None, was_opted_out: bool, intent: str | None,
+                confidence: float | None, claim: bool) -> "Claimed | None":
+        """The turn's end in one transaction: its reply stored (claimed for sending right away when
+        ``claim``) and the text marked with its outcome."""
         with Session(self.engine) as session, session.begin():
-            kind = "reply"
-            if not was_opted_out and consent.is_opted_out(session, phone):
-                kind = outbox.CONSENT_CONFIRMATION
-            row = outbox.enqueue_text(session, phone, text, kind, self.clock())
-            return row.id, row.status
-
-    def _mark(self, message_id: int, outcome: str, intent: str | None, confidence: float | None) -> None:
-        with Session(self.engine) as session, session.begin():
-            inbound.mark_processed(session, message_id, self.clock(), outcome=outcome, intent=intent,
-                                   confidence=confidence)
-
-    def _apply_status(self, form: dict[str, str], outbound_id: int | None) -> None:
-        code = form.get("ErrorCode")
-        with Session(self.engine) as session, session.begin():
-            row = outbox.apply_status_callback(
-                session, sid=form.get("MessageSid", ""), twilio_status=form.get("MessageStatus", ""),
-                error_code=int(code) if code and code.isdigit() else None,
-                now=self.clock(), outbound_id=outbound_id,
-            )
-        if row is None:
-            logger.info("status %s for unknown message %s ignored", form.get("MessageStatus"), form.get("MessageSid"))
-
-    def _health(self) -> dict:
-        with Session(self.engine) as session:
-            return {"channel": "twilio", **outbox.outbox_health(session, self.clock()).as_dict()}
+            row, _ = inbound.finish_turn(session, message_id, self.clock(), reply=reply, was_opted_out=was_opted_out,
+                                         intent=intent, confidence=confidence,
+                                         claimed_by=self.sender.sender_id if claim else None)
+            return Claimed.of(row) if row is not None and row.status == OutboundStatus.SENDING else None
 
     # ----- helpers ----------------------------------------------------------------------
     async def _in(self, pool: ThreadPoolExecutor, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(function, *args))
+        return await in_pool(pool, function, *args)
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -421,30 +353,3 @@ class TwilioChannel(InputChannel):
         """Wait for the background work of every text received so far (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-async def read_limited_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` or has more than MAX_FIELDS fields.
-
-    Read from the stream (the route is ``stream=True``), so an oversized body is refused
-    from its Content-Length before a byte of it is read, and never parsed or hashed.
-    """
-    stream = request.stream
-    if stream is not None:
-        stream.request_max_size = limit  # Sanic stops reading (and closes) past it
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
-        return None
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream:
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-    except Exception:  # Sanic's PayloadTooLarge for a chunked body past the limit
-        return None
-    body = b"".join(chunks)
-    if body.count(b"&") >= MAX_FIELDS:
-        return None
-    return body

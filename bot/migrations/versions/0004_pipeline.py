@@ -18,6 +18,7 @@ def upgrade() -> None:
     with op.batch_alter_table('inbound_message') as batch:
         batch.add_column(sa.Column('outcome', sa.String(length=20), nullable=True))
         batch.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
+        batch.add_column(sa.Column('opt_out_type', sa.String(length=10), nullable=True))
     with op.batch_alter_table('outbound_message') as batch:
         batch.add_column(sa.Column('give_up_at', bot.models.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('alerted_at', bot.models.UTCDateTime(timezone=True), nullable=True))
@@ -32,5 +33,6 @@ def downgrade() -> None:
         batch.drop_column('alerted_at')
         batch.drop_column('give_up_at')
     with op.batch_alter_table('inbound_message') as batch:
+        batch.drop_column('opt_out_type')
         batch.drop_column('attempts')
         batch.drop_column('outcome')
