@@ -32,13 +32,13 @@ export TWILIO_API_BASE ?= http://127.0.0.1:8099
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard bot/nlu/*.py bot/safety.py)
 PHONE ?= +15035550111
 
-.PHONY: help setup db train run shell test validate pytest story-test evaluate bench review-nlu clean
+.PHONY: help setup db train run shell test validate pytest story-test evaluate bench review-nlu mutate clean
 
 help:
 	@echo "make run    set up, migrate, load the demo practice, train if needed, start everything"
 	@echo "make test   everything CI runs"
 	@echo "make shell  a Rasa shell as a demo patient (PHONE=+1... to choose; needs make run)"
-	@echo "make validate | train | evaluate | bench | review-nlu | clean"
+	@echo "make validate | train | evaluate | bench | review-nlu | mutate | clean"
 
 $(STAMP): requirements.txt
 	@if [ -z "$(PYTHON)" ]; then \
@@ -87,6 +87,15 @@ evaluate: $(STAMP)
 bench: $(STAMP) $(MODEL_STAMP)
 	$(PY) bench/bench_reminders.py
 	$(PY) bench/bench_nlu.py
+	$(PY) bench/bench_pipeline.py
+
+# Mutation testing of the modules that guard the promises (about 40 min on 2 cores; not part of make test).
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -rf mutants
+	@mkdir -p var
+	$(BIN)/mutmut run --max-children 2 > var/mutmut.log 2>&1 || { tail -20 var/mutmut.log; exit 1; }
+	$(PY) -m bot.tools.mutation_report
 
 review-nlu: $(STAMP)
 	$(PY) -m bot review-nlu
