@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditEntry, StaffRole, StaffSession, StaffUser
+from bot.models import AppointmentType, AuditEntry, StaffRole, StaffSession, StaffUser
 
 ALL_QUEUES = ("front_desk", "billing", "clinical", "urgent")
 
@@ -139,6 +139,15 @@ def visible_queues(role: str) -> tuple[str, ...]:
 
 def may_see_queue(role: str, queue: str) -> bool:
     return queue in visible_queues(role)
+
+
+# Who may read the name of a sensitive visit type (behavioral health, women's health...): the
+# clinicians and admins. Others see that there is a visit, when and with whom, not what for.
+ROLES_SEEING_SENSITIVE_TYPES = frozenset({StaffRole.CLINICAL.value, StaffRole.ADMIN.value})
+
+
+def may_see_visit_type(role: str, appointment_type: AppointmentType) -> bool:
+    return not appointment_type.sensitive or role in ROLES_SEEING_SENSITIVE_TYPES
 
 
 # --- Logins ----------------------------------------------------------------------

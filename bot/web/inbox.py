@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import handoff, patients, staff
 from bot.channels import rasa_http
-from bot.models import (Appointment, CannedResponse, HandoffTicket, OutboundStatus, Patient,
+from bot.models import (Appointment, CannedResponse, HandoffTicket, OutboundStatus, Patient, Practice,
                         StaffUser, TicketStatus)
 from bot.outbox import enqueue_text
 from bot.practice import format_phone, get_practice, practice_zone
@@ -53,6 +53,10 @@ def waited(delta: timedelta) -> str:
 
 def _names(session: Session) -> dict[int, str]:
     return {u.id: u.display_name for u in session.execute(select(StaffUser)).scalars()}
+
+
+def _queue_names(practice: Practice) -> dict[str, str]:
+    return {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
 
 
 def _patient_label(session: Session, ticket: HandoffTicket) -> str:
@@ -97,7 +101,7 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
 
 def _queue_rows(session: Session, show: str) -> list[dict[str, Any]]:
     practice = get_practice(session)
-    g.queue_names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+    g.queue_names = _queue_names(practice)
     zone, at = practice_zone(practice), now()
     query = select(HandoffTicket).where(HandoffTicket.queue.in_(g.staff.queues))
     if show == "resolved":
@@ -112,8 +116,28 @@ def _queue_rows(session: Session, show: str) -> list[dict[str, Any]]:
     return [_queue_row(session, t, names, zone, at) for t in session.execute(query).scalars()]
 
 
-def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime) -> dict[str, Any]:
-    return {"ref": entry.ref, "who": entry.who, "author": entry.author, "body": entry.body, "status": entry.status,
+def marker_text(entry: handoff.TranscriptEntry, ticket_id: int, queue_names: dict[str, str]) -> str:
+    """The words of a span or withheld line: '1 earlier clinical conversation, not shown'."""
+    queue = queue_names.get(entry.queue, entry.queue).lower()
+    if entry.who == "withheld":
+        plural = "s" if entry.count != 1 else ""
+        when = "earlier " if entry.earlier else ""
+        after = "" if entry.earlier else " at the same time"
+        return f"{entry.count} {when}{queue} conversation{plural}{after}, not shown"
+    if entry.ticket_id == ticket_id:
+        return f"This conversation (ticket {ticket_id})"
+    if entry.earlier:
+        return f"Earlier {queue} conversation (ticket {entry.ticket_id})"
+    return f"{queue.capitalize()} conversation at the same time (ticket {entry.ticket_id})"
+
+
+def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime, ticket_id: int,
+                queue_names: dict[str, str]) -> dict[str, Any]:
+    marker = entry.who in handoff.MARKERS
+    link = entry.who == "span" and entry.ticket_id != ticket_id
+    return {"ref": entry.ref, "who": entry.who, "author": entry.author, "status": entry.status,
+            "body": marker_text(entry, ticket_id, queue_names) if marker else entry.body,
+            "url": url_for("inbox.ticket", ticket_id=entry.ticket_id) if link else None,
             "at": entry.at.isoformat(), "time": local_time(entry.at, zone, at)}
 
 
@@ -176,9 +200,10 @@ def ticket(ticket_id: int):
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
         names = _names(session)
-        g.queue_names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+        g.queue_names = _queue_names(practice)
         row = _queue_row(session, ticket, names, zone, at)
-        entries = [_entry_json(e, zone, at) for e in handoff.transcript(session, ticket)]
+        entries = [_entry_json(e, zone, at, ticket_id, g.queue_names)
+                   for e in handoff.transcript(session, ticket, role=g.staff.role)]
         patients = [ticket.patient] if ticket.patient else list(
             session.execute(select(Patient).where(Patient.phone == ticket.phone)).scalars())
         values = {
@@ -191,7 +216,8 @@ def ticket(ticket_id: int):
         appointments = [{
             "when": local_time(a.start, zone),
             "provider": a.provider.display_name,
-            "type": a.appointment_type.name,
+            "type": a.appointment_type.name if staff.may_see_visit_type(g.staff.role, a.appointment_type)
+            else "a visit",
             "status": a.status.value,
             "patient": a.patient.full_name,
         } for a in _upcoming_appointments(session, ticket, at)]
@@ -214,13 +240,13 @@ def api_transcript(ticket_id: int):
         practice = get_practice(session)
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
-        entries = handoff.transcript(session, ticket)
+        entries = handoff.transcript(session, ticket, role=g.staff.role)
         refs = [e.ref for e in entries]
         start = refs.index(after) + 1 if after in refs else 0
-        g.queue_names = {}
+        g.queue_names = _queue_names(practice)
         row = _queue_row(session, ticket, _names(session), zone, at)
     return jsonify(
-        entries=[_entry_json(e, zone, at) for e in entries[start:]],
+        entries=[_entry_json(e, zone, at, ticket_id, g.queue_names) for e in entries[start:]],
         statuses={e.ref: e.status for e in entries if e.status is not None},
         ticket={k: row[k] for k in ("status", "claimed_by", "urgency", "waiting", "due")},
     )

@@ -67,6 +67,13 @@
         var atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 10;
         data.entries.forEach(function (e) {
           if (list.querySelector('li[data-ref="' + e.ref + '"]')) return;
+          if (e.who === "span" || e.who === "withheld") {
+            var marker = el("li", "marker " + e.who, e.url ? null : e.body);
+            if (e.url) { var to = el("a", "", e.body); to.href = e.url; marker.appendChild(to); }
+            marker.dataset.ref = e.ref;
+            list.appendChild(marker);
+            return;
+          }
           var li = el("li", "msg " + e.who);
           li.dataset.ref = e.ref;
           li.appendChild(el("span", "who", e.author ? e.who + " · " + e.author : e.who));
