@@ -149,7 +149,7 @@ def record_staff_reply(session: Session, ticket_id: int, now: datetime) -> Hando
 
 
 def resolve_ticket(session: Session, ticket_id: int, staff_user_id: int, now: datetime) -> HandoffTicket:
-    """Close the ticket; the caller hands the conversation back to the bot (Rasa resume)."""
+    """Close the ticket. Staff resolve through :func:`bot.handback.resolve_and_hand_back`, which also stores the resume."""
     ticket = _ticket(session, ticket_id)
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now

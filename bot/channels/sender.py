@@ -41,6 +41,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from bot import outbox
+from bot.channels.rasa_commands import deliver_conversation_commands
 from bot.channels.twilio_client import make_twilio_client
 from bot.db import engine_for
 from bot.privacy import install_log_masking, mask_phone
@@ -231,6 +232,7 @@ class OutboxSender:
         logger.info("outbox sender %s starting", self.sender_id)
         self.reconcile_stale(stale_after)
         while not stop.is_set():
+            deliver_conversation_commands(self.engine, self.settings, self.clock)  # staff hand-backs to Rasa
             sent = self.send_due()
             if once:
                 with Session(self.engine) as session:
