@@ -408,6 +408,17 @@ class StaffSession(Base):
     staff_user = relationship("StaffUser")
 
 
+class LoginFailure(Base):
+    """A wrong password (or unknown username): what the login lockout and the global limit count."""
+
+    __tablename__ = "login_failure"
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, index=True)
+    username = Column(String(80), nullable=False)
+    client_address = Column(String(64), nullable=False)
+    __table_args__ = (Index("ix_login_failure_who", "username", "client_address", "at"),)
+
+
 class CannedResponse(Base):
     """A reply template kept by admins; placeholders like {first_name}."""
 

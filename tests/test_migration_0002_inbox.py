@@ -1,4 +1,4 @@
-"""Migration 0002_inbox upgrades a database already in use (at 0001, with tickets and notes) on SQLite and
+"""Migration 0002_inbox (conversation_command, login_failure, notes by the assistant) upgrades a database already in use (at 0001, with tickets and notes) on SQLite and
 PostgreSQL, keeps its data, and goes back down cleanly."""
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def test_0002_upgrades_a_database_in_use_and_downgrades(url):
 
     command.upgrade(config, "head")
     tables = set(inspect(engine).get_table_names())
-    assert "conversation_command" in tables
+    assert {"conversation_command", "login_failure"} <= tables
+    assert {c["name"] for c in inspect(engine).get_columns("login_failure")} == {"id", "at", "username",
+                                                                                   "client_address"}
     columns = {c["name"]: c for c in inspect(engine).get_columns("conversation_command")}
     assert set(columns) == {"id", "kind", "phone", "ticket_id", "status", "attempts", "next_attempt_at",
                             "claimed_until", "last_error", "created_at", "done_at"}
@@ -52,7 +54,7 @@ def test_0002_upgrades_a_database_in_use_and_downgrades(url):
                           " VALUES (7, NULL, 'the assistant could not take it back', :at)"), {"at": AT})
 
     command.downgrade(config, "0001")
-    assert "conversation_command" not in set(inspect(engine).get_table_names())
+    assert not {"conversation_command", "login_failure"} & set(inspect(engine).get_table_names())
     assert _rows(engine, "SELECT ticket_id, staff_user_id, body FROM ticket_note") == [(7, 1, "called back")]
     command.upgrade(config, "head")  # and up again
     engine.dispose()

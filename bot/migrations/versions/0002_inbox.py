@@ -1,4 +1,4 @@
-"""inbox: durable hand-backs to Rasa (conversation_command), notes written by the assistant
+"""inbox: durable hand-backs to Rasa (conversation_command), notes written by the assistant, failed logins
 
 Revision ID: 0002_inbox
 Revises: 0001
@@ -36,6 +36,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_conversation_command_phone'), ['phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversation_command_ticket_id'), ['ticket_id'], unique=False)
 
+    op.create_table('login_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', bot.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('client_address', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('login_failure', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_failure_at'), ['at'], unique=False)
+        batch_op.create_index('ix_login_failure_who', ['username', 'client_address', 'at'], unique=False)
+
     # A note with no staff member is the assistant's (a hand-back that failed).
     with op.batch_alter_table('ticket_note', schema=None) as batch_op:
         batch_op.alter_column('staff_user_id', existing_type=sa.INTEGER(), nullable=True)
@@ -46,6 +57,11 @@ def downgrade() -> None:
     op.execute("DELETE FROM ticket_note WHERE staff_user_id IS NULL")
     with op.batch_alter_table('ticket_note', schema=None) as batch_op:
         batch_op.alter_column('staff_user_id', existing_type=sa.INTEGER(), nullable=False)
+
+    with op.batch_alter_table('login_failure', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_failure_who')
+        batch_op.drop_index(batch_op.f('ix_login_failure_at'))
+    op.drop_table('login_failure')
 
     with op.batch_alter_table('conversation_command', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversation_command_ticket_id'))
