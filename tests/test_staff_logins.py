@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot import staff
 from bot.models import StaffUser
-from tests.web_helpers import PASSWORD, add_user, login, make_app, try_login
+from bot.settings import Settings
+from tests.web_helpers import PASSWORD, add_user, csrf_of, login, make_app, try_login
 
 
 def _client(app, address: str):
@@ -107,3 +108,34 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_locked(engine, 
     colleague = _client(app, "127.0.0.1")  # the same proxy, another desk
     colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "192.168.1.20"
     assert try_login(colleague, "bea", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("env, secure", [
+    ({}, False),
+    ({"PUBLIC_BASE_URL": "http://127.0.0.1:5005"}, False),
+    ({"PUBLIC_BASE_URL": "https://sms.practice.example"}, True),
+    ({"PUBLIC_BASE_URL": "https://sms.practice.example", "STAFF_COOKIE_SECURE": "false"}, False),
+    ({"STAFF_COOKIE_SECURE": "true"}, True),
+])
+def test_secure_cookies_follow_public_base_url_unless_set(env, secure):
+    assert Settings.from_env(env).staff_cookie_secure is secure
+
+
+def _set_cookies(response) -> dict[str, str]:
+    return {h.split("=", 1)[0]: h for h in response.headers.getlist("Set-Cookie")}
+
+
+def test_with_secure_cookies_every_inbox_cookie_is_https_only(engine, now, clock):
+    app = make_app(engine, clock, staff_cookie_secure=True)
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    form = client.get("/login")
+    assert "Secure" in _set_cookies(form)["staff_login_csrf"]
+    logged_in = try_login(client, "bea")
+    assert logged_in.status_code == 302
+    assert "Secure" in _set_cookies(logged_in)["staff_session"]
+    csrf = csrf_of(client)
+    logged_out = client.post("/logout", data={"csrf_token": csrf})  # flashes "You are logged out."
+    assert "Secure" in _set_cookies(logged_out)["session"]  # Flask's own cookie, carrying flashed messages
+    plain = try_login(make_app(engine, clock).test_client(), "bea")
+    assert "Secure" not in _set_cookies(plain)["staff_session"]

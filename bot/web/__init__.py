@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         SECRET_KEY=settings.staff_secret_key,  # signs flashed messages only
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.staff_cookie_secure,  # Flask's own cookie carries flashed messages
         MAX_CONTENT_LENGTH=256 * 1024,
         STAFF_SETTINGS=settings,
         STAFF_CLOCK=clock or (lambda: datetime.now(timezone.utc)),

@@ -147,6 +147,11 @@ def favicon():
     return "", 204
 
 
+def _secure_cookies() -> bool:
+    """Secure cookies (HTTPS only): STAFF_COOKIE_SECURE, on by default when PUBLIC_BASE_URL is https."""
+    return settings().staff_cookie_secure or request.is_secure
+
+
 def _log_in(username: str, password: str, address: str) -> tuple[staff.Login | None, staff.LoginLock | None]:
     """A started login, or why not: (None, the lock) when refused untried, (None, None) for a wrong password.
 
@@ -186,7 +191,7 @@ def login():
         started, lock = _log_in(username, request.form.get("password", ""), request.remote_addr or "unknown")
         if started is not None:
             response = redirect(_safe_next(request.args.get("next")))
-            response.set_cookie(COOKIE, started.token, httponly=True, samesite="Lax", secure=request.is_secure,
+            response.set_cookie(COOKIE, started.token, httponly=True, samesite="Lax", secure=_secure_cookies(),
                                 path="/", max_age=int(settings().staff_session_hours * 3600))
             response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
             return response
@@ -201,7 +206,7 @@ def login():
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = make_response(render_template("login.html", login_csrf=token, error=error), status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/login")
+                        secure=_secure_cookies(), path="/login")
     return response
 
 
