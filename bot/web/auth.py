@@ -113,8 +113,16 @@ def _check_request():
     return None
 
 
-def _no_store(response):
+# Only the inbox's own files run or style a page: no inline script or style, no other origin, never framed.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+
+
+def _security_headers(response):
+    """On every response (pages, the API, static files, errors): patient data is neither cached nor framed."""
     response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -123,7 +131,7 @@ def _no_store(response):
 
 def init_app(app: Flask) -> None:
     app.before_request(_check_request)
-    app.after_request(_no_store)
+    app.after_request(_security_headers)
 
     @app.context_processor
     def _staff_globals():
