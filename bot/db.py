@@ -17,7 +17,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
-from bot.settings import get_settings
+from bot.private_files import private_dir, private_file
+from bot.settings import VAR, get_settings
 
 
 Base = declarative_base()
@@ -28,7 +29,11 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Patient data: the folder (var/ tightened on every start) and a new file are the owner's only;
+            # SQLite gives its -wal and -shm files the database file's mode.
+            private_dir(Path(path).parent, tighten=Path(path).parent == VAR)
+            if not Path(path).exists():
+                private_file(Path(path))
         engine = create_engine(
             url, future=True, connect_args={"timeout": 30, "check_same_thread": False}
         )
@@ -73,7 +78,7 @@ def backup_sqlite(source: Path, destination: Path) -> Path:
     SQLite's online backup copies page by page under its own locks (WAL included),
     so unlike `cp` it never catches a half-written transaction.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    private_file(destination)  # a copy of patient data: the owner's only, like the original
     with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
             closing(sqlite3.connect(destination)) as dst:
         src.backup(dst)

@@ -7,13 +7,14 @@ promised for Monday morning, not for Friday night.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import staff
 from bot.models import (
     HandoffTicket,
     InboundMessage,
@@ -148,7 +149,7 @@ def record_staff_reply(session: Session, ticket_id: int, now: datetime) -> Hando
 
 
 def resolve_ticket(session: Session, ticket_id: int, staff_user_id: int, now: datetime) -> HandoffTicket:
-    """Close the ticket; the caller hands the conversation back to the bot (Rasa resume)."""
+    """Close the ticket. Staff resolve through :func:`bot.handback.resolve_and_hand_back`, which also stores the resume."""
     ticket = _ticket(session, ticket_id)
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
@@ -177,40 +178,161 @@ def add_note(session: Session, ticket_id: int, staff_user_id: int, body: str, no
 
 
 @dataclass(frozen=True)
+class ConversationSpan:
+    """One ticket's part of a phone's conversation: from the first text that led to it to its resolution.
+
+    ``ends`` is None while the ticket is open (the span runs until now).
+    """
+
+    ticket_id: int
+    queue: str
+    begins: datetime
+    ends: datetime | None
+
+    def holds(self, at: datetime) -> bool:
+        return self.begins <= at and (self.ends is None or at <= self.ends)
+
+
+def conversation_spans(session: Session, phone: str) -> list[ConversationSpan]:
+    """Every ticket's span on this phone, in the order the spans began.
+
+    A span begins at the earliest of the ticket's creation and the texts
+    attached to it (the texts that led to the hand-over), and ends when the
+    ticket was resolved; a reopened ticket's span runs on until now.
+    """
+    first_text = dict(session.execute(
+        select(InboundMessage.ticket_id, func.min(InboundMessage.received_at))
+        .where(InboundMessage.phone == phone, InboundMessage.ticket_id.is_not(None))
+        .group_by(InboundMessage.ticket_id)
+    ).all())
+    spans = []
+    for ticket in session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars():
+        begins = min(filter(None, (ticket.created_at, first_text.get(ticket.id))))
+        ends = ticket.resolved_at if ticket.status == TicketStatus.RESOLVED else None
+        spans.append(ConversationSpan(ticket.id, ticket.queue, begins, ends))
+    return sorted(spans, key=lambda s: (s.begins, s.ticket_id))
+
+
+def span_owner(spans: list[ConversationSpan], at: datetime, ticket_id: int | None = None) -> int | None:
+    """The ticket whose conversation a text (or note) at ``at`` belongs to, or None (the bot's own talk).
+
+    A text that names its ticket belongs to it; otherwise the newest span
+    holding its time wins, as a paused conversation's texts join the newest
+    open ticket.
+    """
+    if ticket_id is not None and any(s.ticket_id == ticket_id for s in spans):
+        return ticket_id
+    holding = [s for s in spans if s.holds(at)]
+    return holding[-1].ticket_id if holding else None
+
+
+@dataclass(frozen=True)
 class TranscriptEntry:
+    """One line of a ticket's conversation as one staff member may see it.
+
+    ``who`` is patient, bot, staff, reminder, system or note for a text or a
+    note; ``span`` marks where a ticket's conversation begins when several are
+    shown; ``withheld`` stands for ``count`` conversations in ``queue`` the
+    viewer may not see (``earlier``: before this ticket's began; else at the
+    same time). Markers carry no body: the inbox words them.
+    """
+
     at: datetime
-    who: str          # patient, bot, staff, reminder, system, note
+    who: str
     body: str
     status: str | None = None   # delivery status of an outbound text
-    ref: str = ""                # "in-12", "out-7", "note-3": stable ids for live updates
+    ref: str = ""                # "in-12", "out-7", "note-3", "span-4", "withheld-5": stable ids for live updates
     author: str | None = None    # the staff member who wrote a staff text or a note
+    ticket_id: int | None = None  # the ticket whose conversation it belongs to
+    queue: str | None = None     # span and withheld markers: that ticket's queue
+    count: int = 0               # withheld: how many conversations
+    earlier: bool = False        # span and withheld markers: began before this ticket's conversation
 
 
+MARKERS = ("span", "withheld")
 _OUTBOUND_WHO = {"reply": "bot", "staff": "staff", "reminder": "reminder", "recall": "reminder", "waitlist": "reminder"}
 
 
-def transcript(session: Session, ticket: HandoffTicket, limit: int = 200) -> list[TranscriptEntry]:
-    """The conversation of the ticket's phone: patient, bot and staff texts and notes, oldest first."""
+def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int = 200) -> list[TranscriptEntry]:
+    """The ticket's conversation, oldest first, as a staff member of ``role`` may see it (minimum necessary).
+
+    Shown: the ticket's own span, and the spans of other tickets on the phone
+    that began before this one ended, when ``role`` may see their queue. Every
+    other span that began by then is one ``withheld`` line (consecutive ones of
+    a queue merged). The bot's talk outside every span is not shown.
+    """
+    spans = conversation_spans(session, ticket.phone)
+    own = next(s for s in spans if s.ticket_id == ticket.id)
+    relevant = [s for s in spans if own.ends is None or s.begins <= own.ends]
+    visible = {s.ticket_id for s in relevant if s.ticket_id == ticket.id or staff.may_see_queue(role, s.queue)}
+    since = relevant[0].begins
+
+    def shown(at: datetime, owner: int | None) -> bool:
+        if owner == ticket.id:
+            return True
+        return owner in visible and (own.ends is None or at <= own.ends)
+
     inbound = session.execute(
-        select(InboundMessage).where(InboundMessage.phone == ticket.phone)
-        .order_by(InboundMessage.id.desc()).limit(limit)
+        select(InboundMessage).where(
+            InboundMessage.phone == ticket.phone,
+            (InboundMessage.received_at >= since) | (InboundMessage.ticket_id == ticket.id))
     ).scalars()
     outbound = session.execute(
-        select(OutboundMessage).where(OutboundMessage.phone == ticket.phone)
-        .order_by(OutboundMessage.id.desc()).limit(limit)
+        select(OutboundMessage).where(
+            OutboundMessage.phone == ticket.phone,
+            (OutboundMessage.created_at >= since) | (OutboundMessage.ticket_id == ticket.id))
     ).scalars()
-    entries = [TranscriptEntry(m.received_at, "patient", m.body or "(picture)", None, f"in-{m.id}") for m in inbound]
-    outbound = list(outbound)
-    notes = list(ticket.notes)
-    author_ids = {m.staff_user_id for m in outbound} | {n.staff_user_id for n in notes}
+    notes = session.execute(select(TicketNote).where(TicketNote.ticket_id.in_(visible))).scalars()
+    inbound = [(m, span_owner(spans, m.received_at, m.ticket_id)) for m in inbound]
+    outbound = [(m, span_owner(spans, m.created_at, m.ticket_id)) for m in outbound]
+    inbound = [(m, owner) for m, owner in inbound if shown(m.received_at, owner)]
+    outbound = [(m, owner) for m, owner in outbound if shown(m.created_at, owner)]
+    notes = [n for n in notes if shown(n.created_at, n.ticket_id)]
+
+    author_ids = {m.staff_user_id for m, _ in outbound} | {n.staff_user_id for n in notes}
     authors = dict(session.execute(
         select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(author_ids - {None}))).all())
+    entries = [TranscriptEntry(m.received_at, "patient", m.body or "(picture)", None, f"in-{m.id}", ticket_id=owner)
+               for m, owner in inbound]
     entries += [
         TranscriptEntry(m.created_at, _OUTBOUND_WHO.get(m.kind, "system"), m.body, m.status.value, f"out-{m.id}",
-                        authors.get(m.staff_user_id))
-        for m in outbound
+                        authors.get(m.staff_user_id), ticket_id=owner)
+        for m, owner in outbound
     ]
-    entries += [TranscriptEntry(n.created_at, "note", n.body, None, f"note-{n.id}", authors.get(n.staff_user_id))
-                for n in notes]
+    entries += [TranscriptEntry(n.created_at, "note", n.body, None, f"note-{n.id}", authors.get(n.staff_user_id),
+                                ticket_id=n.ticket_id) for n in notes]
+    markers = [
+        TranscriptEntry(s.begins, "span" if s.ticket_id in visible else "withheld", "",
+                        ref=f"{'span' if s.ticket_id in visible else 'withheld'}-{s.ticket_id}",
+                        ticket_id=s.ticket_id, queue=s.queue, count=1, earlier=s.begins < own.begins
+                        or (s.begins == own.begins and s.ticket_id < own.ticket_id))
+        for s in relevant
+    ]
+    if len(markers) == 1:
+        markers = []  # the ticket's conversation alone needs no marker
     entries.sort(key=lambda e: (e.at, e.ref))
-    return entries[-limit:]
+    markers.sort(key=lambda e: (e.at, e.ticket_id))
+    return _merge_withheld(_interleave(entries, markers))[-limit:]
+
+
+def _interleave(entries: list[TranscriptEntry], markers: list[TranscriptEntry]) -> list[TranscriptEntry]:
+    """Each marker just before the first entry at or after its time."""
+    merged, remaining = [], list(markers)
+    for entry in entries:
+        while remaining and remaining[0].at <= entry.at:
+            merged.append(remaining.pop(0))
+        merged.append(entry)
+    return merged + remaining
+
+
+def _merge_withheld(entries: list[TranscriptEntry]) -> list[TranscriptEntry]:
+    """Consecutive withheld lines of one queue (and side of this conversation) become one with a count."""
+    merged: list[TranscriptEntry] = []
+    for entry in entries:
+        last = merged[-1] if merged else None
+        if (entry.who == "withheld" and last is not None and last.who == "withheld"
+                and (last.queue, last.earlier) == (entry.queue, entry.earlier)):
+            merged[-1] = replace(last, count=last.count + 1)
+        else:
+            merged.append(entry)
+    return merged

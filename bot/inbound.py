@@ -368,6 +368,7 @@ def triage_inbound(
             ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "emergency"),
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
+            message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
             row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), "reply", now,
                                       ticket_id=ticket.id)
             result.outbound_ids.append(row.id)

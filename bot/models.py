@@ -340,9 +340,45 @@ class TicketNote(Base):
     __tablename__ = "ticket_note"
     id = Column(Integer, primary_key=True)
     ticket_id = Column(ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
-    staff_user_id = Column(ForeignKey("staff_user.id"), nullable=False)
+    staff_user_id = Column(ForeignKey("staff_user.id"))  # None: written by the assistant (a failed hand-back)
     body = Column(Text, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CommandKind(str, enum.Enum):
+    """What Rasa is told about a conversation: staff let it go (resume) or took it again (pause)."""
+
+    RESUME = "resume"
+    PAUSE = "pause"
+
+
+class CommandStatus(str, enum.Enum):
+    PENDING = "pending"          # not yet confirmed by Rasa (retried with backoff)
+    DONE = "done"                # Rasa confirmed
+    FAILED = "failed"            # given up after the last attempt; staff were told on the ticket
+    SUPERSEDED = "superseded"    # a newer command for the phone (or an open ticket) made it moot
+
+
+class ConversationCommand(Base):
+    """A pause or resume for Rasa, stored with the ticket change that needs it and delivered until confirmed.
+
+    Resolve writes a resume, reopen a pause, in the same transaction, so no
+    ticket change is without its command; :mod:`bot.handback` delivers them.
+    """
+
+    __tablename__ = "conversation_command"
+    id = Column(Integer, primary_key=True)
+    kind = Column(_enum(CommandKind, "command_kind"), nullable=False)
+    phone = Column(String(20), nullable=False, index=True)  # the conversation (Rasa sender id)
+    ticket_id = Column(ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
+    status = Column(_enum(CommandStatus, "command_status"), nullable=False, default=CommandStatus.PENDING)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False)
+    claimed_until = Column(UTCDateTime)  # a deliverer is sending it until then
+    last_error = Column(String(300))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    done_at = Column(UTCDateTime)
+    __table_args__ = (Index("ix_conversation_command_due", "status", "next_attempt_at"),)
 
 
 class StaffRole(str, enum.Enum):
@@ -375,6 +411,17 @@ class StaffSession(Base):
     expires_at = Column(UTCDateTime, nullable=False)
     ended_at = Column(UTCDateTime)
     staff_user = relationship("StaffUser")
+
+
+class LoginFailure(Base):
+    """A wrong password (or unknown username): what the login lockout and the global limit count."""
+
+    __tablename__ = "login_failure"
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, index=True)
+    username = Column(String(80), nullable=False)
+    client_address = Column(String(64), nullable=False)
+    __table_args__ = (Index("ix_login_failure_who", "username", "client_address", "at"),)
 
 
 class CannedResponse(Base):

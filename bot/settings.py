@@ -52,6 +52,8 @@ class Settings:
     # Staff inbox
     staff_secret_key: str = "dev-only-secret-change-me"
     staff_session_hours: float = 10.0
+    staff_cookie_secure: bool = False  # Secure login cookies; from_env: on when PUBLIC_BASE_URL is https
+    staff_trusted_proxies: int = 0  # reverse proxies in front of the inbox whose X-Forwarded-For is believed
 
     # Reminders
     reminder_worker_interval: float = 30.0
@@ -89,6 +91,9 @@ class Settings:
             sms_send_rate=float(env.get("SMS_SEND_RATE", cls.sms_send_rate)),
             staff_secret_key=env.get("STAFF_SECRET_KEY") or cls.staff_secret_key,
             staff_session_hours=float(env.get("STAFF_SESSION_HOURS", cls.staff_session_hours)),
+            staff_cookie_secure=_bool(env.get("STAFF_COOKIE_SECURE"),
+                                      (env.get("PUBLIC_BASE_URL") or "").lower().startswith("https://")),
+            staff_trusted_proxies=int(env.get("STAFF_TRUSTED_PROXIES") or cls.staff_trusted_proxies),
             reminder_worker_interval=float(
                 env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
             ),

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditEntry, StaffRole, StaffSession, StaffUser
+from bot.models import AppointmentType, AuditEntry, LoginFailure, StaffRole, StaffSession, StaffUser
 
 ALL_QUEUES = ("front_desk", "billing", "clinical", "urgent")
 
@@ -67,6 +67,25 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected_bytes)
 
 
+@dataclass(frozen=True)
+class NewPassword:
+    """A password checked and hashed before any transaction opens: scrypt is slow on purpose, and on
+    SQLite every transaction holds the write lock, so hashing inside one would stall every writer."""
+
+    hash: str
+
+
+def new_password(password: str) -> NewPassword:
+    """Check the length and hash; call it before ``with ... session.begin()``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return NewPassword(hash_password(password))
+
+
+def _hash_of(password: str | NewPassword) -> str:
+    return password.hash if isinstance(password, NewPassword) else new_password(password).hash
+
+
 # A hash to check against when the username is unknown, so a wrong username
 # takes as long as a wrong password and does not reveal which accounts exist.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
@@ -79,9 +98,13 @@ def role_of(user: StaffUser) -> str:
 
 
 def create_staff_user(
-    session: Session, username: str, password: str, role: str, display_name: str | None, now: datetime
+    session: Session, username: str, password: str | NewPassword, role: str, display_name: str | None,
+    now: datetime,
 ) -> StaffUser:
-    """A new active staff account; refuses a taken username, an unknown role or a short password."""
+    """A new active staff account; refuses a taken username, an unknown role or a short password.
+
+    Pass a :func:`new_password` made before the transaction (a plain string is hashed here, inside it).
+    """
     username = username.strip()
     if not username:
         raise StaffError("a username is required")
@@ -89,14 +112,14 @@ def create_staff_user(
         role_enum = StaffRole(role)
     except ValueError:
         raise StaffError(f"unknown role {role!r}; choose one of {', '.join(r.value for r in StaffRole)}") from None
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if isinstance(password, str) and len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if session.execute(select(StaffUser.id).where(StaffUser.username == username)).first():
         raise StaffError(f"the username {username!r} is taken")
     user = StaffUser(
         username=username,
         display_name=(display_name or username).strip(),
-        password_hash=hash_password(password),
+        password_hash=_hash_of(password),
         role=role_enum,
         active=True,
         created_at=now,
@@ -106,10 +129,9 @@ def create_staff_user(
     return user
 
 
-def set_password(session: Session, user: StaffUser, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-    user.password_hash = hash_password(password)
+def set_password(session: Session, user: StaffUser, password: str | NewPassword) -> None:
+    """A new password (best a :func:`new_password` made before the transaction)."""
+    user.password_hash = _hash_of(password)
 
 
 def set_active(session: Session, user: StaffUser, active: bool, now: datetime) -> None:
@@ -141,48 +163,113 @@ def may_see_queue(role: str, queue: str) -> bool:
     return queue in visible_queues(role)
 
 
+# Who may read the name of a sensitive visit type (behavioral health, women's health...): the
+# clinicians and admins. Others see that there is a visit, when and with whom, not what for.
+ROLES_SEEING_SENSITIVE_TYPES = frozenset({StaffRole.CLINICAL.value, StaffRole.ADMIN.value})
+
+
+def may_see_visit_type(role: str, appointment_type: AppointmentType) -> bool:
+    return not appointment_type.sensitive or role in ROLES_SEEING_SENSITIVE_TYPES
+
+
 # --- Logins ----------------------------------------------------------------------
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffUser | None:
-    """The active user with this username and password, or None (same work either way)."""
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What a login attempt checks the password against, read in a short transaction and then let go."""
+
+    user_id: int | None     # None: no such active user (the password is checked against a dummy hash)
+    password_hash: str
+
+
+def login_candidate(session: Session, username: str) -> LoginCandidate:
     user = session.execute(select(StaffUser).where(StaffUser.username == username.strip())).scalar_one_or_none()
     if user is None or not user.active:
-        verify_password(password, _DUMMY_HASH)
+        return LoginCandidate(None, _DUMMY_HASH)
+    return LoginCandidate(user.id, user.password_hash)
+
+
+def check_password(candidate: LoginCandidate, password: str) -> bool:
+    """The slow part of a login (scrypt), run with no transaction open; the same work for an unknown user."""
+    return verify_password(password, candidate.password_hash) and candidate.user_id is not None
+
+
+def confirm_login(session: Session, candidate: LoginCandidate) -> StaffUser | None:
+    """The user of a checked password, if still active with that same password (it may have changed meanwhile)."""
+    user = session.get(StaffUser, candidate.user_id) if candidate.user_id is not None else None
+    if user is None or not user.active or user.password_hash != candidate.password_hash:
         return None
-    return user if verify_password(password, user.password_hash) else None
+    return user
 
 
-# Password guessing: after this many wrong passwords for one username within the
-# window, that username is refused (even with the right password) until the window
-# has passed. Counted from the audit log, so every inbox process sees the same count.
+def authenticate(session: Session, username: str, password: str) -> StaffUser | None:
+    """The active user with this username and password, or None (same work either way).
+
+    It hashes inside the caller's session: fine for a script; the inbox's
+    login uses :func:`login_candidate`, :func:`check_password` and
+    :func:`confirm_login` so that no transaction is open while it hashes.
+    """
+    candidate = login_candidate(session, username)
+    return confirm_login(session, candidate) if check_password(candidate, password) else None
+
+
+# Password guessing. After FAILED_LOGINS_ALLOWED wrong passwords for one username from one client
+# address within the window, that username is refused from that address (even with the right
+# password) until the window has passed; the same username from another address still works, so
+# nobody can lock a colleague out by typing their name. Many addresses guessing at once trip the
+# global limit instead: then every login is refused for a while (open logins keep working).
+# Counted in the database (login_failure), so every inbox process sees the same counts.
 FAILED_LOGINS_ALLOWED = 5
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
+GLOBAL_FAILED_LOGINS_ALLOWED = 50
+GLOBAL_FAILED_LOGIN_WINDOW = timedelta(minutes=5)
 
 
-def _failed_login_detail(username: str) -> str:
-    return f"login failed for {username.strip()[:80]!r}"
+@dataclass(frozen=True)
+class LoginLock:
+    until: datetime
+    everyone: bool  # True: the global limit (all logins); False: this username from this address
 
 
-def record_failed_login(session: Session, username: str, now: datetime) -> None:
-    audit(session, "denied", now, detail=_failed_login_detail(username))
+def _username_key(username: str) -> str:
+    return username.strip()[:80]
 
 
-def login_locked_until(session: Session, username: str, now: datetime) -> datetime | None:
-    """When this username may try again after too many wrong passwords, or None if it may now."""
+def record_failed_login(session: Session, username: str, address: str, now: datetime) -> None:
+    session.add(LoginFailure(at=now, username=_username_key(username), client_address=address[:64]))
+    audit(session, "denied", now, detail=f"login failed for {_username_key(username)!r} from {address[:64]}")
+
+
+def record_refused_login(session: Session, username: str, address: str, lock: LoginLock, now: datetime) -> None:
+    why = "too many failed logins" if lock.everyone else "too many wrong passwords"
+    audit(session, "denied", now, detail=f"login refused for {_username_key(username)!r} from {address[:64]}: {why}")
+
+
+def _locked_until(session: Session, query, allowed: int, window: timedelta, now: datetime) -> datetime | None:
     recent = session.execute(
-        select(AuditEntry.at)
-        .where(AuditEntry.action == "denied", AuditEntry.detail == _failed_login_detail(username),
-               AuditEntry.at > now - FAILED_LOGIN_WINDOW)
-        .order_by(AuditEntry.at.desc())
-        .limit(FAILED_LOGINS_ALLOWED)
+        query.where(LoginFailure.at > now - window).order_by(LoginFailure.at.desc()).limit(allowed)
     ).scalars().all()
-    if len(recent) < FAILED_LOGINS_ALLOWED:
+    if len(recent) < allowed:
         return None
-    return recent[-1] + FAILED_LOGIN_WINDOW  # the oldest of the last few wrong passwords
+    return recent[-1] + window  # the oldest of the last few failures leaves the window then
+
+
+def login_locked(session: Session, username: str, address: str, now: datetime) -> LoginLock | None:
+    """Whether a login for this username from this address is refused now, and until when."""
+    everyone = _locked_until(session, select(LoginFailure.at), GLOBAL_FAILED_LOGINS_ALLOWED,
+                             GLOBAL_FAILED_LOGIN_WINDOW, now)
+    if everyone is not None:
+        return LoginLock(everyone, everyone=True)
+    pair = _locked_until(
+        session,
+        select(LoginFailure.at).where(LoginFailure.username == _username_key(username),
+                                      LoginFailure.client_address == address[:64]),
+        FAILED_LOGINS_ALLOWED, FAILED_LOGIN_WINDOW, now)
+    return LoginLock(pair, everyone=False) if pair is not None else None
 
 
 @dataclass(frozen=True)

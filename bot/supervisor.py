@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.private_files import PRIVATE_UMASK, open_private_append, private_dir, write_private_text
 from bot.settings import ROOT, VAR, Settings
 
 PYTHON = sys.executable
@@ -61,6 +62,11 @@ def services(settings: Settings, model: str) -> list[Service]:
     return listed
 
 
+def log_path(service: Service) -> Path:
+    """var/<first word of the name>.log: var/rasa.log, var/outbox.log, ..."""
+    return VAR / f"{service.name.split()[0]}.log"
+
+
 def _port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -71,9 +77,8 @@ def _write_demo_contacts() -> None:
     from bot.db import session_factory
     from bot.demo import demo_contacts
 
-    VAR.mkdir(exist_ok=True)
     with session_factory()() as session:
-        (VAR / "demo_contacts.json").write_text(json.dumps(demo_contacts(session), indent=1))
+        write_private_text(VAR / "demo_contacts.json", json.dumps(demo_contacts(session), indent=1))
 
 
 def secured(settings: Settings, env: dict[str, str]) -> Settings:
@@ -109,6 +114,7 @@ def run_services(settings: Settings, model: str | None = None, wait_seconds: flo
         names = ", ".join(f"{s.name} ({s.port})" for s in busy)
         print(f"Cannot start: port already in use for {names}. Is `make run` already running?", file=sys.stderr)
         return 1
+    private_dir(VAR, tighten=True)  # logs, databases, backups: the owner's only
     _write_demo_contacts()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     settings = secured(settings, env)
@@ -116,9 +122,10 @@ def run_services(settings: Settings, model: str | None = None, wait_seconds: flo
     _stop_on_signals()
     try:
         for service in services(settings, model):
-            log = open(VAR / f"{service.name.split()[0]}.log", "ab")
+            log = open_private_append(log_path(service))
+            # umask: what a service creates (Rasa's tracker database, say) is private as well.
             process = subprocess.Popen(service.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+                                       start_new_session=True, umask=PRIVATE_UMASK)
             started.append((service, process))
         deadline = time.monotonic() + wait_seconds
         for service, process in started:

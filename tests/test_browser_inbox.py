@@ -2,7 +2,8 @@
 
 A billing patient's conversation is claimed, answered (the reply goes through
 the outbox sender into the Twilio stub) and resolved (Rasa, here a recorder,
-gets the resume event); new texts and tickets appear without a reload.
+gets the resume event); new texts and tickets appear without a reload. All of it under the inbox's
+Content-Security-Policy: anything the policy refuses (an inline script, say) fails the test.
 """
 from __future__ import annotations
 
@@ -58,12 +59,17 @@ def page():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.set_default_timeout(10_000)
+        refused = []  # what the Content-Security-Policy blocked: must stay empty (checked in each test)
+        page.on("console", lambda message: refused.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        page.csp_refusals = refused
         yield page
         browser.close()
 
 
 def _log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/")
+    response = page.goto(base + "/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     assert "/login" in page.url
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
@@ -125,6 +131,7 @@ def test_billing_staff_claims_replies_and_resolves_a_conversation(page, inbox, e
     (resume,) = rasa.requests
     assert resume.path == "/conversations/+15035550123/tracker/events"
     assert json.loads(resume.raw) == {"event": "resume"}
+    assert page.csp_refusals == []  # the whole flow ran under the inbox's Content-Security-Policy
 
 
 def test_new_ticket_appears_in_the_open_queue_without_reload(page, inbox, engine, now):
@@ -135,3 +142,4 @@ def test_new_ticket_appears_in_the_open_queue_without_reload(page, inbox, engine
     row = page.locator(f"#queue-body tr[data-id='{ticket_id}']")
     playwright_api.expect(row).to_contain_text("chest pain")
     playwright_api.expect(page.locator("#queue-empty")).to_be_hidden()
+    assert page.csp_refusals == []

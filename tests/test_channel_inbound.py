@@ -196,6 +196,8 @@ def test_an_emergency_while_paused_is_answered_at_once_with_an_urgent_ticket(eng
     assert reply.body == texts.TEMPLATES["emergency"]
     with Session(engine) as session:
         assert session.get(HandoffTicket, result.opened_ticket_id).queue == "urgent"
+        # The text is the urgent ticket's (its team reads it), not the paused billing ticket's.
+        assert session.execute(select(InboundMessage.ticket_id)).scalar_one() == result.opened_ticket_id
     assert result.pass_to_rasa
 
 

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import (Appointment, AppointmentStatus, AppointmentType, CannedResponse, HandoffTicket,
-                        OutboundMessage, Patient, Provider, TicketNote, TicketStatus)
+from bot.models import (AppointmentStatus, CannedResponse, HandoffTicket, OutboundMessage, Patient, TicketNote,
+                        TicketStatus)
 from bot.web import cli
-from tests.web_helpers import add_user, audit_actions, login, make_app, open_ticket, patient_texts
+from tests.web_helpers import add_appointment, add_user, audit_actions, login, make_app, open_ticket, patient_texts
 
 PHONE = "+15035550123"
 
@@ -138,12 +138,8 @@ def test_canned_response_placeholders_are_filled_for_the_patient(app, engine, no
 def test_conversation_shows_the_patients_upcoming_appointments(app, engine, now):
     patient_id = _patient(engine)
     with Session(engine) as session, session.begin():
-        provider = session.execute(select(Provider).where(Provider.key == "patel")).scalar_one()
-        kind = session.execute(select(AppointmentType).where(AppointmentType.key == "follow_up")).scalar_one()
         for days, status in [(2, AppointmentStatus.BOOKED), (3, AppointmentStatus.CANCELLED), (-2, AppointmentStatus.FULFILLED)]:
-            start = now + timedelta(days=days)
-            session.add(Appointment(patient_id=patient_id, provider_id=provider.id, appointment_type_id=kind.id,
-                                    start=start, end=start + timedelta(minutes=20), status=status))
+            add_appointment(session, patient_id, "patel", "follow_up", now + timedelta(days=days), status)
     ticket_id = open_ticket(engine, PHONE, "front_desk", now, patient_id=patient_id)
     add_user(engine, "fran", "front_desk", now)
     client = app.test_client()

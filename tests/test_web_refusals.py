@@ -135,7 +135,7 @@ def test_wrong_password_is_refused_and_audited(app, engine, now):
     response = try_login(client, "bea", "wrong")
     assert response.status_code == 401
     assert client.get_cookie("staff_session") is None
-    assert _denials(engine)[-1][3] == "login failed for 'bea'"
+    assert _denials(engine)[-1][3] == "login failed for 'bea' from 127.0.0.1"
     with Session(engine) as session:
         assert session.execute(select(StaffSession)).first() is None
 
@@ -160,7 +160,8 @@ def test_session_cookie_is_httponly_and_samesite_lax(app, engine, now):
 
 
 def test_password_guessing_locks_the_username_for_a_while(app, engine, now, clock):
-    """Five wrong passwords in 15 minutes: even the right one is refused until the window has passed."""
+    """Five wrong passwords in 15 minutes from one address: even the right one is refused from there until the
+    window has passed (tests/test_staff_logins.py: other addresses, and the global limit)."""
     add_user(engine, "bea", "billing", now)
     add_user(engine, "carl", "front_desk", now)
     client = app.test_client()
@@ -173,7 +174,7 @@ def test_password_guessing_locks_the_username_for_a_while(app, engine, now, cloc
     assert refused.status_code == 429
     assert "Try again in 10 minutes" in refused.get_data(as_text=True)
     assert client.get_cookie("staff_session") is None
-    assert _denials(engine)[-1][3] == "login refused for 'bea': too many wrong passwords"
+    assert _denials(engine)[-1][3] == "login refused for 'bea' from 127.0.0.1: too many wrong passwords"
     assert try_login(app.test_client(), "carl", PASSWORD).status_code == 302  # others are not locked out
 
     clock.at = now + timedelta(minutes=15, seconds=1)  # the first wrong password has left the window

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import handoff, staff
 from bot.inbound import store_inbound
-from bot.models import AuditEntry
+from bot.models import Appointment, AppointmentStatus, AppointmentType, AuditEntry, Provider
 from bot.settings import Settings
 from bot.web import create_app
 
@@ -94,3 +94,14 @@ def audit_actions(engine) -> list[tuple[str, int | None, int | None, str | None]
     with Session(engine) as session:
         return [(a.action, a.staff_user_id, a.ticket_id, a.detail)
                 for a in session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+
+
+def add_appointment(session: Session, patient_id: int, provider_key: str, type_key: str, start: datetime,
+                    status: AppointmentStatus = AppointmentStatus.BOOKED) -> Appointment:
+    """A visit of the demo practice's provider and type (its length), as the scheduler would store it."""
+    provider = session.execute(select(Provider).where(Provider.key == provider_key)).scalar_one()
+    kind = session.execute(select(AppointmentType).where(AppointmentType.key == type_key)).scalar_one()
+    appointment = Appointment(patient_id=patient_id, provider_id=provider.id, appointment_type_id=kind.id,
+                              start=start, end=start + timedelta(minutes=kind.minutes), status=status)
+    session.add(appointment)
+    return appointment

@@ -48,6 +48,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from bot import inbound, outbox
+from bot.channels.rasa_commands import deliver_conversation_commands
 from bot.channels.twilio_client import make_twilio_client
 from bot.db import engine_for
 from bot.privacy import install_log_masking, mask_phone
@@ -284,6 +285,7 @@ class OutboxSender:
         self.reconcile_stale(stale_after)
         next_chores = 0.0
         while not stop.is_set():
+            deliver_conversation_commands(self.engine, self.settings, self.clock)  # staff hand-backs to Rasa
             sent = self.send_due()
             if self.monotonic() >= next_chores:
                 next_chores = self.monotonic() + chores_every

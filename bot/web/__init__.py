@@ -12,6 +12,7 @@ from typing import Callable
 
 from flask import Flask
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.db import engine_for, session_factory
 from bot.settings import Settings, get_settings
@@ -27,11 +28,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         SECRET_KEY=settings.staff_secret_key,  # signs flashed messages only
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.staff_cookie_secure,  # Flask's own cookie carries flashed messages
         MAX_CONTENT_LENGTH=256 * 1024,
         STAFF_SETTINGS=settings,
         STAFF_CLOCK=clock or (lambda: datetime.now(timezone.utc)),
     )
     app.extensions["staff_db"] = session_factory(engine)
+    if settings.staff_trusted_proxies:
+        # Behind a reverse proxy the client address (the login lockout's key) and https come from its headers.
+        n = settings.staff_trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     from bot.web import admin, auth, inbox, reports
 

@@ -34,9 +34,14 @@ def index():
 @bp.post("/users")
 def add_user():
     form = request.form
+    try:
+        password = staff.new_password(form.get("password", ""))  # scrypt before, not inside, the transaction
+    except staff.StaffError as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("admin.index"))
     with db().begin() as session:
         try:
-            user = staff.create_staff_user(session, form.get("username", ""), form.get("password", ""),
+            user = staff.create_staff_user(session, form.get("username", ""), password,
                                            form.get("role", ""), form.get("display_name") or None, now())
         except staff.StaffError as exc:
             flash(str(exc), "warning")
@@ -50,12 +55,17 @@ def add_user():
 @bp.post("/users/<int:user_id>")
 def change_user(user_id: int):
     """Turn an account on or off, or set a new password."""
+    action = request.form.get("action")
+    try:  # scrypt before, not inside, the transaction
+        password = staff.new_password(request.form.get("password", "")) if action == "password" else None
+    except staff.StaffError as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("admin.index"))
     with db().begin() as session:
         user = session.get(StaffUser, user_id)
         if user is None:
             flash("No such user.", "warning")
             return redirect(url_for("admin.index"))
-        action = request.form.get("action")
         try:
             if action == "deactivate":
                 if user.id == g.staff.user_id:
@@ -64,7 +74,7 @@ def change_user(user_id: int):
             elif action == "activate":
                 staff.set_active(session, user, True, now())
             elif action == "password":
-                staff.set_password(session, user, request.form.get("password", ""))
+                staff.set_password(session, user, password)
             else:
                 raise staff.StaffError("unknown change")
         except staff.StaffError as exc:

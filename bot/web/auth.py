@@ -113,8 +113,16 @@ def _check_request():
     return None
 
 
-def _no_store(response):
+# Only the inbox's own files run or style a page: no inline script or style, no other origin, never framed.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+
+
+def _security_headers(response):
+    """On every response (pages, the API, static files, errors): patient data is neither cached nor framed."""
     response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -123,7 +131,7 @@ def _no_store(response):
 
 def init_app(app: Flask) -> None:
     app.before_request(_check_request)
-    app.after_request(_no_store)
+    app.after_request(_security_headers)
 
     @app.context_processor
     def _staff_globals():
@@ -150,6 +158,34 @@ def favicon():
     return "", 204
 
 
+def _secure_cookies() -> bool:
+    """Secure cookies (HTTPS only): STAFF_COOKIE_SECURE, on by default when PUBLIC_BASE_URL is https."""
+    return settings().staff_cookie_secure or request.is_secure
+
+
+def _log_in(username: str, password: str, address: str) -> tuple[staff.Login | None, staff.LoginLock | None]:
+    """A started login, or why not: (None, the lock) when refused untried, (None, None) for a wrong password.
+
+    Three short transactions, and the password is hashed between them with none
+    open: scrypt is slow on purpose, and a login flood must not hold up every writer.
+    """
+    with db().begin() as session:
+        lock = staff.login_locked(session, username, address, now())
+        if lock is not None:
+            staff.record_refused_login(session, username, address, lock, now())
+            return None, lock
+        candidate = staff.login_candidate(session, username)
+    matches = staff.check_password(candidate, password)
+    with db().begin() as session:
+        user = staff.confirm_login(session, candidate) if matches else None
+        if user is None:
+            staff.record_failed_login(session, username, address, now())
+            return None, None
+        started = staff.start_session(session, user, now(), settings().staff_session_hours)
+        staff.audit(session, "login", now(), staff_user_id=user.id)
+    return started, None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Login form; its own double-submit token stands in for CSRF until there is a login."""
@@ -163,34 +199,25 @@ def login():
                 staff.audit(session, "denied", now(), detail="POST /login: missing or wrong CSRF token")
             abort(make_response(render_template("error.html", status=403,
                                                 message="The login form expired; reload the page."), 403))
-        status = 401
-        with db().begin() as session:
-            locked_until = staff.login_locked_until(session, username, now())
-            user = None if locked_until else staff.authenticate(session, username, request.form.get("password", ""))
-            if locked_until:
-                staff.audit(session, "denied", now(), detail=f"login refused for {username.strip()[:80]!r}: "
-                                                             "too many wrong passwords")
-                minutes = max(1, math.ceil((locked_until - now()).total_seconds() / 60))
-                error = (f"Too many wrong passwords for this username. Try again in {minutes} minutes, "
-                         "or ask an admin to set a new password.")
-                status = 429
-            elif user is None:
-                staff.record_failed_login(session, username, now())
-                error = "Wrong username or password."
-            else:
-                started = staff.start_session(session, user, now(), settings().staff_session_hours)
-                staff.audit(session, "login", now(), staff_user_id=user.id)
-                response = redirect(_safe_next(request.args.get("next")))
-                response.set_cookie(COOKIE, started.token, httponly=True, samesite="Lax",
-                                    secure=request.is_secure, path="/",
-                                    max_age=int(settings().staff_session_hours * 3600))
-                response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-                return response
+        started, lock = _log_in(username, request.form.get("password", ""), request.remote_addr or "unknown")
+        if started is not None:
+            response = redirect(_safe_next(request.args.get("next")))
+            response.set_cookie(COOKIE, started.token, httponly=True, samesite="Lax", secure=_secure_cookies(),
+                                path="/", max_age=int(settings().staff_session_hours * 3600))
+            response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+            return response
+        error, status = "Wrong username or password.", 401
+        if lock is not None:
+            minutes = max(1, math.ceil((lock.until - now()).total_seconds() / 60))
+            error = (f"Too many failed logins at the moment. Try again in {minutes} minutes." if lock.everyone else
+                     f"Too many wrong passwords for this username. Try again in {minutes} minutes, "
+                     "or ask an admin to set a new password.")
+            status = 429
     # Reuse the form token: a second tab (or the browser's favicon fetch) must not void the first form.
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = make_response(render_template("login.html", login_csrf=token, error=error), status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/login")
+                        secure=_secure_cookies(), path="/login")
     return response
 
 

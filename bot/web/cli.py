@@ -31,7 +31,7 @@ def _read_password(args: argparse.Namespace) -> str:
 def add_staff_command(args: argparse.Namespace) -> int:
     """Create a staff account; prints why not (and returns 1) when it cannot."""
     try:
-        password = _read_password(args)
+        password = staff.new_password(_read_password(args))  # scrypt before the transaction
         with _sessions().begin() as session:
             user = staff.create_staff_user(session, args.username, password, args.role,
                                            args.display_name, datetime.now(timezone.utc))
@@ -49,7 +49,7 @@ def passwd_staff_command(args: argparse.Namespace) -> int:
     from bot.models import StaffUser
 
     try:
-        password = _read_password(args)
+        password = staff.new_password(_read_password(args))  # scrypt before the transaction
         with _sessions().begin() as session:
             user = session.execute(select(StaffUser).where(StaffUser.username == args.username)).scalar_one_or_none()
             if user is None:

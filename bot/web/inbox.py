@@ -7,7 +7,6 @@ of it is read.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,19 +15,19 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import handoff, patients, staff
-from bot.channels import rasa_http
-from bot.models import (Appointment, CannedResponse, HandoffTicket, OutboundStatus, Patient,
+from bot import handback, handoff, patients, staff
+from bot.channels import rasa_commands
+from bot.models import (Appointment, CannedResponse, HandoffTicket, OutboundStatus, Patient, Practice,
                         StaffUser, TicketStatus)
 from bot.outbox import enqueue_text
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.responsetimes import format_duration
 from bot.web.auth import db, deny, now, settings
 
-log = logging.getLogger(__name__)
 bp = Blueprint("inbox", __name__)
 
 MAX_REPLY = 1600
+REQUEST_RASA_TIMEOUT = 3.0  # seconds a resolve or reopen waits for Rasa before leaving it to the retries
 DUE_SOON = timedelta(minutes=15)
 
 
@@ -55,6 +54,10 @@ def _names(session: Session) -> dict[int, str]:
     return {u.id: u.display_name for u in session.execute(select(StaffUser)).scalars()}
 
 
+def _queue_names(practice: Practice) -> dict[str, str]:
+    return {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+
+
 def _patient_label(session: Session, ticket: HandoffTicket) -> str:
     if ticket.patient is not None:
         return ticket.patient.full_name
@@ -64,9 +67,22 @@ def _patient_label(session: Session, ticket: HandoffTicket) -> str:
     return "Unknown patient"
 
 
+def _hand_back_words(state: handback.HandBack | None) -> tuple[str | None, str | None, str | None]:
+    """(what is under way, the alert, the alert explained) for a ticket's newest unsettled or failed command."""
+    if state is None:
+        return None, None, None
+    if state.status == "pending":
+        return ("handing back…" if state.kind == "resume" else "pausing the assistant…"), None, None
+    if state.kind == "resume":
+        return None, "hand-back failed", ("The assistant could not take this conversation back, so the ticket is "
+                                          "open again: answer the patient here (see the note).")
+    return None, "pause failed", "The assistant could not be paused: it may answer this patient's texts (see the note)."
+
+
 def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], zone: ZoneInfo,
-               at: datetime) -> dict[str, Any]:
+               at: datetime, state: handback.HandBack | None = None) -> dict[str, Any]:
     answered = ticket.first_response_at is not None
+    doing, alert, alert_text = _hand_back_words(state)
     if ticket.status == TicketStatus.RESOLVED:
         urgency = "done"
     elif not answered and at > ticket.due_at:
@@ -85,6 +101,10 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
         "phone": format_phone(ticket.phone),
         "reason": ticket.reason,
         "status": ticket.status.value,
+        "status_label": doing or ticket.status.value,
+        "handing_back": doing is not None,
+        "alert": alert,
+        "alert_text": alert_text,
         "created": local_time(ticket.created_at, zone, at),
         "waiting": waited(at - ticket.created_at),
         "due": local_time(ticket.due_at, zone, at),
@@ -95,25 +115,54 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
     }
 
 
+def _ticket_row(session: Session, ticket: HandoffTicket, names: dict[int, str], zone: ZoneInfo,
+                at: datetime) -> dict[str, Any]:
+    return _queue_row(session, ticket, names, zone, at, handback.hand_back_states(session, [ticket.id]).get(ticket.id))
+
+
 def _queue_rows(session: Session, show: str) -> list[dict[str, Any]]:
     practice = get_practice(session)
-    g.queue_names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+    g.queue_names = _queue_names(practice)
     zone, at = practice_zone(practice), now()
     query = select(HandoffTicket).where(HandoffTicket.queue.in_(g.staff.queues))
     if show == "resolved":
         query = query.where(HandoffTicket.status == TicketStatus.RESOLVED).order_by(
             HandoffTicket.resolved_at.desc()).limit(50)
     else:
-        query = query.where(HandoffTicket.status.in_(handoff.OPEN_STATUSES)).order_by(
+        # A resolved ticket stays among the open ones until Rasa has the conversation again.
+        query = query.where(HandoffTicket.status.in_(handoff.OPEN_STATUSES)
+                            | HandoffTicket.id.in_(handback.tickets_handing_back())).order_by(
             HandoffTicket.created_at, HandoffTicket.id)
         if show == "mine":
             query = query.where(HandoffTicket.claimed_by == g.staff.user_id)
     names = _names(session)
-    return [_queue_row(session, t, names, zone, at) for t in session.execute(query).scalars()]
+    tickets = list(session.execute(query).scalars())
+    states = handback.hand_back_states(session, [t.id for t in tickets])
+    return [_queue_row(session, t, names, zone, at, states.get(t.id)) for t in tickets]
 
 
-def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime) -> dict[str, Any]:
-    return {"ref": entry.ref, "who": entry.who, "author": entry.author, "body": entry.body, "status": entry.status,
+def marker_text(entry: handoff.TranscriptEntry, ticket_id: int, queue_names: dict[str, str]) -> str:
+    """The words of a span or withheld line: '1 earlier clinical conversation, not shown'."""
+    queue = queue_names.get(entry.queue, entry.queue).lower()
+    if entry.who == "withheld":
+        plural = "s" if entry.count != 1 else ""
+        when = "earlier " if entry.earlier else ""
+        after = "" if entry.earlier else " at the same time"
+        return f"{entry.count} {when}{queue} conversation{plural}{after}, not shown"
+    if entry.ticket_id == ticket_id:
+        return f"This conversation (ticket {ticket_id})"
+    if entry.earlier:
+        return f"Earlier {queue} conversation (ticket {entry.ticket_id})"
+    return f"{queue.capitalize()} conversation at the same time (ticket {entry.ticket_id})"
+
+
+def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime, ticket_id: int,
+                queue_names: dict[str, str]) -> dict[str, Any]:
+    marker = entry.who in handoff.MARKERS
+    link = entry.who == "span" and entry.ticket_id != ticket_id
+    return {"ref": entry.ref, "who": entry.who, "author": entry.author, "status": entry.status,
+            "body": marker_text(entry, ticket_id, queue_names) if marker else entry.body,
+            "url": url_for("inbox.ticket", ticket_id=entry.ticket_id) if link else None,
             "at": entry.at.isoformat(), "time": local_time(entry.at, zone, at)}
 
 
@@ -176,9 +225,10 @@ def ticket(ticket_id: int):
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
         names = _names(session)
-        g.queue_names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
-        row = _queue_row(session, ticket, names, zone, at)
-        entries = [_entry_json(e, zone, at) for e in handoff.transcript(session, ticket)]
+        g.queue_names = _queue_names(practice)
+        row = _ticket_row(session, ticket, names, zone, at)
+        entries = [_entry_json(e, zone, at, ticket_id, g.queue_names)
+                   for e in handoff.transcript(session, ticket, role=g.staff.role)]
         patients = [ticket.patient] if ticket.patient else list(
             session.execute(select(Patient).where(Patient.phone == ticket.phone)).scalars())
         values = {
@@ -191,7 +241,8 @@ def ticket(ticket_id: int):
         appointments = [{
             "when": local_time(a.start, zone),
             "provider": a.provider.display_name,
-            "type": a.appointment_type.name,
+            "type": a.appointment_type.name if staff.may_see_visit_type(g.staff.role, a.appointment_type)
+            else "a visit",
             "status": a.status.value,
             "patient": a.patient.full_name,
         } for a in _upcoming_appointments(session, ticket, at)]
@@ -214,15 +265,16 @@ def api_transcript(ticket_id: int):
         practice = get_practice(session)
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
-        entries = handoff.transcript(session, ticket)
+        entries = handoff.transcript(session, ticket, role=g.staff.role)
         refs = [e.ref for e in entries]
         start = refs.index(after) + 1 if after in refs else 0
-        g.queue_names = {}
-        row = _queue_row(session, ticket, _names(session), zone, at)
+        g.queue_names = _queue_names(practice)
+        row = _ticket_row(session, ticket, _names(session), zone, at)
     return jsonify(
-        entries=[_entry_json(e, zone, at) for e in entries[start:]],
+        entries=[_entry_json(e, zone, at, ticket_id, g.queue_names) for e in entries[start:]],
         statuses={e.ref: e.status for e in entries if e.status is not None},
-        ticket={k: row[k] for k in ("status", "claimed_by", "urgency", "waiting", "due")},
+        ticket={k: row[k] for k in ("status", "status_label", "alert", "alert_text", "claimed_by", "urgency",
+                                       "waiting", "due")},
     )
 
 
@@ -306,24 +358,30 @@ def note(ticket_id: int):
     return _back(ticket_id)
 
 
+def _hand_over_now(command_id: int) -> bool:
+    """Best effort: tell Rasa at once; the outbox sender's loop retries whatever is left. True if Rasa confirmed."""
+    return rasa_commands.deliver_conversation_commands(db(), settings(), now, only_ids=[command_id],
+                                                       timeout=REQUEST_RASA_TIMEOUT) == 1
+
+
 @bp.post("/tickets/<int:ticket_id>/resolve")
 def resolve(ticket_id: int):
-    """Close the ticket and hand the conversation back to the bot (unless another ticket holds it)."""
+    """Close the ticket and hand the conversation back to the bot (unless another ticket holds it).
+
+    The resume is stored with the resolve; if Rasa does not confirm it now, the
+    ticket shows "handing back..." until it does, and comes back open if it never does.
+    """
     _check_ticket_access(ticket_id)
     with db().begin() as session:
-        ticket = handoff.resolve_ticket(session, ticket_id, g.staff.user_id, now())
-        phone = ticket.phone
-        still_held = handoff.open_ticket_for(session, phone) is not None
+        command = handback.resolve_and_hand_back(session, ticket_id, g.staff.user_id, now())
+        command_id = command.id if command is not None else None
         staff.audit(session, "resolve", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
-    if still_held:
+    if command_id is None:
         flash("Resolved. Another open ticket still holds this conversation, so the bot stays paused.")
         return redirect(url_for("inbox.queue"))
-    try:
-        rasa_http.resume_conversation(settings().rasa_url, settings().rasa_token, phone)
-    except rasa_http.RasaUnavailable as exc:
-        log.warning("resolved ticket %s but could not resume the conversation: %s", ticket_id, exc)
-        flash("Resolved, but the assistant could not be reached to take the conversation back. "
-              "It will answer again once it is running; tell IT if this repeats.", "warning")
+    if not _hand_over_now(command_id):
+        flash("Resolved, but the assistant could not be reached yet: handing back… It is tried again in the "
+              "background; if it keeps failing, the ticket comes back open here.", "warning")
         return _back(ticket_id)
     flash("Resolved; the assistant has the conversation again.")
     return redirect(url_for("inbox.queue"))
@@ -331,16 +389,12 @@ def resolve(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/reopen")
 def reopen(ticket_id: int):
-    """Take the conversation back from the bot: reopen the ticket and pause Rasa for the phone."""
+    """Take the conversation back from the bot: reopen the ticket and pause Rasa for the phone (stored, retried)."""
     _check_ticket_access(ticket_id)
     with db().begin() as session:
-        ticket = handoff.reopen_ticket(session, ticket_id, g.staff.user_id, now())
-        phone = ticket.phone
+        command_id = handback.reopen_and_pause(session, ticket_id, g.staff.user_id, now()).id
         staff.audit(session, "reopen", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
-    try:
-        rasa_http.append_events(settings().rasa_url, settings().rasa_token, phone, [{"event": "pause"}])
-    except rasa_http.RasaUnavailable as exc:
-        log.warning("reopened ticket %s but could not pause the conversation: %s", ticket_id, exc)
-        flash("Reopened, but the assistant could not be reached to pause it; it may still answer texts.",
-              "warning")
+    if not _hand_over_now(command_id):
+        flash("Reopened, but the assistant could not be reached yet to pause it: it is tried again in the "
+              "background, and until then it may answer texts.", "warning")
     return _back(ticket_id)

@@ -43,7 +43,9 @@
           var due = el("td", "", t.due + " ");
           if (t.urgency === "late") due.appendChild(el("b", "", "late"));
           tr.appendChild(due);
-          tr.appendChild(el("td", "", t.status));
+          var status = el("td", "", t.status_label);
+          if (t.alert) { status.appendChild(document.createTextNode(" ")); status.appendChild(el("b", "alert", t.alert)); }
+          tr.appendChild(status);
           tr.appendChild(el("td", "", t.claimed_by));
           rows.appendChild(tr);
         });
@@ -67,6 +69,13 @@
         var atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 10;
         data.entries.forEach(function (e) {
           if (list.querySelector('li[data-ref="' + e.ref + '"]')) return;
+          if (e.who === "span" || e.who === "withheld") {
+            var marker = el("li", "marker " + e.who, e.url ? null : e.body);
+            if (e.url) { var to = el("a", "", e.body); to.href = e.url; marker.appendChild(to); }
+            marker.dataset.ref = e.ref;
+            list.appendChild(marker);
+            return;
+          }
           var li = el("li", "msg " + e.who);
           li.dataset.ref = e.ref;
           li.appendChild(el("span", "who", e.author ? e.who + " · " + e.author : e.who));
@@ -86,7 +95,10 @@
           if (st) st.textContent = data.statuses[ref];
         });
         var t = data.ticket;
-        document.getElementById("ticket-status").textContent = t.status;
+        document.getElementById("ticket-status").textContent = t.status_label;
+        var alert = document.getElementById("ticket-alert");
+        alert.textContent = t.alert_text || "";
+        alert.hidden = !t.alert;
         document.getElementById("ticket-waiting").textContent = t.waiting;
         document.getElementById("ticket-claimed").textContent = t.claimed_by || "nobody yet";
         if (atBottom) list.scrollTop = list.scrollHeight;

@@ -1,15 +1,15 @@
 """the message pipeline: every inbound text's outcome and tries; outbound give-up and alert times
 
-Revision ID: 0004_pipeline
-Revises: 0001
+Revision ID: 0003_pipeline
+Revises: 0002_inbox
 """
 from alembic import op
 import sqlalchemy as sa
 import bot.models
 
 
-revision = '0004_pipeline'
-down_revision = '0001'
+revision = '0003_pipeline'
+down_revision = '0002_inbox'
 branch_labels = None
 depends_on = None
 
