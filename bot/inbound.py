@@ -192,7 +192,8 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     return ticket
 
 
-def hand_stuck_texts_to_staff(session: Session, now: datetime) -> list[InboundMessage]:
+def hand_stuck_texts_to_staff(session: Session, now: datetime,
+                              processing_timeout: timedelta = PROCESSING_TIMEOUT) -> list[InboundMessage]:
     """Texts whose turn died half-way, or that no assistant took for minutes: a person checks.
 
     Processing a half-done turn again could answer or book twice, so it goes to
@@ -202,7 +203,7 @@ def hand_stuck_texts_to_staff(session: Session, now: datetime) -> list[InboundMe
     stuck = list(session.execute(
         select(InboundMessage)
         .where(or_(
-            and_(InboundMessage.status == "processing", InboundMessage.claimed_at < now - PROCESSING_TIMEOUT),
+            and_(InboundMessage.status == "processing", InboundMessage.claimed_at < now - processing_timeout),
             and_(InboundMessage.status == "received", InboundMessage.received_at < now - UNCLAIMED_GIVE_UP),
         ))
         .order_by(InboundMessage.id)

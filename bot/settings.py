@@ -48,6 +48,7 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:5080"
     twilio_advanced_opt_out: bool = False
     sms_send_rate: float = 10.0  # messages per second of the sender
+    turn_timeout_seconds: float = 90.0  # a turn running longer died with its server: staff get the text
 
     # Staff inbox
     staff_secret_key: str = "dev-only-secret-change-me"
@@ -89,6 +90,7 @@ class Settings:
             public_base_url=(env.get("PUBLIC_BASE_URL") or f"http://{host}:{sms_port}").rstrip("/"),
             twilio_advanced_opt_out=_bool(env.get("TWILIO_ADVANCED_OPT_OUT"), False),
             sms_send_rate=float(env.get("SMS_SEND_RATE", cls.sms_send_rate)),
+            turn_timeout_seconds=float(env.get("TURN_TIMEOUT_SECONDS", cls.turn_timeout_seconds)),
             staff_secret_key=env.get("STAFF_SECRET_KEY") or cls.staff_secret_key,
             staff_session_hours=float(env.get("STAFF_SESSION_HOURS", cls.staff_session_hours)),
             staff_cookie_secure=_bool(env.get("STAFF_COOKIE_SECURE"),

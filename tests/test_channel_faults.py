@@ -266,3 +266,14 @@ def test_the_channel_health_endpoint_reports_the_outbox(sms, engine, twilio_stub
         row.status_at = old
     report = requests.get(server.base_url + "/webhooks/twilio/", timeout=5)
     assert report.status_code == 503 and report.json()["failed_last_day"] == 1
+
+
+def test_the_inbox_health_endpoint_reports_texts_stuck_on_the_way_out(app, engine, clock):
+    client = app.test_client()
+    ok = client.get("/healthz")
+    assert ok.status_code == 200 and ok.get_json()["outbox"]["status"] == "ok"
+    with Session(engine) as session, session.begin():
+        outbox.enqueue_text(session, PHONE, "waiting", "reply", clock() - timedelta(minutes=5))
+    degraded = client.get("/healthz")
+    assert degraded.status_code == 503
+    assert degraded.get_json()["outbox"]["waiting"] == 1 and degraded.get_json()["ok"] is False

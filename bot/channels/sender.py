@@ -273,7 +273,8 @@ class OutboxSender:
                 logger.error("outbox %s to %s is %s (%s): staff have a ticket", row.id, mask_phone(row.phone),
                              row.status.value, row.error_message or "not out yet")
         with Session(self.engine) as session, session.begin():
-            for message in inbound.hand_stuck_texts_to_staff(session, now):
+            for message in inbound.hand_stuck_texts_to_staff(
+                    session, now, timedelta(seconds=self.settings.turn_timeout_seconds)):
                 logger.error("inbound %s from %s was never answered (%s); handed to staff with a holding reply",
                              message.message_sid, mask_phone(message.phone), message.status)
 

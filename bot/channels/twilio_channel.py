@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -325,7 +325,8 @@ class TwilioChannel(InputChannel):
 
     def _orphans(self) -> list[tuple[int, str, str]]:
         with Session(self.engine) as session, session.begin():
-            for message in inbound.hand_stuck_texts_to_staff(session, self.clock()):
+            for message in inbound.hand_stuck_texts_to_staff(
+                    session, self.clock(), timedelta(seconds=self.settings.turn_timeout_seconds)):
                 logger.error("inbound %s from %s was never answered (%s); handed to staff",
                              message.message_sid, mask_phone(message.phone), message.status)
             return [(m.id, m.phone, m.message_sid) for m in inbound.unclaimed_texts(session, self.clock())]

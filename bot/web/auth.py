@@ -18,7 +18,7 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, jsonify, make
                    render_template, request, url_for)
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import staff
+from bot import outbox, staff
 from bot.settings import Settings
 
 bp = Blueprint("auth", __name__)
@@ -149,7 +149,10 @@ def _safe_next(target: str | None) -> str:
 
 @bp.get("/healthz")
 def health():
-    return {"ok": True}
+    """For the operator's monitoring: the inbox answers, and whether texts are stuck on the way out."""
+    with db().begin() as session:
+        report = outbox.outbox_health(session, now()).as_dict()
+    return jsonify(ok=report["status"] == "ok", outbox=report), 200 if report["status"] == "ok" else 503
 
 
 @bp.get("/favicon.ico")
