@@ -23,6 +23,8 @@ from bot.settings import ROOT, VAR, Settings
 
 PYTHON = sys.executable
 RASA = str(Path(PYTHON).with_name("rasa"))
+# Rasa and the action server read it before they log anything: it masks phone numbers in their logs.
+MASKED_LOGGING = ["--logging-config-file", str(ROOT / "logging.yml")]
 
 
 @dataclass
@@ -42,10 +44,10 @@ def services(settings: Settings, model: str) -> list[Service]:
     host = settings.host
     listed = [
         Service("actions", [RASA, "run", "actions", "--actions", "actions.actions",
-                            "--port", str(settings.action_port)], settings.action_port),
+                            "--port", str(settings.action_port), *MASKED_LOGGING], settings.action_port),
         Service("rasa", [RASA, "run", "--model", model, "--enable-api", "--interface", host,
                          "--port", str(settings.rasa_port), "--credentials", "credentials.yml",
-                         "--endpoints", "endpoints.yml",
+                         "--endpoints", "endpoints.yml", *MASKED_LOGGING,
                          *(["--auth-token", settings.rasa_token] if settings.rasa_token else [])],
                 settings.rasa_port),
         Service("staff inbox", [PYTHON, "-m", "bot.web"], settings.staff_port),
