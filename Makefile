@@ -68,7 +68,7 @@ run: db train
 shell: $(MODEL_STAMP)
 	@if ! (exec 3<>/dev/tcp/127.0.0.1/$(ACTION_PORT)) 2>/dev/null; then \
 	  echo "The action server is not running: start 'make run' in another terminal first."; exit 1; fi
-	$(RASA) shell --model models --endpoints endpoints.yml --port 5006 --conversation-id "$(PHONE)"
+	$(RASA) shell --model models --endpoints endpoints.yml --logging-config-file logging.yml --port 5006 --conversation-id "$(PHONE)"
 
 validate: $(STAMP)
 	$(RASA) data validate --fail-on-warnings --quiet

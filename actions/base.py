@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session
 from bot.db import get_engine, session_factory
 from bot.models import Practice
 from bot.practice import format_phone, get_practice, practice_zone
-from bot.privacy import install_log_masking, mask_phone
+from bot.privacy import mask_phone
 
 logger = logging.getLogger(__name__)
-install_log_masking()
 
 
 def system_clock() -> datetime:

@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
+from bot.privacy import install_log_masking
 from bot.settings import VAR, get_settings
 
 
@@ -135,5 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    install_log_masking(get_settings().log_level)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

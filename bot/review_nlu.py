@@ -39,7 +39,6 @@ LOW_CONFIDENCE = 0.6
 TO_LABEL = "to_label"
 DEFAULT_OUT = ROOT / "reports" / "review_nlu.yml"
 
-PHONE_RE = re.compile(r"\(?" + privacy.PHONE_RE.pattern)  # bot.privacy's phones, "(503) ..." whole
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 HEADER = """\
@@ -88,7 +87,7 @@ def patient_name_pattern(session: Session) -> re.Pattern | None:
 def mask_personal_details(text: str, names: re.Pattern | None) -> str:
     """Emails, phone numbers (bot.privacy's pattern) and patients' names become placeholders."""
     masked = EMAIL_RE.sub("[email]", text)
-    masked = PHONE_RE.sub("[phone]", masked)
+    masked = privacy.mask_phones_in(masked, "[phone]")
     if names is not None:
         masked = names.sub("[name]", masked)
     return " ".join(masked.split())

@@ -1,14 +1,17 @@
-"""Starting every service of the assistant on loopback, and stopping all of them on Ctrl-C.
+"""Starting every service of the assistant on loopback, keeping them running, and stopping them all.
 
 `make run` calls this after set-up, migration and training. Each service is a
 separate process (so a practice group can run each on its own machines); this
-module only starts them, waits until they answer, prints where they are, and
-stops them together when one dies or the operator presses Ctrl-C.
+module starts them, waits until they answer, prints where they are, starts a
+service again when it dies (1 s, 2 s, 4 s ... at most 60 s after its deaths in a
+row, logged with how it ended and how long it ran), and stops them all, leaving
+no process behind, on SIGTERM, SIGINT (Ctrl-C) or SIGHUP.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import secrets
 import signal
@@ -22,8 +25,12 @@ from pathlib import Path
 from bot.private_files import PRIVATE_UMASK, open_private_append, private_dir, write_private_text
 from bot.settings import ROOT, VAR, Settings
 
+logger = logging.getLogger(__name__)
+
 PYTHON = sys.executable
 RASA = str(Path(PYTHON).with_name("rasa"))
+# Rasa and the action server read it before they log anything: it masks phone numbers in their logs.
+MASKED_LOGGING = ["--logging-config-file", str(ROOT / "logging.yml")]
 
 
 @dataclass
@@ -43,10 +50,10 @@ def services(settings: Settings, model: str) -> list[Service]:
     host = settings.host
     listed = [
         Service("actions", [RASA, "run", "actions", "--actions", "actions.actions",
-                            "--port", str(settings.action_port)], settings.action_port),
+                            "--port", str(settings.action_port), *MASKED_LOGGING], settings.action_port),
         Service("rasa", [RASA, "run", "--model", model, "--enable-api", "--interface", host,
                          "--port", str(settings.rasa_port), "--credentials", "credentials.yml",
-                         "--endpoints", "endpoints.yml",
+                         "--endpoints", "endpoints.yml", *MASKED_LOGGING,
                          *(["--auth-token", settings.rasa_token] if settings.rasa_token else [])],
                 settings.rasa_port),
         Service("sms gateway", [PYTHON, "-m", "bot.channels.sms_gateway"], settings.sms_port),
@@ -93,21 +100,179 @@ def secured(settings: Settings, env: dict[str, str]) -> Settings:
     return dataclasses.replace(settings, rasa_token=env["RASA_TOKEN"])
 
 
-def _stop_on_signals() -> None:
-    """Ctrl-C, `kill` (SIGTERM, as systemd and Docker stop) and a closed terminal all stop every service.
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How soon a service that died is started again, and how long one gets to stop.
 
-    The services run in their own sessions, so a signal to the supervisor alone
-    would leave them running without it; and a shell that starts the supervisor
-    in the background makes it ignore SIGINT unless it is set again here.
+    The n-th death in a row waits ``first_delay * 2**(n-1)`` seconds (1 s, 2 s,
+    4 s ...), at most ``max_delay``; a service that stayed up ``stable_after``
+    seconds starts from ``first_delay`` again. On shutdown each service gets
+    ``stop_grace`` seconds after SIGTERM before it is killed.
     """
-    def stop(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, stop)
+    first_delay: float = 1.0
+    max_delay: float = 60.0
+    stable_after: float = 60.0
+    stop_grace: float = 15.0
+
+    def delay(self, deaths_in_a_row: int) -> float:
+        return min(self.max_delay, self.first_delay * 2 ** (deaths_in_a_row - 1))
 
 
-def run_services(settings: Settings, model: str | None = None, wait_seconds: float = 300) -> int:
+@dataclass
+class _Child:
+    """One service under supervision: its current process and its recent deaths."""
+
+    service: Service
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    deaths_in_a_row: int = 0
+    restart_at: float | None = None
+
+    @property
+    def log_name(self) -> str:
+        return self.service.name.split()[0]
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _how_it_ended(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.0f} min"
+
+
+class Supervisor:
+    """Starts the services, restarts one that dies (with backoff), and stops them all on a signal.
+
+    SIGTERM, SIGINT and SIGHUP only note that a stop was asked for; the loops
+    look at the note, so a signal never interrupts a shutdown half-way. A
+    second signal during the shutdown kills what is still running at once.
+    Each service runs in its own process group (its own session): stopping one
+    stops whatever it started too.
+    """
+
+    STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, services: list[Service], env: dict[str, str], policy: RestartPolicy = RestartPolicy(),
+                 clock=time.monotonic) -> None:
+        self.children = [_Child(service) for service in services]
+        self.env = env
+        self.policy = policy
+        self.clock = clock
+        self.signals: list[int] = []
+
+    def handle_stop_signals(self) -> None:
+        """Ctrl-C, `kill` (SIGTERM, as systemd and Docker stop) and a closed terminal all stop every service.
+
+        The services run in their own sessions, so a signal to the supervisor
+        alone would leave them running without it; and a shell that starts the
+        supervisor in the background makes it ignore SIGINT unless it is set again here.
+        """
+        for signum in self.STOP_SIGNALS:
+            signal.signal(signum, lambda signum, frame: self.signals.append(signum))
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self.signals)
+
+    def start(self, child: _Child) -> None:
+        # umask: what a service creates (Rasa's tracker database, say) is private, like its log.
+        with open_private_append(VAR / f"{child.log_name}.log") as log:
+            child.process = subprocess.Popen(child.service.command, cwd=ROOT, env=self.env, stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True,
+                                             umask=PRIVATE_UMASK)
+        child.started_at, child.restart_at = self.clock(), None
+
+    def start_all(self) -> None:
+        for child in self.children:
+            if not self.stopping:
+                self.start(child)
+
+    def wait_until_listening(self, host: str, wait_seconds: float) -> bool:
+        """True once every service with a port answers; False if one died first or took too long."""
+        deadline = self.clock() + wait_seconds
+        for child in self.children:
+            while child.service.port and not self.stopping and not _port_open(host, child.service.port):
+                if not child.alive() or self.clock() > deadline:
+                    print(f"{child.service.name} did not start; see var/{child.log_name}.log", file=sys.stderr)
+                    return False
+                time.sleep(0.2)
+        return True
+
+    def check(self) -> None:
+        """Note every service that died since the last check; start again those whose wait is over."""
+        now = self.clock()
+        for child in self.children:
+            if child.process is None:
+                continue
+            if child.restart_at is None and not child.alive():
+                ran = now - child.started_at
+                _kill_group(child.process, signal.SIGKILL)  # whatever it started dies with it
+                child.deaths_in_a_row = 1 if ran >= self.policy.stable_after else child.deaths_in_a_row + 1
+                delay = self.policy.delay(child.deaths_in_a_row)
+                child.restart_at = now + delay
+                logger.warning("%s %s after running %s; restarting in %s (death %d in a row); see var/%s.log",
+                               child.service.name, _how_it_ended(child.process.returncode), _seconds(ran),
+                               _seconds(delay), child.deaths_in_a_row, child.log_name)
+            elif child.restart_at is not None and now >= child.restart_at and not self.stopping:
+                self.start(child)
+                logger.info("%s restarted (pid %d)", child.service.name, child.process.pid)
+
+    def supervise(self) -> None:
+        """Keep every service running until a stop signal arrives."""
+        while not self.stopping:
+            self.check()
+            time.sleep(0.2)
+
+    def stop_all(self) -> None:
+        """SIGTERM to every service; killed after ``stop_grace`` s or at the next signal; returns when all are gone."""
+        asked = 1 if self.signals else 0  # the signal that asked for this stop, if one did
+        print("\nStopping all services...", flush=True)
+        # A service waiting for its restart was killed, with its group, when its death was noted.
+        running = [child.process for child in self.children if child.process is not None and child.restart_at is None]
+        for process in running:
+            _kill_group(process, signal.SIGTERM)
+        deadline = self.clock() + self.policy.stop_grace
+        while any(p.poll() is None for p in running):
+            if len(self.signals) > asked:
+                logger.warning("stop signal again: killing what is still running")
+                break
+            if self.clock() > deadline:
+                late = [c.service.name for c in self.children if c.process in running and c.alive()]
+                logger.warning("%s did not stop within %s of SIGTERM: killed", ", ".join(late),
+                               _seconds(self.policy.stop_grace))
+                break
+            time.sleep(0.05)
+        for process in running:
+            _kill_group(process, signal.SIGKILL)  # also whatever a service left behind in its group
+            process.wait()
+
+
+def _kill_group(process: subprocess.Popen | None, signum: int) -> None:
+    if process is None:
+        return
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):  # the group is gone already
+        pass
+
+
+def run_services(settings: Settings, model: str | None = None, wait_seconds: float = 300,
+                 policy: RestartPolicy = RestartPolicy()) -> int:
+    """Start every service, keep them running, stop them all on SIGTERM, SIGINT or SIGHUP.
+
+    Returns 0 after a stop signal, 1 if a service did not come up at start
+    (a port in use, a service that died before it listened).
+    """
     model = model or str(ROOT / "models")
     busy = [s for s in services(settings, model) if s.port and _port_open(settings.host, s.port)]
     if busy:
@@ -118,40 +283,19 @@ def run_services(settings: Settings, model: str | None = None, wait_seconds: flo
     _write_demo_contacts()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     settings = secured(settings, env)
-    started: list[tuple[Service, subprocess.Popen]] = []
-    _stop_on_signals()
+    supervisor = Supervisor(services(settings, model), env, policy)
+    supervisor.handle_stop_signals()
     try:
-        for service in services(settings, model):
-            log = open_private_append(log_path(service))
-            # umask: what a service creates (Rasa's tracker database, say) is private as well.
-            process = subprocess.Popen(service.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True, umask=PRIVATE_UMASK)
-            started.append((service, process))
-        deadline = time.monotonic() + wait_seconds
-        for service, process in started:
-            while service.port and not _port_open(settings.host, service.port):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    print(f"{service.name} did not start; see var/{service.name.split()[0]}.log", file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
-        _print_summary(settings)
-        while all(process.poll() is None for _, process in started):
-            time.sleep(1)
-        dead = [s.name for s, p in started if p.poll() is not None]
-        print(f"Stopping: {', '.join(dead)} exited; see var/*.log", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nStopping all services...")
+        supervisor.start_all()
+        if not supervisor.wait_until_listening(settings.host, wait_seconds):
+            return 1
+        if not supervisor.stopping:
+            _print_summary(settings)
+        supervisor.supervise()
         return 0
     finally:
-        for _, process in started:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for _, process in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        supervisor.stop_all()
+        print("All services stopped.", flush=True)
 
 
 def _print_summary(settings: Settings) -> None:

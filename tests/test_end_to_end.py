@@ -4,12 +4,15 @@ One set of servers serves every test here (starting Rasa takes a while):
 a whole reschedule by the REST channel, a signed text through the SMS gateway
 and the Rasa server's Twilio channel answered via the outbox and the Twilio stub, a forged one refused, a
 reminder's "C" confirming exactly that appointment, and a handoff answered
-from the staff side and handed back.
+from the staff side and handed back. The servers log at DEBUG (Rasa, the
+actions, Sanic's access log), as chatty as an operator can make them, and
+their logs hold no full phone number.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -29,6 +32,7 @@ from bot.demo import setup_database
 from bot.models import Appointment, AppointmentStatus, HandoffTicket, InboundMessage, Patient, TicketStatus
 from bot.patients import upcoming_appointments
 from bot.settings import ROOT
+from bot.supervisor import MASKED_LOGGING
 
 pytestmark = pytest.mark.rasa
 RASA = str(Path(sys.executable).with_name("rasa"))
@@ -76,6 +80,7 @@ def assistant(tmp_path_factory):
         LOCK_STORE_PORT="6379",
         TWILIO_API_BASE=stub.base_url, TWILIO_ACCOUNT_SID=stub.account_sid, TWILIO_AUTH_TOKEN=stub.auth_token,
         PUBLIC_BASE_URL=f"http://127.0.0.1:{sms_port}", TF_CPP_MIN_LOG_LEVEL="2",
+        LOG_LEVEL="DEBUG", LOG_LEVEL_LIBRARIES="INFO",  # sender ids, tracker URLs, the twilio SDK's requests
     )
     processes = []
 
@@ -86,10 +91,11 @@ def assistant(tmp_path_factory):
         return process, log
 
     actions, actions_log = start("actions", [RASA, "run", "actions", "--actions", "actions.actions",
-                                             "--port", str(action_port)])
+                                             "--port", str(action_port), *MASKED_LOGGING])
     rasa, rasa_log = start("rasa", [RASA, "run", "--model", str(ROOT / "models"), "--enable-api",
                                     "--interface", "127.0.0.1", "--port", str(rasa_port),
-                                    "--credentials", "tests/e2e_credentials.yml", "--endpoints", "endpoints.yml"])
+                                    "--credentials", "tests/e2e_credentials.yml", "--endpoints", "endpoints.yml",
+                                    *MASKED_LOGGING])
     sender, _ = start("sender", [sys.executable, "-m", "bot", "outbox", "run"])
     gateway, gateway_log = start("gateway", [sys.executable, "-m", "bot.channels.sms_gateway"])
     try:
@@ -97,7 +103,7 @@ def assistant(tmp_path_factory):
         wait_for(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
         wait_for(f"http://127.0.0.1:{rasa_port}/status", rasa, rasa_log)
         engine = make_engine(url)
-        yield {"rasa": f"http://127.0.0.1:{rasa_port}", "engine": engine, "stub": stub, "env": env}
+        yield {"rasa": f"http://127.0.0.1:{rasa_port}", "engine": engine, "stub": stub, "env": env, "logs": work}
         engine.dispose()
     finally:
         for process in processes:
@@ -195,3 +201,21 @@ def test_an_emergency_past_the_500th_character_of_a_signed_text_gets_the_emergen
     with Session(engine) as session:
         [ticket] = session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars().all()
         assert ticket.queue == "urgent" and "chest pain" in ticket.reason
+
+
+FULL_DEMO_PHONE = re.compile(r"503\D{0,2}555\D?01\d\d")  # +15035550111, (503) 555-0111, %2B15035550111...
+
+
+def test_the_servers_logs_hold_no_full_phone_number(assistant):
+    """Rasa logs sender ids and tracker URLs, the actions log trackers, the twilio SDK request parameters."""
+    stub, phone = assistant["stub"], "+15035550141"
+    assert stub.send_inbound(phone, "what are your hours?")["webhook_status"] == 200
+    assert wait_until(lambda: stub.messages(to=phone))
+    rasa_http.resume_conversation(assistant["rasa"], "", phone)  # a URL with the phone in it
+    logs = {name: (assistant["logs"] / f"{name}.log").read_text(errors="replace")
+            for name in ("rasa", "actions", "sender", "gateway")}
+    for name, text in logs.items():
+        leaks = [text[max(0, m.start() - 80):m.end() + 20] for m in FULL_DEMO_PHONE.finditer(text)]
+        assert not leaks, f"{name}.log: {leaks[:3]}"
+    assert "+1503***0141" in logs["rasa"] and "/conversations/+1503***0141/" in logs["rasa"]
+    assert "+1503***0141" in logs["actions"]

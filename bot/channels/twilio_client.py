@@ -12,6 +12,7 @@ algorithm.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
@@ -60,6 +61,8 @@ def make_twilio_client(
     ``timeout`` (seconds) bounds every HTTP request, so a hung Twilio (or stub)
     surfaces as an exception instead of blocking the outbox forever.
     """
+    # The SDK logs every request's URL and parameters (phone numbers) at INFO; only its warnings matter here.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     if api_base:
         http_client: TwilioHttpClient = RedirectingHttpClient(api_base, timeout=timeout)
     else:

@@ -63,6 +63,7 @@ from typing import Any, Iterable, Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from bot.channels.twilio_client import signature_for
+from bot.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
@@ -948,7 +949,7 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--callback-delay-ms", type=int, default=50)
     parser.add_argument("--log-level", default=settings.log_level)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_masking(args.log_level.upper())
     contacts = json.loads(Path(args.contacts).read_text()) if args.contacts else []
     stub = TwilioStub(
         account_sid=args.account_sid,
