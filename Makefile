@@ -29,7 +29,7 @@ export LOCK_STORE_PORT ?= 6379
 # Development talks to the local Twilio stub; set TWILIO_API_BASE= (empty) for real Twilio.
 export TWILIO_API_BASE ?= http://127.0.0.1:8099
 
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard bot/nlu/*.py bot/safety.py)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu/*.py bot/language/safety.py)
 PHONE ?= +15035550111
 
 .PHONY: help setup db train run shell test validate pytest story-test evaluate bench review-nlu mutate clean
@@ -82,7 +82,7 @@ story-test: $(MODEL_STAMP)
 test: validate train pytest story-test
 
 evaluate: $(STAMP)
-	$(PY) -m bot.evaluate
+	$(PY) -m tools.evaluate
 
 bench: $(STAMP) $(MODEL_STAMP)
 	$(PY) bench/bench_reminders.py
@@ -95,7 +95,7 @@ mutate: $(STAMP)
 	rm -rf mutants
 	@mkdir -p var
 	$(BIN)/mutmut run --max-children 2 > var/mutmut.log 2>&1 || { tail -20 var/mutmut.log; exit 1; }
-	$(PY) -m bot.tools.mutation_report
+	$(PY) -m tools.mutation_report
 
 review-nlu: $(STAMP)
 	$(PY) -m bot review-nlu

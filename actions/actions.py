@@ -6,8 +6,8 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted
 from actions import answers, flows
 from actions import handoff as staff
 from actions.base import PracticeAction, Turn
-from bot import handoff
 from bot.practice import format_phone
+from bot.staff import handoff
 
 
 class ActionSessionStart(PracticeAction):

@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from actions import flows
 from actions.base import Turn
 from actions.handoff import hand_off
-from bot import recall, scheduling, waitlist
-from bot.answers import parse_date_of_birth, parse_full_name, pick_choice, pick_numbered, says_none_of_those
-from bot.dates import When, parse_when
+from bot.language.answers import parse_date_of_birth, parse_full_name, pick_choice, pick_numbered, says_none_of_those
+from bot.language.dates import When, parse_when
 from bot.models import Appointment, ChangedBy
 from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
+from bot.scheduling import booking as scheduling
+from bot.scheduling import recall, waitlist
 
 YES, NO = "affirm", "deny"
 

@@ -12,11 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from actions.base import Turn
-from bot import recall, reminders, scheduling, waitlist
-from bot.answers import match_by_words
-from bot.dates import When, join_day_alternatives, parse_all_when
+from bot.language.answers import match_by_words
+from bot.language.dates import When, join_day_alternatives, parse_all_when
+from bot.messaging import reminders
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
 from bot.patients import match_patient_by_name, patients_for_phone, upcoming_appointments
+from bot.scheduling import booking as scheduling
+from bot.scheduling import recall, waitlist
 
 MAX_LISTED = 3
 SEARCH_DAYS = 30

@@ -7,9 +7,10 @@ from datetime import timedelta
 from rasa_sdk.events import ActionExecuted, ConversationPaused
 
 from actions.base import Turn
-from bot import consent, handoff
+from bot.messaging import consent
 from bot.patients import patients_for_phone
 from bot.practice import closed_days, describe_office_hours, format_phone, queue_config, queue_for_intent
+from bot.staff import handoff
 
 REASONS = {
     "billing_question": "Billing question",

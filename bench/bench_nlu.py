@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.evaluate import HELDOUT, load_examples, parse_with_model, percentile  # noqa: E402
 from bot.settings import ROOT  # noqa: E402
+from tools.evaluate import HELDOUT, load_examples, parse_with_model, percentile  # noqa: E402
 
 
 def machine() -> str:
@@ -41,7 +41,7 @@ def train_once(config: Path, out: Path) -> tuple[Path, float]:
     rasa = Path(sys.executable).with_name("rasa")
     command = [str(rasa), "train", "nlu", "--config", str(config), "--nlu", str(ROOT / "data" / "nlu"),
                "--out", str(out), "--fixed-model-name", "bench", "--quiet"]
-    # PYTHONPATH: config.yml names bot.nlu.emergency_override. RASA_CACHE_DIRECTORY: a cold cache,
+    # PYTHONPATH: config.yml names nlu.emergency_override. RASA_CACHE_DIRECTORY: a cold cache,
     # else Rasa reuses components trained by an earlier `make train` and the time means nothing.
     environment = dict(os.environ, PYTHONPATH=str(ROOT), RASA_CACHE_DIRECTORY=str(out / "rasa-cache"))
     started = time.perf_counter()

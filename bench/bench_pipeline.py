@@ -23,7 +23,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,11 +40,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bot.channels.twilio_client import signature_for  # noqa: E402
 from bot.db import make_engine  # noqa: E402
-from bot.demo import setup_database  # noqa: E402
-from bot.models import Appointment, AppointmentStatus, AppointmentType, InboundMessage, OutboundMessage, Patient, Provider  # noqa: E402
+from bot.models import (  # noqa: E402
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    InboundMessage,
+    OutboundMessage,
+    Patient,
+    Provider,
+)
 from bot.settings import ROOT  # noqa: E402
+from channels.sms_twilio.client import signature_for  # noqa: E402
+from tools.demo import setup_database  # noqa: E402
 
 RASA = str(Path(sys.executable).with_name("rasa"))
 TEXTS = ["what are your hours", "when is my appt", "thanks!", "where are you located", "do i have an appointment"]
@@ -95,7 +102,7 @@ class Stack:
     def start(self, phones: list[str]) -> None:
         setup_database(self.db_url, str(ROOT / "bot" / "demo_practice.yml"), datetime.now(timezone.utc))
         self._add_patients(phones)
-        self._run("stub", [sys.executable, "-m", "bot.channels.twilio_stub", "--port", str(self.ports["stub"]),
+        self._run("stub", [sys.executable, "-m", "tools.twilio_stub", "--port", str(self.ports["stub"]),
                            "--account-sid", ACCOUNT, "--auth-token", TOKEN, "--webhook-url", self.webhook,
                            "--callback-delay-ms", "50"])
         self._run("actions", [RASA, "run", "actions", "--actions", "actions.actions",
@@ -104,7 +111,7 @@ class Stack:
                            "127.0.0.1", "--port", str(self.ports["rasa"]), "--credentials",
                            "tests/e2e_credentials.yml", "--endpoints", "endpoints.yml"])
         self._run("sender", [sys.executable, "-m", "bot", "outbox", "run"])
-        self._run("gateway", [sys.executable, "-m", "bot.channels.sms_gateway"])
+        self._run("gateway", [sys.executable, "-m", "channels.sms_twilio.gateway"])
         for url in (f"{self.stub}/_stub/info", f"{self.gateway}/webhooks/twilio/", f"http://127.0.0.1:{self.ports['actions']}/health",
                     f"{self.rasa}/status"):
             self._wait(url)

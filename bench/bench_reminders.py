@@ -21,16 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bot.channels.sender import OutboxSender  # noqa: E402
-from bot.channels.twilio_client import make_twilio_client  # noqa: E402
-from bot.channels.twilio_stub import TwilioStub  # noqa: E402
 from bot.db import make_engine  # noqa: E402
+from bot.messaging.reminders import plan_reminders  # noqa: E402
 from bot.migrate import upgrade_database  # noqa: E402
 from bot.models import Appointment, AppointmentType, Patient, Provider, Reminder, ReminderStatus  # noqa: E402
 from bot.practice import apply_practice_config, load_practice_file  # noqa: E402
-from bot.reminder_worker import send_due_reminders  # noqa: E402
-from bot.reminders import plan_reminders  # noqa: E402
 from bot.settings import ROOT, Settings  # noqa: E402
+from channels.sms_twilio.client import make_twilio_client  # noqa: E402
+from channels.sms_twilio.sender import OutboxSender  # noqa: E402
+from tools.twilio_stub import TwilioStub  # noqa: E402
+from workers.reminder_worker import send_due_reminders  # noqa: E402
 
 ZONE = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2027, 3, 1, 7, 0, tzinfo=ZONE)

@@ -1,5 +1,5 @@
 import sys
 
-from bot.cli import main
+from workers.cli import main
 
 sys.exit(main())

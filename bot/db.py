@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from bot.private_files import private_dir, private_file
 from bot.settings import VAR, get_settings
 
-
 Base = declarative_base()
 
 

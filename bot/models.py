@@ -260,7 +260,7 @@ class InboundMessage(Base):
     intent = Column(String(40))
     confidence = Column(Float)
     ticket_id = Column(ForeignKey("handoff_ticket.id"))
-    outcome = Column(String(20))  # how it ended: replied, with_staff, handed_to_staff, ... (bot.inbound)
+    outcome = Column(String(20))  # how it ended: replied, with_staff, handed_to_staff, ... (bot.messaging.inbound)
     attempts = Column(Integer, nullable=False, default=0, server_default="0")  # turns tried (Rasa failures)
     opt_out_type = Column(String(10))  # Twilio's OptOutType (STOP, START, HELP) for a configured keyword
 
@@ -363,7 +363,7 @@ class ConversationCommand(Base):
     """A pause or resume for Rasa, stored with the ticket change that needs it and delivered until confirmed.
 
     Resolve writes a resume, reopen a pause, in the same transaction, so no
-    ticket change is without its command; :mod:`bot.handback` delivers them.
+    ticket change is without its command; :mod:`bot.staff.handback` delivers them.
     """
 
     __tablename__ = "conversation_command"

@@ -18,11 +18,11 @@ from sanic import Sanic
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.channels.sender import OutboxSender
-from bot.channels.twilio_channel import TwilioChannel
-from bot.channels.twilio_client import make_twilio_client
 from bot.models import InboundMessage, OutboundMessage
 from bot.settings import Settings
+from channels.sms_twilio.client import make_twilio_client
+from channels.sms_twilio.rasa_channel import TwilioChannel
+from channels.sms_twilio.sender import OutboxSender
 from tests.stub_fixtures import json_request
 
 PHONE = "+15035550123"

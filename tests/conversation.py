@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import actions.actions  # noqa: F401  (registers the action classes)
 from actions import base
-from rasa_sdk import Action
 
 ROOT = Path(__file__).resolve().parent.parent
 

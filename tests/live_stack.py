@@ -17,10 +17,10 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.channels.twilio_stub import TwilioStub
 from bot.db import make_engine
-from bot.demo import setup_database
 from bot.settings import ROOT
+from tools.demo import setup_database
+from tools.twilio_stub import TwilioStub
 
 RASA = str(Path(sys.executable).with_name("rasa"))
 
@@ -46,7 +46,7 @@ class LiveStack:
             "rasa": [RASA, "run", "--model", str(ROOT / "models"), "--enable-api", "--interface", "127.0.0.1",
                      "--port", str(self.ports["rasa"]), "--credentials", "credentials.yml",
                      "--endpoints", "endpoints.yml"],
-            "gateway": [sys.executable, "-m", "bot.channels.sms_gateway"],
+            "gateway": [sys.executable, "-m", "channels.sms_twilio.gateway"],
             "sender": [sys.executable, "-m", "bot", "outbox", "run"],
         }
         self.ready = {

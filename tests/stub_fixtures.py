@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bot.channels.twilio_stub import TwilioStub
+from tools.twilio_stub import TwilioStub
 
 
 @dataclass

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import answers
+from bot.language import answers
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=LA)  # Monday

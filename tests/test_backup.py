@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import cli
 from bot.models import Patient
 from bot.settings import get_settings
+from workers import cli
 
 
 @pytest.fixture

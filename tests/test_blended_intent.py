@@ -5,7 +5,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.blended_intent import BlendedIntentClassifier
+from nlu.blended_intent import BlendedIntentClassifier
 
 EXAMPLES = {
     "billing_question": ["question about my bill", "why was i charged twice", "do you take my insurance",

@@ -113,7 +113,7 @@ def test_billing_staff_claims_replies_and_resolves_a_conversation(page, inbox, e
         row = session.execute(select(OutboundMessage)).scalar_one()
     assert (row.phone, row.body, row.kind, row.ticket_id) == (PHONE, reply, "staff", ticket_id)
 
-    from bot.channels.sender import OutboxSender
+    from channels.sms_twilio.sender import OutboxSender
     settings = Settings(database_url=str(engine.url), twilio_api_base=twilio_stub.base_url)
     sender = OutboxSender.from_settings(settings, engine)
     sender.clock = lambda: now + timedelta(minutes=11)

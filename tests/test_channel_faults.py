@@ -19,10 +19,11 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import handoff, inbound, outbox
-from bot.channels.sender import OutboxSender
-from bot.channels.twilio_client import make_twilio_client, signature_for
+from bot.messaging import inbound, outbox
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
+from bot.staff import handoff
+from channels.sms_twilio.client import make_twilio_client, signature_for
+from channels.sms_twilio.sender import OutboxSender
 from tests.channel_helpers import PHONE, WEBHOOK, FakeBrain, rows, text_in, wait_for, wait_processed
 
 BURST_PHONES = [f"+1503557{n:04d}" for n in range(60)]

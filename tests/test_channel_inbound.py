@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import consent, handoff, inbound, texts
+from bot.messaging import consent, inbound
 from bot.models import ConsentRecord, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.practice import get_practice
+from bot.staff import handoff
+from bot.wording import texts
 
 PHONE = "+15035550123"
 

@@ -13,17 +13,20 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import consent, handoff, inbound, outbox
-from bot.channels.sender import OutboxSender
-from bot.channels.twilio_channel import EMPTY_TWIML, reply_text
-from bot.channels.twilio_client import make_twilio_client, signature_for
+from bot.messaging import consent, inbound, outbox
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.settings import Settings
+from bot.staff import handoff
+from channels.sms_twilio.client import make_twilio_client, signature_for
+from channels.sms_twilio.rasa_channel import EMPTY_TWIML, reply_text
+from channels.sms_twilio.sender import OutboxSender
 from tests.channel_helpers import PHONE, WEBHOOK, ChannelServer, FakeBrain, rows, text_in, wait_for, wait_processed
 from tests.stub_fixtures import json_request
 
@@ -160,7 +163,7 @@ def test_reply_text_joins_messages_and_numbers_buttons():
 # --- property: an opted-out phone is never sent anything ------------------------------
 
 _COUNTER = iter(range(10**6))
-# Written out here, not taken from the code: a keyword dropped from bot/consent.py fails this test.
+# Written out here, not taken from the code: a keyword dropped from bot/messaging/consent.py fails this test.
 OPT_OUT_WORDS = ["STOP", "stop", "Stop!", "STOPALL", "unsubscribe", "END", "quit.", "REVOKE", "OptOut", "CANCEL"]
 OPT_IN_WORDS = ["START", "unstop", "YES", "yes"]  # YES opts in only a phone that opted out
 OTHER_TEXTS = ["HELP", "info", "hi", "can I move my cleaning?", "stop by at 3?"]

@@ -6,12 +6,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.demo import load_demo
 from bot.models import (
-    Appointment, AppointmentStatus, ConsentRecord, ConsentStatus, HandoffTicket, Patient, TicketStatus,
+    Appointment,
+    AppointmentStatus,
+    ConsentRecord,
+    ConsentStatus,
+    HandoffTicket,
+    Patient,
+    TicketStatus,
 )
 from bot.patients import upcoming_appointments
 from tests.conversation import RULES
+from tools.demo import load_demo
 
 MARIA, DAVID, FAMILY, ROBERT, ALEX, STRANGER = (
     "+15035550111", "+15035550112", "+15035550113", "+15035550114", "+15035550115", "+15035550150")
@@ -250,7 +256,7 @@ def test_every_reply_fits_in_two_sms_segments(demo, now, converse):
 # --- Replies to automated texts: reminders, recall, the waitlist ----------------------
 
 def send_reminders_at(engine, when):
-    from bot.reminder_worker import run_pass
+    from workers.reminder_worker import run_pass
 
     run_pass(engine, lambda: when, rate=0, notify_rasa=False)
 
@@ -284,8 +290,8 @@ def test_book_after_a_recall_text_books_the_recalled_visit(demo, now, converse):
 
 
 def test_waitlist_yes_takes_a_freed_earlier_slot(demo, now, converse):
-    from bot.scheduling import book_appointment, find_open_slots
     from bot.models import ChangedBy, OutboundMessage, Provider
+    from bot.scheduling.booking import book_appointment, find_open_slots
 
     [maria_visit] = upcoming(demo, MARIA, now)
     chat = converse(MARIA, demo, now)

@@ -1,4 +1,4 @@
-"""bot.dates: the held-out table of patient phrasings, then the behaviours by name."""
+"""bot.language.dates: the held-out table of patient phrasings, then the behaviours by name."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.dates import When, join_day_alternatives, parse_all_when, parse_when
+from bot.language.dates import When, join_day_alternatives, parse_all_when, parse_when
 
 TABLE = Path(__file__).with_name("time_expressions.yml")
 LA = ZoneInfo("America/Los_Angeles")

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine
-from bot.demo import UNKNOWN_DEMO_PHONE, demo_contacts, load_demo, setup_database
 from bot.models import ACTIVE_STATUSES, Appointment, AppointmentChange, AppointmentStatus, ChangedBy, Patient, Practice
 from bot.patients import patients_for_phone, upcoming_appointments
-from bot.scheduling import cancel_appointment, find_open_slots
+from bot.scheduling.booking import cancel_appointment, find_open_slots
 from bot.settings import ROOT
+from tools.demo import UNKNOWN_DEMO_PHONE, demo_contacts, load_demo, setup_database
 
 ZONE = ZoneInfo("America/Los_Angeles")
 PRACTICE_FILE = str(ROOT / "bot" / "demo_practice.yml")

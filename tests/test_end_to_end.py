@@ -25,14 +25,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.channels import rasa_http
-from bot.channels.twilio_stub import TwilioStub
 from bot.db import make_engine
-from bot.demo import setup_database
 from bot.models import Appointment, AppointmentStatus, HandoffTicket, InboundMessage, Patient, TicketStatus
 from bot.patients import upcoming_appointments
 from bot.settings import ROOT
-from bot.supervisor import MASKED_LOGGING
+from channels import rasa_http
+from tools.demo import setup_database
+from tools.twilio_stub import TwilioStub
+from workers.supervisor import MASKED_LOGGING
 
 pytestmark = pytest.mark.rasa
 RASA = str(Path(sys.executable).with_name("rasa"))
@@ -97,7 +97,7 @@ def assistant(tmp_path_factory):
                                     "--credentials", "tests/e2e_credentials.yml", "--endpoints", "endpoints.yml",
                                     *MASKED_LOGGING])
     sender, _ = start("sender", [sys.executable, "-m", "bot", "outbox", "run"])
-    gateway, gateway_log = start("gateway", [sys.executable, "-m", "bot.channels.sms_gateway"])
+    gateway, gateway_log = start("gateway", [sys.executable, "-m", "channels.sms_twilio.gateway"])
     try:
         wait_for(f"http://127.0.0.1:{sms_port}/webhooks/twilio/", gateway, gateway_log)
         wait_for(f"http://127.0.0.1:{action_port}/health", actions, actions_log)

@@ -1,4 +1,4 @@
-"""`make evaluate` (bot/evaluate.py): scoring, folds, the side-by-side table, and a whole small run.
+"""`make evaluate` (tools/evaluate.py): scoring, folds, the side-by-side table, and a whole small run.
 
 The whole run trains a real (tiny, fast) Rasa pipeline in-process on a small
 data set, so the trainers' report is proven end to end without the hour
@@ -10,9 +10,8 @@ import json
 
 import pytest
 
-from bot import evaluate
-from bot.evaluate import (SystemResult, comparison_table, score, standings, stratified_folds,
-                          tfidf_lr_runner)
+from tools import evaluate
+from tools.evaluate import SystemResult, comparison_table, score, standings, stratified_folds, tfidf_lr_runner
 
 EXAMPLES = {
     "billing_question": ["question about my bill", "why was i charged twice", "do you take my insurance",
@@ -107,7 +106,7 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
                       "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
                       "  - name: CountVectorsFeaturizer\n    analyzer: char_wb\n    min_ngram: 2\n    max_ngram: 4\n"
                       "  - name: LogisticRegressionClassifier\n"
-                      "  - name: bot.nlu.emergency_override.EmergencyOverride\n"
+                      "  - name: nlu.emergency_override.EmergencyOverride\n"
                       "policies: []\n")
     reports = tmp_path / "reports"
 

@@ -15,11 +15,11 @@ from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handback, handoff
-from bot.channels.rasa_commands import deliver_conversation_commands
-from bot.channels.sender import OutboxSender
 from bot.models import CommandKind, CommandStatus, ConversationCommand, HandoffTicket, TicketNote, TicketStatus
 from bot.settings import Settings
+from bot.staff import handback, handoff
+from channels.rasa_commands import deliver_conversation_commands
+from channels.sms_twilio.sender import OutboxSender
 from tests.web_helpers import add_user, login, make_app, open_ticket
 
 PHONE = "+15035550123"

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import handoff
 from bot.models import InboundMessage, TicketStatus
 from bot.practice import get_practice
+from bot.staff import handoff
 
 LA = ZoneInfo("America/Los_Angeles")
 

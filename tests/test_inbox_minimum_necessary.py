@@ -12,10 +12,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import handoff, texts
-from bot.inbound import store_inbound, triage_inbound
+from bot.messaging.inbound import store_inbound, triage_inbound
+from bot.messaging.outbox import enqueue_text
 from bot.models import Patient
-from bot.outbox import enqueue_text
+from bot.staff import handoff
+from bot.wording import texts
 from tests.web_helpers import add_appointment, add_user, login, open_ticket
 
 PHONE = "+15035550123"

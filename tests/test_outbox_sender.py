@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import consent, outbox
-from bot.channels.sender import LOOKUP_GRACE, OutboxSender
-from bot.channels.twilio_client import make_twilio_client
+from bot.messaging import consent, outbox
 from bot.models import ConsentRecord, OutboundMessage, OutboundStatus
 from bot.settings import ROOT, Settings
+from channels.sms_twilio.client import make_twilio_client
+from channels.sms_twilio.sender import LOOKUP_GRACE, OutboxSender
 from tests.stub_fixtures import json_request
 
 PHONE = "+15035550123"
@@ -197,7 +197,7 @@ def test_a_sender_killed_mid_batch_and_restarted_sends_each_row_exactly_once(sql
         "PUBLIC_BASE_URL": "http://127.0.0.1:9",
         "SMS_SEND_RATE": "0",
     }
-    command = [sys.executable, "-m", "bot.channels.sender", "--once", "--stale-after", "0"]
+    command = [sys.executable, "-m", "channels.sms_twilio.sender", "--once", "--stale-after", "0"]
 
     first = subprocess.Popen(command, cwd=ROOT, env=env)
     assert twilio_stub.wait_held(1, timeout=60), "the sender never reached the third text"

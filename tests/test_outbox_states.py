@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import consent, outbox
+from bot.messaging import consent, outbox
 from bot.models import OutboundMessage, OutboundStatus
 
 PHONE = "+15035550123"

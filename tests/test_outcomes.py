@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import consent
+from bot.messaging import consent
 from bot.models import Appointment, AppointmentStatus, ChangedBy, OutboundStatus
-from bot.outcomes import format_report, register_cli, weekly_report
-from bot.reminder_worker import run_pass
-from bot.scheduling import confirm_appointment, record_outcome
+from bot.scheduling.booking import confirm_appointment, record_outcome
+from bot.scheduling.outcomes import format_report, register_cli, weekly_report
 from tests.reminder_factories import appointment, patient
+from workers.reminder_worker import run_pass
 
 ZONE = ZoneInfo("America/Los_Angeles")
 

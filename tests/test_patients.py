@@ -15,8 +15,7 @@ from bot.patients import (
     register_new_patient,
     upcoming_appointments,
 )
-from bot.scheduling import book_appointment, cancel_appointment, find_open_slots
-
+from bot.scheduling.booking import book_appointment, cancel_appointment, find_open_slots
 
 
 @pytest.fixture

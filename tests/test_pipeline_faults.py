@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import inbound
+from bot.messaging import inbound
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage
 from tests.live_stack import LiveStack
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.twilio_client import make_twilio_client
 from bot.privacy import PhoneMaskingFilter, install_log_masking, mask_phone, mask_phones_in
 from bot.settings import ROOT, Settings
-from bot.supervisor import services
+from channels.sms_twilio.client import make_twilio_client
+from workers.supervisor import services
 
 
 @pytest.mark.parametrize("text, masked", [

@@ -3,6 +3,7 @@ their -wal and -shm), backups, service logs and what the services create 0600, w
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import sys
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot import db, supervisor
+from bot import db
 from bot.migrate import upgrade_database
 from bot.settings import Settings
+from workers import supervisor
 
 
 def mode(path: Path) -> int:
@@ -68,13 +70,20 @@ def test_the_supervisor_makes_var_logs_and_what_services_create_private(tmp_path
     made = var / "tracker.db"
     code = f"open({str(made)!r}, 'w').write('conversations'); print('started')"
     monkeypatch.setattr(supervisor, "VAR", var)
+    never_listened = _free_port()
     monkeypatch.setattr(supervisor, "services", lambda settings, model: [
-        supervisor.Service("rasa", [sys.executable, "-c", code])])
+        supervisor.Service("rasa", [sys.executable, "-c", code], port=never_listened)])
     monkeypatch.setattr(supervisor, "_write_demo_contacts", lambda: None)
-    monkeypatch.setattr(supervisor, "_stop_on_signals", lambda: None)
+    monkeypatch.setattr(supervisor.Supervisor, "handle_stop_signals", lambda self: None)
     monkeypatch.setattr(supervisor, "_print_summary", lambda settings: None)
 
-    assert supervisor.run_services(Settings(rasa_token="t")) == 1  # the one service exited: the set stops
+    assert supervisor.run_services(Settings(rasa_token="t")) == 1  # it died before it listened: the set stops
     assert mode(var) == 0o700
     assert (var / "rasa.log").read_text() == "started\n" and mode(var / "rasa.log") == 0o600
     assert mode(made) == 0o600  # created by the service itself, under the supervisor's umask
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

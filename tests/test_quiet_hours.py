@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.quiet_hours import SendingWindow, sending_window, wall_time
+from bot.messaging.quiet_hours import SendingWindow, sending_window, wall_time
 
 ZONE = ZoneInfo("America/Los_Angeles")
 WINDOW = SendingWindow(time(8, 0), time(21, 0), ZONE)

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import consent
+from bot.messaging import consent
 from bot.models import AppointmentStatus, AppointmentType, OutboundMessage, Patient, Reminder, ReminderStatus
-from bot.recall import add_months, pending_recall_for, plan_recalls
-from bot.reminder_worker import run_pass
+from bot.scheduling.recall import add_months, pending_recall_for, plan_recalls
 from tests.reminder_factories import appointment, patient
+from workers.reminder_worker import run_pass
 
 ZONE = ZoneInfo("America/Los_Angeles")
 PHONE = "+15035550123"
@@ -109,7 +109,7 @@ def test_a_recall_never_names_a_sensitive_visit_and_never_reaches_an_opted_out_p
 def test_a_recall_over_the_daily_cap_waits_for_the_next_day(engine, now):
     last_physical(engine, local(2026, 2, 20, 10, 0))
     with Session(engine) as session, session.begin():
-        from bot.outbox import enqueue_text
+        from bot.messaging.outbox import enqueue_text
         enqueue_text(session, PHONE, "reminder", "reminder", now - timedelta(minutes=30))
     pass_at(engine, now)
     assert len(texts(engine)) == 1

@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import consent
+from bot.messaging import consent
+from bot.messaging.outbox import enqueue_text
+from bot.messaging.reminders import (
+    last_reminded_appointments,
+    plan_reminders,
+    reminder_text,
+)
 from bot.models import (
     Appointment,
     AppointmentStatus,
@@ -22,17 +28,11 @@ from bot.models import (
     Reminder,
     ReminderStatus,
 )
-from bot.outbox import enqueue_text
-from bot.reminder_worker import RasaNotifier, run_pass, send_due_reminders
-from bot.reminders import (
-    last_reminded_appointments,
-    plan_reminders,
-    reminder_text,
-)
-from bot.scheduling import cancel_appointment, confirm_appointment, find_open_slots, reschedule_appointment
-from bot.texts import SMS_LIMIT, gsm7_length
+from bot.scheduling.booking import cancel_appointment, confirm_appointment, find_open_slots, reschedule_appointment
 from bot.settings import Settings
+from bot.wording.texts import SMS_LIMIT, gsm7_length
 from tests.reminder_factories import appointment, kind, patient
+from workers.reminder_worker import RasaNotifier, run_pass, send_due_reminders
 
 ZONE = ZoneInfo("America/Los_Angeles")
 PHONE = "+15035550123"
@@ -429,9 +429,9 @@ def test_with_rasa_down_the_reminder_still_goes_and_the_database_knows_it(engine
 
 
 def test_a_pass_plans_and_sends_through_the_twilio_stub_once(engine, now, monkeypatch):
-    from bot.channels.sender import OutboxSender
-    from bot.channels.twilio_client import make_twilio_client
-    from bot.channels.twilio_stub import TwilioStub
+    from channels.sms_twilio.client import make_twilio_client
+    from channels.sms_twilio.sender import OutboxSender
+    from tools.twilio_stub import TwilioStub
     make(engine, local(2027, 3, 3, 9, 0), first="Ben", phone="+15035550124")  # 2d due Mar 1 09:00
     with TwilioStub() as stub:
         stats = run_pass(engine, lambda: now, rate=0, notify_rasa=False)

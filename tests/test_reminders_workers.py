@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.messaging.reminders import plan_reminders
 from bot.models import OutboundMessage, Reminder, ReminderStatus
-from bot.reminders import plan_reminders
 from bot.settings import ROOT
 from tests.reminder_factories import appointment, patient
 
@@ -41,7 +41,7 @@ def _load(engine, phones: int) -> int:
 def _worker(engine, rate: float, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": engine.url.render_as_string(hide_password=False), "LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.reminder_worker", "once", "--now", NOW.isoformat(), "--rate", str(rate),
+        [sys.executable, "-m", "workers.reminder_worker", "once", "--now", NOW.isoformat(), "--rate", str(rate),
          "--no-rasa", *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

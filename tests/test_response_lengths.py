@@ -4,8 +4,8 @@ import re
 import pytest
 import yaml
 
-from bot.texts import gsm7_length
 from bot.settings import ROOT
+from bot.wording.texts import gsm7_length
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 SLOT = "Wed, Sep 29 at 12:45 PM with Maria Lopez, NP"
@@ -62,7 +62,7 @@ def test_no_response_uses_buttons_or_markdown():
 def test_the_channel_and_the_assistant_give_the_same_emergency_advice():
     """The channel answers an emergency itself while staff have the conversation (Rasa is paused);
     the patient must get the same 911/988 advice either way."""
-    from bot.texts import TEMPLATES
+    from bot.wording.texts import TEMPLATES
 
     [assistant] = [variant["text"] for variant in DOMAIN["responses"]["utter_emergency"]]
     assert assistant.startswith(TEMPLATES["emergency"])

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot import responsetimes
 from bot.models import HandoffTicket, TicketStatus
-from bot.responsetimes import TicketTimes, percentile, summarize
+from bot.staff import responsetimes
+from bot.staff.responsetimes import TicketTimes, percentile, summarize
 
 LA = ZoneInfo("America/Los_Angeles")
 MIN = timedelta(minutes=1)

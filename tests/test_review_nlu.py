@@ -9,9 +9,9 @@ from datetime import timedelta
 import yaml
 from sqlalchemy.orm import Session
 
-from bot.cli import build_parser
 from bot.models import HandoffTicket, InboundMessage, Patient
-from bot.review_nlu import TO_LABEL, export_review, render_review_yaml, texts_for_review
+from tools.review_nlu import TO_LABEL, export_review, render_review_yaml, texts_for_review
+from workers.cli import build_parser
 
 
 def _add_inbound(session, now, body, *, intent=None, confidence=None, ticket_id=None,

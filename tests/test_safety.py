@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.language.safety import emergency_reason, is_emergency
 from tests.ci import require
-
-from bot.safety import emergency_reason, is_emergency
 
 EMERGENCIES = [
     # hopelessness about living, in several wordings
@@ -242,7 +241,7 @@ def _message(text: str, intent: str, confidence: float):
 
 def test_override_turns_fallback_for_emergency_text_into_emergency() -> None:
     require("rasa")
-    from bot.nlu.emergency_override import EmergencyOverride
+    from nlu.emergency_override import EmergencyOverride
 
     message = _message("lol cant breath rn", "nlu_fallback", 0.3)
     [result] = EmergencyOverride({}).process([message])
@@ -259,7 +258,7 @@ def test_override_turns_fallback_for_emergency_text_into_emergency() -> None:
 
 def test_override_leaves_ordinary_messages_alone() -> None:
     require("rasa")
-    from bot.nlu.emergency_override import EmergencyOverride
+    from nlu.emergency_override import EmergencyOverride
 
     message = _message("question about my bill", "billing_question", 0.93)
     [result] = EmergencyOverride({}).process([message])
@@ -270,7 +269,7 @@ def test_override_leaves_ordinary_messages_alone() -> None:
 
 def test_override_reads_the_whole_text_from_the_metadata_when_the_classifier_got_a_cut() -> None:
     require("rasa")
-    from bot.nlu.emergency_override import EmergencyOverride
+    from nlu.emergency_override import EmergencyOverride
 
     whole = "Good afternoon, a question about my bill and my next visit. " * 10 + "My chest hurts and my arm is numb."
     cut = whole[:500]

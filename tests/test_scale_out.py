@@ -9,14 +9,13 @@ import asyncio
 import os
 
 import pytest
-from sqlalchemy.engine import make_url
-
 from rasa.core.lock_store import LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
+from sqlalchemy.engine import make_url
 
 from bot.settings import ROOT
 

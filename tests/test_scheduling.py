@@ -18,7 +18,7 @@ from bot.models import (
     Provider,
     SlotClaim,
 )
-from bot.scheduling import (
+from bot.scheduling.booking import (
     Slot,
     SlotTaken,
     book_appointment,

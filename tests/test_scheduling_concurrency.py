@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine
 from bot.models import ACTIVE_STATUSES, Appointment, AppointmentType, ChangedBy, Patient, Provider, SlotClaim
-from bot.scheduling import Slot, SlotTaken, book_appointment, find_open_slots
+from bot.scheduling.booking import Slot, SlotTaken, book_appointment, find_open_slots
 
 ZONE = ZoneInfo("America/Los_Angeles")
 ATTEMPTS = 8

@@ -9,10 +9,10 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import inbound
-from bot.channels import sms_gateway
-from bot.channels.sms_receiver import GATEWAY_SIGNATURE_HEADER, gateway_signature
+from bot.messaging import inbound
 from bot.models import InboundMessage
+from channels.sms_twilio import gateway as sms_gateway
+from channels.sms_twilio.receiver import GATEWAY_SIGNATURE_HEADER, gateway_signature
 from tests.channel_helpers import PHONE, WEBHOOK, FakeBrain, SanicServer, rows, text_in, wait_for, wait_processed
 
 

@@ -1,4 +1,4 @@
-"""Staff accounts, password hashing, logins and roles (bot.staff)."""
+"""Staff accounts, password hashing, logins and roles (bot.staff.accounts)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import staff
 from bot.models import AuditEntry
+from bot.staff import access
+from bot.staff import accounts as staff
 
 
 def test_password_hash_is_self_describing_salted_scrypt():
@@ -27,7 +28,7 @@ def test_malformed_stored_hash_never_verifies():
 def test_create_user_refuses_taken_username_unknown_role_and_short_password(engine, now):
     with Session(engine) as session, session.begin():
         user = staff.create_staff_user(session, "maria", "long enough", "billing", "Maria G.", now)
-        assert user.display_name == "Maria G." and staff.role_of(user) == "billing"
+        assert user.display_name == "Maria G." and access.role_of(user) == "billing"
         with pytest.raises(staff.StaffError, match="taken"):
             staff.create_staff_user(session, "maria", "long enough", "billing", None, now)
         with pytest.raises(staff.StaffError, match="unknown role"):
@@ -70,12 +71,12 @@ def test_ended_login_and_turned_off_account_are_refused(engine, now):
 
 
 def test_roles_see_only_their_queues():
-    assert staff.visible_queues("front_desk") == ("front_desk", "urgent")
-    assert staff.visible_queues("billing") == ("billing",)
-    assert staff.visible_queues("clinical") == ("clinical", "urgent")
-    assert set(staff.visible_queues("admin")) == {"front_desk", "billing", "clinical", "urgent"}
-    assert not staff.may_see_queue("billing", "urgent")
-    assert not staff.may_see_queue("front_desk", "clinical")
+    assert access.visible_queues("front_desk") == ("front_desk", "urgent")
+    assert access.visible_queues("billing") == ("billing",)
+    assert access.visible_queues("clinical") == ("clinical", "urgent")
+    assert set(access.visible_queues("admin")) == {"front_desk", "billing", "clinical", "urgent"}
+    assert not access.may_see_queue("billing", "urgent")
+    assert not access.may_see_queue("front_desk", "clinical")
 
 
 def test_staff_for_queue_lists_only_active_matching_roles(engine, now):

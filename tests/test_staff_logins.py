@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import staff
 from bot.models import StaffUser
 from bot.settings import Settings
+from bot.staff import accounts as staff
 from tests.web_helpers import PASSWORD, add_user, csrf_of, login, make_app, try_login
 
 

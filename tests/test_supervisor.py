@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.settings import ROOT, VAR, Settings
-from bot.supervisor import RestartPolicy, secured, services
+from workers.supervisor import RestartPolicy, secured, services
 
 
 def _rasa_command(settings: Settings) -> list[str]:
@@ -47,7 +47,7 @@ def test_every_service_is_started_and_the_stub_only_for_the_local_twilio():
 
 SUPERVISE = """
 import json, logging, sys
-import bot.supervisor as sv
+import workers.supervisor as sv
 from bot.settings import Settings, VAR
 
 spec = json.loads(sys.argv[1])

@@ -13,9 +13,9 @@ import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 
-from bot.channels.twilio_client import RedirectingHttpClient, is_valid_signature, make_twilio_client, signature_for
-from bot.channels.twilio_stub import TwilioStub, count_segments
+from channels.sms_twilio.client import RedirectingHttpClient, is_valid_signature, make_twilio_client, signature_for
 from tests.stub_fixtures import json_request
+from tools.twilio_stub import TwilioStub, count_segments
 
 PATIENT = "+15035550101"
 PRACTICE = "+15035550199"

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import consent
+from bot.messaging import consent
 from bot.models import Appointment, AppointmentStatus, ChangedBy, OutboundMessage, WaitlistEntry
-from bot.scheduling import book_appointment, cancel_appointment, find_open_slots
-from bot.waitlist import accept_offer, join_waitlist, offer_freed_slot, pending_offer_for
+from bot.scheduling.booking import book_appointment, cancel_appointment, find_open_slots
+from bot.scheduling.waitlist import accept_offer, join_waitlist, offer_freed_slot, pending_offer_for
 from tests.reminder_factories import kind, patient, provider
 
 ZONE = ZoneInfo("America/Los_Angeles")

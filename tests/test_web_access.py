@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import staff
 from bot.models import StaffSession, StaffUser
+from bot.staff import access
+from bot.staff import accounts as staff
 from tests.web_helpers import add_user, try_login
 
 
@@ -52,5 +53,5 @@ def test_switching_an_account_off_ends_its_logins_at_once_and_only_its_own(app, 
 
 @pytest.mark.parametrize("role", ["receptionist", "", "ADMIN"])
 def test_an_unknown_role_sees_no_queue(role):
-    assert staff.visible_queues(role) == ()
-    assert not any(staff.may_see_queue(role, q) for q in ("front_desk", "billing", "clinical", "urgent"))
+    assert access.visible_queues(role) == ()
+    assert not any(access.may_see_queue(role, q) for q in ("front_desk", "billing", "clinical", "urgent"))

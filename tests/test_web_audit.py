@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bot import staff
+from bot.staff import accounts as staff
 from tests.web_helpers import add_user, login, open_ticket
 
 PHONE = "+15035550123"

@@ -10,7 +10,7 @@ import pytest
 from bot.settings import ROOT
 from tests.web_helpers import add_user, login, open_ticket, try_login
 
-TEMPLATES = ROOT / "bot" / "web" / "templates"
+TEMPLATES = ROOT / "web" / "templates"
 PHONE = "+15035550123"
 
 
@@ -69,7 +69,7 @@ def test_a_server_error_page_has_them_too(engine, clock):
     def boom():
         raise RuntimeError("boom")
 
-    from bot.web import auth
+    from web import auth
     auth.PUBLIC_ENDPOINTS.add("boom")
     try:
         response = app.test_client().get("/_boom")
@@ -91,6 +91,6 @@ def test_templates_have_no_inline_script_style_or_event_handler(template):
 
 
 def test_the_script_builds_no_inline_code_or_style():
-    script = Path(ROOT / "bot" / "web" / "static" / "inbox.js").read_text()
+    script = Path(ROOT / "web" / "static" / "inbox.js").read_text()
     for forbidden in ("eval(", "new Function", "innerHTML", ".style.", "setAttribute(\"on", "setTimeout(\""):
         assert forbidden not in script, forbidden

@@ -10,10 +10,17 @@ from types import SimpleNamespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import (AppointmentStatus, CannedResponse, HandoffTicket, OutboundMessage, Patient, TicketNote,
-                        TicketStatus)
-from bot.web import cli
+from bot.models import (
+    AppointmentStatus,
+    CannedResponse,
+    HandoffTicket,
+    OutboundMessage,
+    Patient,
+    TicketNote,
+    TicketStatus,
+)
 from tests.web_helpers import add_appointment, add_user, audit_actions, login, make_app, open_ticket, patient_texts
+from web import cli
 
 PHONE = "+15035550123"
 
@@ -275,8 +282,8 @@ def test_cli_adds_a_staff_user_from_stdin_and_lists_it(engine, monkeypatch, caps
 
 
 def test_cli_sets_a_new_password(engine, monkeypatch, capsys, now):
-    from bot import staff
     from bot.settings import Settings
+    from bot.staff import accounts as staff
     monkeypatch.setattr(cli, "get_settings", lambda: Settings(database_url=str(engine.url)))
     with Session(engine) as session, session.begin():
         staff.create_staff_user(session, "admin", "old-password", "admin", None, now)

@@ -191,7 +191,7 @@ def test_a_few_wrong_passwords_do_not_lock_anyone_out(app, engine, now, clock):
 
 # --- every ticket route, every role that may not see the ticket's queue ------------------------
 
-# Written out here, not read from bot.staff: who may NOT see which queue (admin sees all).
+# Written out here, not read from bot.staff.accounts: who may NOT see which queue (admin sees all).
 WRONG_ROLES = [
     ("billing", "front_desk"), ("billing", "clinical"),
     ("clinical", "front_desk"), ("clinical", "billing"),
@@ -226,8 +226,7 @@ def _ticket_state(engine, ticket_id):
 def test_every_ticket_route_refuses_a_role_outside_its_queue(app, engine, now, queue, role, method, path, form):
     ticket_id = open_ticket(engine, PHONE, queue, now, reason=f"a {queue} question")
     if path.endswith("/reopen"):  # reopen acts on a resolved ticket: resolve it first, as staff of that queue would
-        from bot import handoff
-
+        from bot.staff import handoff
         with Session(engine) as session, session.begin():
             handoff.resolve_ticket(session, ticket_id, None, now)
     user = add_user(engine, "wrong", role, now)

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import handoff, staff
-from bot.inbound import store_inbound
+from bot.messaging.inbound import store_inbound
 from bot.models import Appointment, AppointmentStatus, AppointmentType, AuditEntry, Provider
 from bot.settings import Settings
-from bot.web import create_app
+from bot.staff import accounts as staff
+from bot.staff import handoff
+from web import create_app
 
 PASSWORD = "correct horse 1"
 _sids = itertools.count(1)

@@ -1,0 +1,1 @@
+"""Reading patients' words: dates and times, short answers, the emergency safety net."""

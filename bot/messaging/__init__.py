@@ -1,0 +1,1 @@
+"""Texts in and out: inbound triage, the outbox, consent, quiet hours, reminders."""

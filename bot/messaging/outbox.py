@@ -1,0 +1,357 @@
+"""The outbox: every text to a patient is stored here before it is sent.
+
+Adapters (the SMS channel, the staff inbox, the reminder worker) call
+:func:`enqueue_text`; the sender in :mod:`channels.sms_twilio.sender` hands rows to
+Twilio. A row for an opted-out phone is stored as ``blocked`` and never sent.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.messaging import consent
+from bot.models import OutboundMessage, OutboundStatus
+
+# Texts allowed to an opted-out phone: the one confirmation of the opt-out itself, and
+# the answer to HELP/INFO, which carriers require whatever the phone's consent.
+CONSENT_CONFIRMATION = "consent_confirmation"
+HELP_REPLY = "help_reply"
+ALLOWED_WHEN_OPTED_OUT = frozenset({CONSENT_CONFIRMATION, HELP_REPLY})
+# Texts a patient is waiting for in a conversation: staff hear at once when one cannot go out.
+CONVERSATION_KINDS = frozenset({"reply", "staff"})
+
+RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retried this long
+ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told
+
+
+def enqueue_text(
+    session: Session,
+    phone: str,
+    body: str,
+    kind: str,
+    now: datetime,
+    *,
+    ticket_id: int | None = None,
+    staff_user_id: int | None = None,
+    claimed_by: str | None = None,
+) -> OutboundMessage:
+    """Store a text for sending; returns the row (``blocked`` if the phone opted out).
+
+    ``claimed_by`` stores it already claimed by that sender (status ``sending``), which
+    then sends it at once: one transaction less on the way to the patient.
+    """
+    blocked = kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, phone)
+    claimed = claimed_by is not None and not blocked
+    row = OutboundMessage(
+        phone=phone,
+        body=body,
+        kind=kind,
+        status=OutboundStatus.BLOCKED if blocked else OutboundStatus.SENDING if claimed else OutboundStatus.PENDING,
+        created_at=now,
+        next_attempt_at=now,
+        give_up_at=now + RETRY_FOR,
+        claimed_at=now if claimed else None,
+        claimed_by=claimed_by if claimed else None,
+        attempts=1 if claimed else 0,
+        ticket_id=ticket_id,
+        staff_user_id=staff_user_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+# --- The sending state machine --------------------------------------------------------
+#
+# pending -> sending (claimed) -> queued/sent (Twilio has it, with its SID)
+#         -> delivered / undelivered / failed (status callbacks)
+# A claim is one conditional UPDATE (... WHERE status='pending'), so two senders
+# never take the same row; a retryable error puts the row back to pending later.
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 600.0
+
+# How far along a row is; a status callback never moves a row backwards.
+_PROGRESS = {
+    OutboundStatus.PENDING: 0,
+    OutboundStatus.SENDING: 1,
+    OutboundStatus.QUEUED: 2,
+    OutboundStatus.SENT: 3,
+    OutboundStatus.DELIVERED: 4,
+    OutboundStatus.UNDELIVERED: 4,
+    OutboundStatus.FAILED: 4,
+    OutboundStatus.BLOCKED: 4,
+}
+_TWILIO_STATUS = {
+    "accepted": OutboundStatus.QUEUED,
+    "scheduled": OutboundStatus.QUEUED,
+    "queued": OutboundStatus.QUEUED,
+    "sending": OutboundStatus.QUEUED,
+    "sent": OutboundStatus.SENT,
+    "delivered": OutboundStatus.DELIVERED,
+    "undelivered": OutboundStatus.UNDELIVERED,
+    "failed": OutboundStatus.FAILED,
+}
+
+
+def outbound_status_for(twilio_status: str | None) -> OutboundStatus | None:
+    """Our status for a Twilio message status (None for one we do not track)."""
+    return _TWILIO_STATUS.get((twilio_status or "").lower())
+
+
+def backoff_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter: up to 2 s, 4 s, 8 s ... (capped at 10 min)."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
+
+
+def due_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
+    return list(session.execute(
+        select(OutboundMessage.id)
+        .where(OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.next_attempt_at <= now)
+        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)
+    ).scalars())
+
+
+def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str) -> OutboundMessage | None:
+    """Take one due row for sending, or None if another sender has it or it is not due.
+
+    Consent is checked again here: the phone may have opted out since the row
+    was stored, and then the row is blocked instead of claimed.
+    """
+    taken = session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.PENDING,
+               OutboundMessage.next_attempt_at <= now)
+        .values(status=OutboundStatus.SENDING, claimed_at=now, claimed_by=sender_id,
+                attempts=OutboundMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    if row.kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, row.phone):
+        row.status, row.status_at, row.error_message = OutboundStatus.BLOCKED, now, "opted out before sending"
+        return None
+    return row
+
+
+def mark_sent(session: Session, outbound_id: int, *, sid: str, twilio_status: str | None, now: datetime) -> None:
+    """Twilio accepted the text: store its SID (a status callback may have been quicker)."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.twilio_sid = sid
+    row.sent_at = row.sent_at or now
+    new = outbound_status_for(twilio_status) or OutboundStatus.QUEUED
+    if _PROGRESS[new] > _PROGRESS[row.status]:
+        row.status = new
+        row.status_at = now
+
+
+def mark_retry(session: Session, outbound_id: int, *, now: datetime, error_code: int | None,
+               error_message: str, rng: random.Random | None = None) -> OutboundStatus:
+    """A retryable failure (429, 5xx, network): pending again after a backoff, for 24 hours.
+
+    Past ``give_up_at`` the row is failed; staff will have been told long before
+    (:func:`texts_needing_staff`), and are told again that it was given up.
+    """
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.error_code, row.error_message = error_code, error_message[:300]
+    give_up_at = row.give_up_at or (row.created_at + RETRY_FOR)
+    retry_at = now + backoff_delay(row.attempts, rng)
+    if retry_at >= give_up_at:
+        row.status, row.status_at = OutboundStatus.FAILED, now
+    else:
+        row.status = OutboundStatus.PENDING
+        row.next_attempt_at = retry_at
+    return row.status
+
+
+def mark_failed(session: Session, outbound_id: int, *, now: datetime, error_code: int | None,
+                error_message: str) -> None:
+    """Twilio refused the text for good (a bad number, a too-long body...)."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.status, row.status_at = OutboundStatus.FAILED, now
+    row.error_code, row.error_message = error_code, error_message[:300]
+
+
+def mark_opted_out_by_carrier(session: Session, outbound_id: int, *, now: datetime) -> None:
+    """Twilio's error 21610: the phone unsubscribed (it texted STOP to Twilio). Record it, block the row."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    row.status, row.status_at = OutboundStatus.BLOCKED, now
+    row.error_code, row.error_message = 21610, "recipient unsubscribed (Twilio 21610)"
+    if not consent.is_opted_out(session, row.phone):
+        consent.record_opt_out(session, row.phone, "twilio_21610", now, detail=f"outbound {row.id}")
+
+
+def texts_needing_staff(session: Session, now: datetime, limit: int = 100) -> list[OutboundMessage]:
+    """Conversation texts staff have not yet been told about: failed, or still not out after ALERT_AFTER."""
+    return list(session.execute(
+        select(OutboundMessage)
+        .where(OutboundMessage.kind.in_(CONVERSATION_KINDS), OutboundMessage.alerted_at.is_(None),
+               or_(OutboundMessage.status == OutboundStatus.FAILED,
+                   and_(OutboundMessage.status.in_((OutboundStatus.PENDING, OutboundStatus.SENDING)),
+                        OutboundMessage.created_at < now - ALERT_AFTER)))
+        .order_by(OutboundMessage.id).limit(limit)
+    ).scalars())
+
+
+def tell_staff_about_texts_not_sent(session: Session, now: datetime) -> list[OutboundMessage]:
+    """A ticket for each conversation text that failed or is stuck, so a person calls the patient.
+
+    Run by the outbox sender every pass: when Twilio is down, the patient who asked
+    something is not left waiting in silence, and the sender keeps trying anyway.
+    """
+    from bot.practice import get_practice, practice_zone, queue_for_intent
+    from bot.staff import handoff
+
+    rows = texts_needing_staff(session, now)
+    if not rows:
+        return []
+    practice = get_practice(session)
+    zone = practice_zone(practice)
+    queue = queue_for_intent(practice, "system")
+    for row in rows:
+        error = f" ({row.error_message})" if row.error_message else ""
+        if row.status == OutboundStatus.FAILED:
+            reason = f"Our text to this patient could not be sent{error}. Please call the patient."
+        else:
+            until = (row.give_up_at or row.created_at + RETRY_FOR).astimezone(zone).strftime("%a %I:%M %p")
+            reason = (f"Our text to this patient has not gone out for {int(ALERT_AFTER.total_seconds() // 60)} "
+                      f"minutes{error}; it is retried until {until}. Call the patient if it cannot wait.")
+        ticket = handoff.open_ticket(session, phone=row.phone, queue=queue, now=now, intent="system", reason=reason)
+        row.alerted_at = now
+        row.ticket_id = row.ticket_id or ticket.id
+    return rows
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    """What the operator's health checks read: is anything stuck on its way to Twilio?"""
+
+    waiting: int        # pending or sending, created more than two minutes ago
+    retrying: int       # pending again after an error
+    unsettled: int      # sending for longer than the lookup grace (Twilio may or may not have them)
+    failed_last_day: int
+    oldest_waiting_seconds: float
+
+    @property
+    def status(self) -> str:
+        return "ok" if not (self.waiting or self.failed_last_day) else "degraded"
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "waiting": self.waiting, "retrying": self.retrying,
+                "unsettled": self.unsettled, "failed_last_day": self.failed_last_day,
+                "oldest_waiting_seconds": round(self.oldest_waiting_seconds)}
+
+
+def outbox_health(session: Session, now: datetime, *, unsettled_after: timedelta = timedelta(minutes=2)
+                  ) -> OutboxHealth:
+    in_flight = (OutboundStatus.PENDING, OutboundStatus.SENDING)
+    old = now - timedelta(minutes=2)
+    waiting_rows = session.execute(
+        select(func.count(OutboundMessage.id), func.min(OutboundMessage.created_at))
+        .where(OutboundMessage.status.in_(in_flight), OutboundMessage.created_at < old,
+               OutboundMessage.next_attempt_at <= now)
+    ).one()
+    retrying = session.execute(select(func.count(OutboundMessage.id)).where(
+        OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.error_message.is_not(None))).scalar_one()
+    unsettled = session.execute(select(func.count(OutboundMessage.id)).where(
+        OutboundMessage.status == OutboundStatus.SENDING,
+        OutboundMessage.claimed_at < now - unsettled_after)).scalar_one()
+    failed = session.execute(select(func.count(OutboundMessage.id)).where(
+        OutboundMessage.status == OutboundStatus.FAILED, OutboundMessage.status_at >= now - timedelta(days=1))
+    ).scalar_one()
+    oldest = waiting_rows[1]
+    return OutboxHealth(waiting=waiting_rows[0], retrying=retrying, unsettled=unsettled, failed_last_day=failed,
+                        oldest_waiting_seconds=(now - oldest).total_seconds() if oldest else 0.0)
+
+
+def pending_for_ticket(session: Session, ticket_id: int) -> list[OutboundMessage]:
+    """The ticket's texts still waiting to be sent (to send them right away)."""
+    return list(session.execute(
+        select(OutboundMessage)
+        .where(OutboundMessage.ticket_id == ticket_id, OutboundMessage.status == OutboundStatus.PENDING)
+        .order_by(OutboundMessage.id)
+    ).scalars())
+
+
+def postpone(session: Session, outbound_id: int, *, until: datetime) -> None:
+    """A pending row waits for the sender loop (the immediate sender is over its rate)."""
+    session.execute(
+        update(OutboundMessage)
+        .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.PENDING)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def note_unsettled(session: Session, outbound_id: int, *, error_message: str) -> None:
+    """The create call timed out or broke: the row stays 'sending' (Twilio may have it) with the reason."""
+    session.execute(
+        update(OutboundMessage).where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.SENDING)
+        .values(error_message=error_message[:300])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(session: Session, outbound_id: int) -> None:
+    """Put a claimed row back to pending, due now (reconciliation found Twilio never got it)."""
+    row = session.get(OutboundMessage, outbound_id, populate_existing=True)
+    if row.status == OutboundStatus.SENDING:
+        row.status = OutboundStatus.PENDING
+        row.next_attempt_at = row.claimed_at or row.next_attempt_at
+
+
+def stale_sending(session: Session, *, claimed_before: datetime) -> list[OutboundMessage]:
+    """Rows a sender claimed before ``claimed_before`` and never settled (it crashed or timed out)."""
+    return list(session.execute(
+        select(OutboundMessage)
+        .where(OutboundMessage.status == OutboundStatus.SENDING, OutboundMessage.claimed_at < claimed_before)
+        .order_by(OutboundMessage.id)
+    ).scalars())
+
+
+def known_sids(session: Session, sids: list[str]) -> set[str]:
+    """Which of these Twilio SIDs are already stored on a row."""
+    if not sids:
+        return set()
+    return set(session.execute(
+        select(OutboundMessage.twilio_sid).where(OutboundMessage.twilio_sid.in_(sids))
+    ).scalars())
+
+
+def apply_status_callback(
+    session: Session,
+    *,
+    sid: str,
+    twilio_status: str,
+    error_code: int | None,
+    now: datetime,
+    outbound_id: int | None = None,
+) -> OutboundMessage | None:
+    """Record a delivery status from Twilio; returns the row, or None if it is not ours.
+
+    The row is found by SID, or by our own id (carried in the StatusCallback
+    URL) when the callback beats the sender storing the SID. Callbacks arrive
+    out of order: a row only moves forward, so a late "sent" never undoes
+    "delivered".
+    """
+    row = session.execute(select(OutboundMessage).where(OutboundMessage.twilio_sid == sid)).scalar_one_or_none()
+    if row is None and outbound_id is not None:
+        row = session.get(OutboundMessage, outbound_id)
+        if row is not None and row.twilio_sid not in (None, sid):
+            return None
+    if row is None:
+        return None
+    row.twilio_sid = sid
+    new = outbound_status_for(twilio_status)
+    if new is not None and _PROGRESS[new] > _PROGRESS[row.status]:
+        row.status, row.status_at = new, now
+        row.sent_at = row.sent_at or now
+        if error_code is not None:
+            row.error_code = error_code
+    return row

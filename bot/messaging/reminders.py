@@ -1,0 +1,428 @@
+"""Appointment reminders: the practice's rules, the plan, the texts, and what the last one named.
+
+The schedule comes from ``Practice.config["reminders"]``::
+
+    offsets: [2d, 2h]              # before the appointment; per type: by_type: {annual_physical: [7d, 2d]}
+    quiet_hours: ["08:00", "21:00"] # texts go out only between these local times
+    max_per_day: 1                 # automated texts (reminder, recall, waitlist) per phone per local day
+    max_per_week: 3                # ... and per rolling 7 days
+
+Day and week offsets are counted on the practice's wall clock (a 2d reminder
+for a 9:00 visit is due at 9:00 two days before, also across a daylight-saving
+change); hour and minute offsets are elapsed time. A reminder due in quiet
+hours goes out when they end, or is dropped when that is not before the
+appointment. :func:`plan_reminders` writes one ``Reminder`` row per
+appointment and offset (the unique constraint makes re-planning harmless);
+the worker (:mod:`workers.reminder_worker`) claims due rows per phone and calls
+:func:`deliver_appointment_reminders`, which re-checks everything at send time.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.messaging import consent
+from bot.messaging.outbox import enqueue_text
+from bot.messaging.quiet_hours import SendingWindow, sending_window, wall_time
+from bot.models import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    OutboundMessage,
+    OutboundStatus,
+    Patient,
+    Practice,
+    Reminder,
+    ReminderStatus,
+)
+from bot.practice import get_practice
+from bot.privacy import mask_phone
+from bot.scheduling.booking import describe_slot
+from bot.wording.texts import SMS_LIMIT, gsm7_length, plain_text
+
+logger = logging.getLogger(__name__)
+
+APPOINTMENT = "appointment"
+# Outbox kinds that are automated and count against the daily and weekly caps.
+AUTOMATED_KINDS = ("reminder", "recall", "waitlist")
+FOOTER = "Reply C to confirm or R to reschedule. Reply STOP to opt out."
+
+DEFAULTS: dict[str, Any] = {
+    "offsets": ["2d", "2h"],
+    "quiet_hours": ["08:00", "21:00"],
+    "max_per_day": 1,
+    "max_per_week": 3,
+}
+
+_OFFSET = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$")
+
+
+# --- Rules ------------------------------------------------------------------------
+
+def parse_offset(text: str) -> tuple[int, str]:
+    """"2d" -> (2, "d"). Units: w(eeks), d(ays), h(ours), m(inutes)."""
+    match = _OFFSET.match(str(text))
+    if not match:
+        raise ValueError(f"reminder offset {text!r} must look like 7d, 2d, 2h or 30m")
+    return int(match.group(1)), match.group(2)
+
+
+@dataclass(frozen=True)
+class ReminderRules:
+    """The practice's reminder schedule and limits, read once per run."""
+
+    zone: ZoneInfo
+    offsets: tuple[str, ...]
+    by_type: dict[str, tuple[str, ...]]
+    window_start: time  # texts allowed from ...
+    window_end: time    # ... until (exclusive)
+    max_per_day: int
+    max_per_week: int
+
+    def offsets_for(self, type_key: str) -> tuple[str, ...]:
+        return self.by_type.get(type_key, self.offsets)
+
+    def due_at(self, start: datetime, offset: str) -> datetime:
+        """When the ``offset`` reminder of an appointment at ``start`` is due."""
+        amount, unit = parse_offset(offset)
+        if unit in ("d", "w"):
+            local = start.astimezone(self.zone)
+            day = local.date() - timedelta(days=amount * (7 if unit == "w" else 1))
+            return wall_time(day, local.timetz().replace(tzinfo=None), self.zone).astimezone(timezone.utc)
+        return (start - timedelta(hours=amount if unit == "h" else 0,
+                                  minutes=amount if unit == "m" else 0)).astimezone(timezone.utc)
+
+    @property
+    def window(self) -> SendingWindow:
+        return SendingWindow(self.window_start, self.window_end, self.zone)
+
+    def in_quiet_hours(self, moment: datetime) -> bool:
+        return self.window.is_quiet(moment)
+
+    def next_allowed(self, moment: datetime) -> datetime:
+        """``moment`` itself when texts are allowed then, else when quiet hours end (UTC)."""
+        return self.window.next_allowed(moment)
+
+    def local_midnight(self, moment: datetime) -> datetime:
+        local = moment.astimezone(self.zone)
+        return wall_time(local.date(), time(0, 0), self.zone)
+
+
+def rules_for(practice: Practice) -> ReminderRules:
+    """The practice's reminder rules; ``quiet_hours`` may be given either way round.
+
+    ``["08:00", "21:00"]`` (the window texts may go out) and ``["21:00", "08:00"]``
+    (the quiet span) mean the same thing: texts between 08:00 and 21:00.
+    """
+    config = {**DEFAULTS, **((practice.config or {}).get("reminders") or {})}
+    offsets = tuple(str(o) for o in config["offsets"])
+    by_type = {str(k): tuple(str(o) for o in v) for k, v in (config.get("by_type") or {}).items()}
+    for offset in offsets + tuple(o for v in by_type.values() for o in v):
+        parse_offset(offset)
+    window = sending_window(config["quiet_hours"], ZoneInfo(practice.timezone))
+    return ReminderRules(
+        zone=window.zone,
+        offsets=offsets,
+        by_type=by_type,
+        window_start=window.opens,
+        window_end=window.closes,
+        max_per_day=int(config["max_per_day"]),
+        max_per_week=int(config["max_per_week"]),
+    )
+
+
+def automated_texts_since(session: Session, phone: str, since: datetime) -> int:
+    """Automated texts stored for ``phone`` since ``since`` (blocked ones were never sent)."""
+    return session.execute(
+        select(func.count(OutboundMessage.id)).where(
+            OutboundMessage.phone == phone,
+            OutboundMessage.kind.in_(AUTOMATED_KINDS),
+            OutboundMessage.status != OutboundStatus.BLOCKED,
+            OutboundMessage.created_at >= since,
+        )
+    ).scalar_one()
+
+
+def why_not_now(session: Session, phone: str, now: datetime, rules: ReminderRules) -> str | None:
+    """None when an automated text may go to ``phone`` now, else the reason it may not.
+
+    Reasons: ``opted out``, ``quiet hours``, ``daily cap``, ``weekly cap``.
+    """
+    if consent.is_opted_out(session, phone):
+        return "opted out"
+    if rules.in_quiet_hours(now):
+        return "quiet hours"
+    if automated_texts_since(session, phone, rules.local_midnight(now)) >= rules.max_per_day:
+        return "daily cap"
+    if automated_texts_since(session, phone, now - timedelta(days=7)) >= rules.max_per_week:
+        return "weekly cap"
+    return None
+
+
+# --- Texts --------------------------------------------------------------------------
+
+def reminder_text(practice: Practice, appointments: Sequence[Appointment]) -> list[str]:
+    """The reminder text(s) for one phone: one text, listing each appointment when several.
+
+    Only first name, date, time, provider and address: never the visit's type
+    or reason. A family list too long for 320 GSM-7 characters is split.
+    """
+    zone = ZoneInfo(practice.timezone)
+    head = f"Reminder from {practice.name}: "
+    if len(appointments) == 1:
+        appt = appointments[0]
+        return [plain_text(f"{head}{appt.patient.first_name} has an appointment on "
+                           f"{describe_slot(appt, zone)} at {practice.address}. {FOOTER}")]
+    items = [f"{appt.patient.first_name} - {describe_slot(appt, zone)}"
+             for appt in sorted(appointments, key=lambda a: (a.start, a.id))]
+    tail = f". At {practice.address}. {FOOTER}"
+    texts, chunk = [], []
+    for item in items:
+        candidate = plain_text(head + "; ".join(chunk + [item]) + tail)
+        if chunk and (gsm7_length(candidate) or len(candidate) * 2) > SMS_LIMIT:
+            texts.append(plain_text(head + "; ".join(chunk) + tail))
+            chunk = []
+        chunk.append(item)
+    texts.append(plain_text(head + "; ".join(chunk) + tail))
+    return texts
+
+
+# --- Planning -------------------------------------------------------------------------
+
+@dataclass
+class PlanResult:
+    planned: int = 0
+    dropped: int = 0
+    skipped: int = 0
+    moved: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.planned} planned, {self.dropped} dropped, {self.skipped} skipped, {self.moved} moved"
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
+    """Insert reminder rows; a row the unique constraint already holds is left alone."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project runs on SQLite and PostgreSQL only
+        raise RuntimeError(f"unsupported database {dialect}")
+    statement = insert(Reminder.__table__).on_conflict_do_nothing()
+    for start in range(0, len(rows), 5000):
+        session.execute(statement, rows[start:start + 5000])
+
+
+def schedule_times(rules: ReminderRules, start: datetime, offset: str) -> tuple[datetime, datetime, bool]:
+    """(due_at, send_at, dropped) for one offset of an appointment at ``start``."""
+    due = rules.due_at(start, offset)
+    send = rules.next_allowed(due)
+    return due, send, send >= start
+
+
+def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> PlanResult:
+    """Create the reminder rows of every booked appointment starting within ``horizon_days``.
+
+    Idempotent: run it as often as you like (the worker runs it every cycle).
+    A planned reminder whose appointment moved is re-timed; a reminder already
+    past due for an appointment booked after that time is stored as skipped
+    (the booking itself told the patient).
+    """
+    practice = get_practice(session)
+    rules = rules_for(practice)
+    result = PlanResult()
+    appointments = session.execute(
+        select(Appointment.id, Appointment.patient_id, Patient.phone, Appointment.start,
+               Appointment.created_at, AppointmentType.key)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+        .where(Appointment.status == AppointmentStatus.BOOKED,
+               Appointment.start > now,
+               Appointment.start <= now + timedelta(days=horizon_days))
+    ).all()
+    if not appointments:
+        return result
+    existing = {
+        (row.appointment_id, row.offset_key): row
+        for row in session.execute(
+            select(Reminder.id, Reminder.appointment_id, Reminder.offset_key, Reminder.due_at, Reminder.status)
+            .join(Appointment, Appointment.id == Reminder.appointment_id)
+            .where(Reminder.kind == APPOINTMENT,
+                   Appointment.status == AppointmentStatus.BOOKED,
+                   Appointment.start > now,
+                   Appointment.start <= now + timedelta(days=horizon_days))
+        )
+    }
+    new_rows: list[dict] = []
+    for appt_id, patient_id, phone, start, created_at, type_key in appointments:
+        for offset in rules.offsets_for(type_key):
+            due, send, dropped = schedule_times(rules, start, offset)
+            old = existing.get((appt_id, offset))
+            if old is not None:
+                if old.status == ReminderStatus.PLANNED and old.due_at != due:
+                    session.execute(update(Reminder).where(Reminder.id == old.id, Reminder.status == ReminderStatus.PLANNED)
+                                    .values(due_at=due, send_at=send,
+                                            status=ReminderStatus.DROPPED if dropped else ReminderStatus.PLANNED,
+                                            reason="quiet hours until the appointment" if dropped else None))
+                    result.moved += 1
+                continue
+            status, reason = ReminderStatus.PLANNED, None
+            if dropped:
+                status, reason = ReminderStatus.DROPPED, "quiet hours until the appointment"
+                result.dropped += 1
+            elif due < now and created_at is not None and created_at > due:
+                status, reason = ReminderStatus.SKIPPED, "booked after this reminder was due"
+                result.skipped += 1
+            else:
+                result.planned += 1
+            new_rows.append(dict(kind=APPOINTMENT, appointment_id=appt_id, patient_id=patient_id, phone=phone,
+                                 offset_key=offset, due_at=due, send_at=send, status=status.value, reason=reason))
+    _insert_ignoring_duplicates(session, new_rows)
+    return result
+
+
+# --- Sending (called by the worker with the phone's due rows claimed) --------------------
+
+@dataclass
+class Delivery:
+    """What happened to one phone's claimed reminders."""
+
+    sent: list[Reminder] = field(default_factory=list)
+    skipped: list[Reminder] = field(default_factory=list)
+    deferred: list[Reminder] = field(default_factory=list)
+    texts: list[OutboundMessage] = field(default_factory=list)
+
+
+def skip(reminder: Reminder, reason: str, status: ReminderStatus = ReminderStatus.SKIPPED) -> None:
+    reminder.status = status
+    reminder.reason = reason
+
+
+def defer(reminder: Reminder, until: datetime) -> None:
+    """Back to planned, for a later time (the claim is released)."""
+    reminder.status = ReminderStatus.PLANNED
+    reminder.send_at = until
+    reminder.claimed_by = None
+    reminder.claimed_at = None
+
+
+def deliver_appointment_reminders(
+    session: Session, phone: str, reminders: Sequence[Reminder], now: datetime, rules: ReminderRules,
+    practice: Practice | None = None,
+) -> Delivery:
+    """Send one phone's claimed appointment reminders as one text, or say why not.
+
+    Re-checked here, at send time: the appointment is still booked and ahead,
+    the reminder's time still matches it (else it is re-timed), the phone has
+    not opted out, quiet hours, and the caps. Over a cap the reminder is
+    skipped with the reason (not deferred: a late reminder for a near visit
+    helps nobody, and the other offset still goes). Several appointments on
+    one phone (a family) become one text that counts once against the caps.
+    """
+    practice = practice or get_practice(session)
+    outcome = Delivery()
+    sendable: list[Reminder] = []
+    for reminder in reminders:
+        appt = session.get(Appointment, reminder.appointment_id)
+        if appt is None or appt.status != AppointmentStatus.BOOKED:
+            skip(reminder, f"appointment {appt.status.value if appt else 'deleted'}")
+            outcome.skipped.append(reminder)
+            continue
+        if appt.start <= now:
+            skip(reminder, "appointment already started")
+            outcome.skipped.append(reminder)
+            continue
+        if appt.confirmed_at is not None:  # the text asks for a C the patient already sent
+            skip(reminder, "appointment already confirmed")
+            outcome.skipped.append(reminder)
+            continue
+        due, send, dropped = schedule_times(rules, appt.start, reminder.offset_key)
+        if due != reminder.due_at:  # moved since planning
+            reminder.due_at = due
+            if dropped:
+                skip(reminder, "quiet hours until the appointment", ReminderStatus.DROPPED)
+                outcome.skipped.append(reminder)
+            elif send > now:
+                defer(reminder, send)
+                outcome.deferred.append(reminder)
+            else:
+                sendable.append(reminder)
+            continue
+        sendable.append(reminder)
+    if not sendable:
+        return outcome
+    reason = why_not_now(session, phone, now, rules)
+    if reason == "quiet hours":
+        for reminder in sendable:
+            appt = session.get(Appointment, reminder.appointment_id)
+            later = rules.next_allowed(now)
+            if later >= appt.start:
+                skip(reminder, "quiet hours until the appointment", ReminderStatus.DROPPED)
+                outcome.skipped.append(reminder)
+            else:
+                defer(reminder, later)
+                outcome.deferred.append(reminder)
+        return outcome
+    if reason is not None:
+        for reminder in sendable:
+            skip(reminder, reason)
+            outcome.skipped.append(reminder)
+        logger.info("reminders to %s skipped: %s", mask_phone(phone), reason)
+        return outcome
+    # One appointment is named once, even if two of its offsets fell due together.
+    by_appointment: dict[int, list[Reminder]] = {}
+    for reminder in sendable:
+        by_appointment.setdefault(reminder.appointment_id, []).append(reminder)
+    appointments = [session.get(Appointment, appt_id) for appt_id in by_appointment]
+    texts = [enqueue_text(session, phone, body, "reminder", now) for body in reminder_text(practice, appointments)]
+    for reminder in sendable:
+        reminder.status = ReminderStatus.SENT
+        reminder.sent_at = now
+        reminder.outbound_id = texts[0].id
+        reminder.reason = None
+    outcome.sent.extend(sendable)
+    outcome.texts.extend(texts)
+    return outcome
+
+
+# --- What the conversation needs -----------------------------------------------------------
+
+def last_reminder_text(session: Session, phone: str, now: datetime,
+                       within: timedelta = timedelta(days=3)) -> int | None:
+    """The outbox id of the newest appointment reminder sent to ``phone`` within ``within``."""
+    return session.execute(
+        select(Reminder.outbound_id)
+        .where(Reminder.phone == phone, Reminder.kind == APPOINTMENT, Reminder.status == ReminderStatus.SENT,
+               Reminder.sent_at >= now - within, Reminder.sent_at <= now, Reminder.outbound_id.is_not(None))
+        .order_by(Reminder.sent_at.desc(), Reminder.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def last_reminded_appointments(session: Session, phone: str, now: datetime,
+                               within: timedelta = timedelta(days=3)) -> list[Appointment]:
+    """The appointments the newest reminder to ``phone`` named, still booked and ahead.
+
+    "C" after a reminder confirms exactly these; "R" reschedules them. A
+    family reminder names several (ordered by start). Empty when no reminder
+    was sent within ``within`` or its appointments were cancelled or are over.
+    """
+    outbound_id = last_reminder_text(session, phone, now, within)
+    if outbound_id is None:
+        return []
+    return list(session.execute(
+        select(Appointment).join(Reminder, Reminder.appointment_id == Appointment.id)
+        .where(Reminder.outbound_id == outbound_id, Reminder.kind == APPOINTMENT,
+               Appointment.status.in_((AppointmentStatus.BOOKED, AppointmentStatus.PENDING)),
+               Appointment.start > now)
+        .order_by(Appointment.start, Appointment.id).distinct()
+    ).scalars())

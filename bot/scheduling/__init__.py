@@ -1,0 +1,1 @@
+"""Booking, open slots, the waitlist, recall and appointment outcomes."""

@@ -1,0 +1,1 @@
+"""Staff: accounts and access, audit, handoff tickets, hand-backs, response times."""

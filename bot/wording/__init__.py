@@ -1,0 +1,1 @@
+"""Every word a patient reads, per language."""

@@ -1,0 +1,1 @@
+"""The SMS channel over Twilio: the gateway, the Rasa input channel, the sender."""

@@ -1,0 +1,76 @@
+"""Response times per queue and ISO week, with a server-drawn SVG chart of the share answered within goal."""
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template, request
+from markupsafe import Markup, escape
+
+from bot.practice import get_practice, practice_zone
+from bot.staff import responsetimes
+from web.auth import db, now
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+COLOURS = {"front_desk": "#1f77b4", "billing": "#2ca02c", "clinical": "#9467bd", "urgent": "#d62728"}
+
+
+def share_chart_svg(rows: list[responsetimes.QueueWeek], weeks: list[str], queues: list[str],
+                    names: dict[str, str]) -> Markup:
+    """Grouped bars: for each week, one bar per queue with the share answered within goal."""
+    width, height, left, bottom, top = 720, 260, 44, 36, 18
+    plot_h = height - bottom - top
+    by_key = {(r.queue, r.week): r for r in rows}
+    group_w = (width - left - 10) / max(1, len(weeks))
+    bar_w = min(40.0, max(4.0, (group_w - 10) / max(1, len(queues))))
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height + 24}" '
+             f'role="img" aria-label="Share answered within goal per week">']
+    for pct in (0, 25, 50, 75, 100):
+        y = top + plot_h * (1 - pct / 100)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{pct}%</text>')
+    for wi, week in enumerate(weeks):
+        x0 = left + wi * group_w + (group_w - bar_w * len(queues)) / 2
+        for qi, queue in enumerate(queues):
+            row = by_key.get((queue, week))
+            share = row.within_goal_share if row else None
+            if share is None:
+                continue
+            bar_h = max(1.5, plot_h * share)  # a sliver, so 0% is seen as a bar, not as missing
+            x = x0 + qi * bar_w
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - bar_h:.1f}" width="{bar_w - 2:.1f}" height="{bar_h:.1f}" '
+                f'fill="{COLOURS.get(queue, "#777")}"><title>{escape(names.get(queue, queue))} {escape(week)}: '
+                f'{share:.0%} of {row.decided}</title></rect>'
+                f'<text x="{x + (bar_w - 2) / 2:.1f}" y="{top + plot_h - bar_h - 3:.1f}" font-size="10" '
+                f'text-anchor="middle">{share:.0%}</text>')
+        parts.append(f'<text x="{left + wi * group_w + group_w / 2:.1f}" y="{height - bottom + 16}" font-size="11" '
+                     f'text-anchor="middle">{escape(week[5:])}</text>')
+    for qi, queue in enumerate(queues):
+        x = left + qi * 130
+        parts.append(f'<rect x="{x}" y="{height + 6}" width="12" height="12" fill="{COLOURS.get(queue, "#777")}"/>'
+                     f'<text x="{x + 16}" y="{height + 16}" font-size="12">{escape(names.get(queue, queue))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@bp.get("/")
+def index():
+    weeks_back = min(max(request.args.get("weeks", 8, type=int), 1), 52)
+    at = now()
+    with db().begin() as session:
+        practice = get_practice(session)
+        zone = practice_zone(practice)
+        names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+        queues = [q for q in g.staff.queues]
+        rows = responsetimes.weekly_report(session, zone, at, weeks_back, tuple(queues))
+    weeks = sorted({r.week for r in rows})
+    fmt = responsetimes.format_duration
+    table = [{
+        "queue": names.get(r.queue, r.queue), "week": r.week, "tickets": r.tickets, "answered": r.answered,
+        "median_first": fmt(r.median_first_response), "p90_first": fmt(r.p90_first_response),
+        "median_resolution": fmt(r.median_resolution), "p90_resolution": fmt(r.p90_resolution),
+        "share": "—" if r.within_goal_share is None else f"{r.within_goal_share:.0%}",
+        "decided": r.decided,
+    } for r in rows]
+    chart = share_chart_svg(rows, weeks, [q for q in queues if any(r.queue == q for r in rows)], names)
+    return render_template("reports/index.html", table=table, chart=chart, weeks_back=weeks_back,
+                           has_data=bool(rows))

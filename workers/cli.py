@@ -1,0 +1,141 @@
+"""`python -m bot ...`: the operator's commands.
+
+Each area registers its own sub-commands (``register_cli(subparsers)``) so this
+file stays a table of contents. Every command sets ``func``, which returns an
+exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+
+from bot.privacy import install_log_masking
+from bot.settings import VAR, get_settings
+
+
+def _db_setup(args: argparse.Namespace) -> int:
+    from tools.demo import setup_database
+
+    settings = get_settings()
+    print(setup_database(settings.database_url, settings.practice_file, datetime.now(timezone.utc),
+                         load_demo_data=not args.no_demo))
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from bot.migrate import upgrade_database
+
+    upgrade_database(get_settings().database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def _db_backup(args: argparse.Namespace) -> int:
+    """Copy the practice's database and Rasa's conversations (SQLite files) into a dated folder."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from bot.db import backup_sqlite
+
+    settings = get_settings()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        print("DATABASE_URL is PostgreSQL: back it up with pg_dump (and the Rasa tracker database with it), "
+              "e.g. pg_dump -Fc -f practice.dump DBNAME", file=sys.stderr)
+        return 2
+    folder = Path(args.to) / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    sources = [("practice", Path(url.database))]
+    if settings.tracker_dialect == "sqlite" and Path(settings.tracker_db).is_file():
+        sources.append(("rasa_tracker", Path(settings.tracker_db)))
+    for name, source in sources:
+        if not source.is_file():
+            print(f"no database at {source}", file=sys.stderr)
+            return 1
+        print(f"{source} -> {backup_sqlite(source, folder / f'{name}.db')}")
+    return 0
+
+
+def _practice_load(args: argparse.Namespace) -> int:
+    from bot.db import session_factory
+    from bot.practice import apply_practice_config, load_practice_file
+
+    data = load_practice_file(args.file)
+    with session_factory()() as session, session.begin():
+        practice = apply_practice_config(session, data)
+    print(f"loaded {practice.name}: {len(data['providers'])} providers, "
+          f"{len(data['appointment_types'])} appointment types")
+    return 0
+
+
+def _demo_contacts(args: argparse.Namespace) -> int:
+    from bot.db import session_factory
+    from tools.demo import demo_contacts
+
+    with session_factory()() as session:
+        json.dump(demo_contacts(session), sys.stdout, indent=1)
+    print()
+    return 0
+
+
+def _outbox_run(args: argparse.Namespace) -> int:
+    from channels.sms_twilio.sender import run_outbox
+
+    run_outbox(once=args.once)
+    return 0
+
+
+def _run_services(args: argparse.Namespace) -> int:
+    from workers.supervisor import run_services
+
+    return run_services(get_settings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The practice's SMS assistant.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
+    setup = db.add_parser("setup", help="migrate; load the practice and demo data into an empty database")
+    setup.add_argument("--no-demo", action="store_true", help="load the practice but no demo patients")
+    setup.set_defaults(func=_db_setup)
+    db.add_parser("upgrade", help="migrate the schema only").set_defaults(func=_db_upgrade)
+    backup = db.add_parser("backup", help="copy the SQLite databases (practice and conversations) while running")
+    backup.add_argument("--to", default=str(VAR / "backups"), help="folder for dated backups (default var/backups)")
+    backup.set_defaults(func=_db_backup)
+
+    practice = commands.add_parser("practice", help="the practice's configuration").add_subparsers(
+        dest="practice_command", required=True)
+    load = practice.add_parser("load", help="load or update the practice from a YAML file")
+    load.add_argument("file")
+    load.set_defaults(func=_practice_load)
+
+    demo = commands.add_parser("demo", help="the demo practice").add_subparsers(dest="demo_command", required=True)
+    demo.add_parser("contacts", help="demo patients' phones as JSON").set_defaults(func=_demo_contacts)
+
+    outbox = commands.add_parser("outbox", help="the outbound texts").add_subparsers(
+        dest="outbox_command", required=True)
+    send = outbox.add_parser("run", help="send due texts through Twilio (a loop)")
+    send.add_argument("--once", action="store_true", help="send what is due, then exit")
+    send.set_defaults(func=_outbox_run)
+
+    commands.add_parser("run", help="start every service (what `make run` does)").set_defaults(func=_run_services)
+
+    from bot.scheduling.outcomes import register_cli as register_outcomes
+    from tools.review_nlu import register_cli as register_review_nlu
+    from web.cli import register_cli as register_staff
+    from workers.reminder_worker import register_cli as register_reminders
+
+    register_staff(commands)
+    register_reminders(commands)
+    register_outcomes(commands)
+    register_review_nlu(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    install_log_masking(get_settings().log_level)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
