@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import OutboundMessage, StaffSession
+from bot.models import AuditEntry, OutboundMessage, StaffSession
 from tests.web_helpers import PASSWORD, add_user, audit_actions, csrf_of, login, open_ticket, try_login
 
 PHONE = "+15035550123"
@@ -57,6 +57,22 @@ def test_wrong_role_gets_403_for_another_queues_ticket_and_is_audited(app, engin
     assert all(d[1] == clinician and d[2] == billing_ticket for d in denials)
     assert "clinical may not open the billing queue" in denials[0][3]
     assert "question about a bill" not in client.get("/").get_data(as_text=True)  # not in their queue
+
+
+def test_a_refusal_says_why_on_the_page_and_is_audited_at_the_inbox_clock(app, engine, now, clock, billing_ticket):
+    add_user(engine, "cleo", "clinical", now, display_name="Cleo R.")
+    client = app.test_client()
+    login(client, "cleo")
+    clock.at = now + timedelta(minutes=7)
+    page = client.get(f"/tickets/{billing_ticket}")
+    assert page.status_code == 403
+    html = page.get_data(as_text=True)
+    assert "<title>403" in html and "Not allowed" in html
+    assert "clinical may not open the billing queue" in html  # the reason, not only a code
+    assert "Cleo R. · clinical" in html  # who is logged in, so a shared desk sees whose login refused
+    with Session(engine) as session:
+        refusal = session.execute(select(AuditEntry).where(AuditEntry.action == "denied")).scalar_one()
+    assert refusal.at == now + timedelta(minutes=7)
 
 
 def test_front_desk_may_not_open_the_admin_pages(app, engine, now):

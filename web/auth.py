@@ -49,7 +49,6 @@ class StaffContext:
 
     session_id: int
     user_id: int
-    username: str
     display_name: str
     role: str
     csrf_token: str
@@ -105,7 +104,7 @@ def _load_staff() -> None:
         login = staff.session_for_token(session, token, now())
         if login is not None:
             user = login.staff_user
-            g.staff = StaffContext(login.id, user.id, user.username, user.display_name,
+            g.staff = StaffContext(login.id, user.id, user.display_name,
                                    access.role_of(user), login.csrf_token)
 
 

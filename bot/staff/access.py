@@ -23,7 +23,8 @@ ROLES_SEEING_SENSITIVE_TYPES = frozenset({StaffRole.CLINICAL.value, StaffRole.AD
 
 
 def role_of(user: StaffUser) -> str:
-    return user.role.value if isinstance(user.role, StaffRole) else str(user.role)
+    """The role's name; a user built in code may hold the name itself until it is loaded back."""
+    return StaffRole(user.role).value
 
 
 def visible_queues(role: str) -> tuple[str, ...]:
