@@ -18,6 +18,7 @@ the worker (:mod:`workers.reminder_worker`) claims due rows per phone and calls
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from bot.models import (
     Patient,
     Practice,
     Reminder,
+    ReminderPlanning,
     ReminderStatus,
 )
 from bot.practice import get_practice
@@ -202,13 +204,18 @@ class PlanResult:
     dropped: int = 0
     skipped: int = 0
     moved: int = 0
+    withdrawn: int = 0   # planned reminders of an offset the schedule no longer has
+    examined: int = 0    # appointments this pass read: the new and changed ones, not the whole horizon
+    replanned_all: bool = False  # the practice's schedule changed, so every booked appointment ahead was marked
 
     def __str__(self) -> str:
-        return f"{self.planned} planned, {self.dropped} dropped, {self.skipped} skipped, {self.moved} moved"
+        return (f"{self.planned} planned, {self.dropped} dropped, {self.skipped} skipped, {self.moved} moved, "
+                f"{self.withdrawn} withdrawn of {self.examined} appointments examined"
+                + (" (schedule changed: all replanned)" if self.replanned_all else ""))
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
-    """Insert reminder rows; a row the unique constraint already holds is left alone."""
+def _insert_ignoring_duplicates(session: Session, rows: list[dict], table=Reminder.__table__) -> None:
+    """Insert reminder (or ``table``) rows; a row a unique constraint already holds is left alone."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
@@ -218,7 +225,7 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the project runs on SQLite and PostgreSQL only
         raise RuntimeError(f"unsupported database {dialect}")
-    statement = insert(Reminder.__table__).on_conflict_do_nothing()
+    statement = insert(table).on_conflict_do_nothing()
     for start in range(0, len(rows), 5000):
         session.execute(statement, rows[start:start + 5000])
 
@@ -230,44 +237,111 @@ def schedule_times(rules: ReminderRules, start: datetime, offset: str) -> tuple[
     return due, send, send >= start
 
 
+def planned_schedule(rules: ReminderRules) -> str:
+    """What the rows planning writes depend on, as JSON; the caps are read at send time and are not in it."""
+    return json.dumps({"zone": rules.zone.key, "offsets": list(rules.offsets),
+                       "by_type": {k: list(v) for k, v in sorted(rules.by_type.items())},
+                       "window": [rules.window_start.isoformat(), rules.window_end.isoformat()]}, sort_keys=True)
+
+
+def _lock_planning(session: Session, rules: ReminderRules, now: datetime) -> bool:
+    """Take the planners' lock; when the schedule differs from the last pass's, mark every booked appointment ahead.
+
+    Returns whether it did. The row is created here if a database predates it.
+    """
+    def locked() -> ReminderPlanning | None:
+        return session.execute(select(ReminderPlanning).where(ReminderPlanning.id == 1).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one_or_none()
+
+    state = locked()
+    if state is None:
+        _insert_ignoring_duplicates(session, [{"id": 1, "schedule": None}], ReminderPlanning.__table__)
+        state = locked()
+    schedule = planned_schedule(rules)
+    if state.schedule == schedule:
+        return False
+    session.execute(
+        update(Appointment)
+        .where(Appointment.status == AppointmentStatus.BOOKED, Appointment.start > now,
+               Appointment.needs_planning.is_(False))
+        .values(needs_planning=True).execution_options(synchronize_session=False))
+    state.schedule = schedule
+    return True
+
+
+def _chunks(items: Sequence, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> PlanResult:
-    """Create the reminder rows of every booked appointment starting within ``horizon_days``.
+    """Create the reminder rows of every booked appointment starting within ``horizon_days`` that needs them.
+
+    Only appointments marked ``needs_planning`` are read: every insert and
+    update of an appointment marks it (:attr:`Appointment.needs_planning`),
+    and this pass clears the mark of each one it planned. A marked appointment
+    beyond the horizon keeps its mark, so it is planned when time brings it
+    within; a change of the practice's schedule marks every booked
+    appointment ahead (:func:`_lock_planning`). The marked rows are read
+    ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds every
+    writer off already), so a change committed while the pass runs waits for
+    it and leaves its mark for the next pass; marks are cleared by id, never
+    by a condition that could catch a row this pass did not read. Raw SQL
+    that changes ``start``, ``status`` or ``appointment_type_id`` must set
+    ``needs_planning = true`` itself.
 
     Idempotent: run it as often as you like (the worker runs it every cycle).
-    A planned reminder whose appointment moved is re-timed; a reminder already
-    past due for an appointment booked after that time is stored as skipped
-    (the booking itself told the patient).
+    A planned reminder whose appointment moved is re-timed; one whose offset
+    left the schedule is withdrawn (skipped); a reminder already past due for
+    an appointment booked after that time is stored as skipped (the booking
+    itself told the patient).
     """
     practice = get_practice(session)
     rules = rules_for(practice)
     result = PlanResult()
-    appointments = session.execute(
-        select(Appointment.id, Appointment.patient_id, Patient.phone, Appointment.start,
-               Appointment.created_at, AppointmentType.key)
+    result.replanned_all = _lock_planning(session, rules, now)
+    # An appointment that has started gets no reminders: its mark has nothing left to ask for.
+    session.execute(
+        update(Appointment).where(Appointment.needs_planning.is_(True), Appointment.start <= now)
+        .values(needs_planning=False).execution_options(synchronize_session=False))
+    marked = session.execute(
+        select(Appointment.id, Appointment.patient_id, Patient.phone, Appointment.start, Appointment.created_at,
+               Appointment.status, AppointmentType.key)
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
-        .where(Appointment.status == AppointmentStatus.BOOKED,
+        .where(Appointment.needs_planning.is_(True),
                Appointment.start > now,
                Appointment.start <= now + timedelta(days=horizon_days))
+        .order_by(Appointment.id)
+        .with_for_update(of=Appointment)
     ).all()
-    if not appointments:
+    result.examined = len(marked)
+    if not marked:
         return result
-    existing = {
-        (row.appointment_id, row.offset_key): row
+    for ids in _chunks([row.id for row in marked]):
+        session.execute(update(Appointment).where(Appointment.id.in_(ids)).values(needs_planning=False)
+                        .execution_options(synchronize_session=False))
+    booked = [row for row in marked if row.status == AppointmentStatus.BOOKED]
+    existing: dict[int, dict[str, Any]] = {}
+    for ids in _chunks([row.id for row in booked]):
         for row in session.execute(
             select(Reminder.id, Reminder.appointment_id, Reminder.offset_key, Reminder.due_at, Reminder.status)
-            .join(Appointment, Appointment.id == Reminder.appointment_id)
-            .where(Reminder.kind == APPOINTMENT,
-                   Appointment.status == AppointmentStatus.BOOKED,
-                   Appointment.start > now,
-                   Appointment.start <= now + timedelta(days=horizon_days))
-        )
-    }
+            .where(Reminder.kind == APPOINTMENT, Reminder.appointment_id.in_(ids))
+        ):
+            existing.setdefault(row.appointment_id, {})[row.offset_key] = row
     new_rows: list[dict] = []
-    for appt_id, patient_id, phone, start, created_at, type_key in appointments:
-        for offset in rules.offsets_for(type_key):
+    for appt_id, patient_id, phone, start, created_at, _status, type_key in booked:
+        offsets = rules.offsets_for(type_key)
+        old_rows = existing.get(appt_id, {})
+        for offset, old in old_rows.items():
+            if offset not in offsets and old.status == ReminderStatus.PLANNED:
+                result.withdrawn += session.execute(
+                    update(Reminder).where(Reminder.id == old.id, Reminder.status == ReminderStatus.PLANNED)
+                    .values(status=ReminderStatus.SKIPPED, reason="no longer in the practice's reminder schedule")
+                ).rowcount
+        for offset in offsets:
             due, send, dropped = schedule_times(rules, start, offset)
-            old = existing.get((appt_id, offset))
+            old = old_rows.get(offset)
             if old is not None:
                 if old.status == ReminderStatus.PLANNED and old.due_at != due:
                     session.execute(update(Reminder).where(Reminder.id == old.id, Reminder.status == ReminderStatus.PLANNED)
