@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Sequence
@@ -214,20 +215,72 @@ class PlanResult:
                 + (" (schedule changed: all replanned)" if self.replanned_all else ""))
 
 
+def _chunks(items: Sequence, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def _insert_ignoring_duplicates(session: Session, rows: list[dict], table=Reminder.__table__) -> None:
-    """Insert reminder (or ``table``) rows; a row a unique constraint already holds is left alone."""
+    """Insert reminder (or ``table``) rows; a row a unique constraint already holds is left alone.
+
+    On SQLite the rows go straight to the driver's ``executemany``, each
+    distinct value converted once: SQLAlchemy 1.4 converts every datetime of
+    every row, which was most of a first plan's time. PostgreSQL keeps
+    SQLAlchemy's path (psycopg2's batched ``execute_values``).
+    """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
+    elif dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the project runs on SQLite and PostgreSQL only
-        raise RuntimeError(f"unsupported database {dialect}")
+        raise RuntimeError(f"unsupported database {dialect.name}")
     statement = insert(table).on_conflict_do_nothing()
-    for start in range(0, len(rows), 5000):
-        session.execute(statement, rows[start:start + 5000])
+    if dialect.name == "sqlite":
+        compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+        keys = compiled.positiontup
+        convert = {key: _converted_once(table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in keys}
+        connection = session.connection()
+        for chunk in _chunks(rows):
+            connection.exec_driver_sql(compiled.string, [tuple(convert[k](row[k]) for k in keys) for row in chunk])
+        return
+    for chunk in _chunks(rows):
+        session.execute(statement, chunk)
+
+
+def _all_rows(session: Session, statement) -> list:
+    """``session.execute(statement).all()``; on SQLite through the driver, each distinct value converted once.
+
+    Same reason as :func:`_insert_ignoring_duplicates`: a first plan reads
+    every appointment ahead, and SQLAlchemy 1.4 parses each row's datetimes.
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        return session.execute(statement).all()
+    compiled = statement.compile(dialect=dialect)
+    values = compiled.construct_params()
+    params = tuple(_converted_once(compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect))(values[key])
+                   for key in compiled.positiontup)
+    columns = list(statement.selected_columns)
+    row = namedtuple("Row", [column.key for column in columns])
+    convert = [_converted_once(column.type.dialect_impl(dialect).result_processor(dialect, None)) for column in columns]
+    return [row(*(f(value) for f, value in zip(convert, raw)))
+            for raw in session.connection().exec_driver_sql(compiled.string, params)]
+
+
+def _converted_once(processor):
+    """``processor`` (a column type's conversion for the driver), remembering each value's result."""
+    if processor is None:
+        return lambda value: value
+    seen: dict = {}
+
+    def convert(value):
+        if value not in seen:
+            seen[value] = processor(value)
+        return seen[value]
+    return convert
 
 
 def schedule_times(rules: ReminderRules, start: datetime, offset: str) -> tuple[datetime, datetime, bool]:
@@ -269,11 +322,6 @@ def _lock_planning(session: Session, rules: ReminderRules, now: datetime) -> boo
     return True
 
 
-def _chunks(items: Sequence, size: int = 5000):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> PlanResult:
     """Create the reminder rows of every booked appointment starting within ``horizon_days`` that needs them.
 
@@ -304,7 +352,7 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
     session.execute(
         update(Appointment).where(Appointment.needs_planning.is_(True), Appointment.start <= now)
         .values(needs_planning=False).execution_options(synchronize_session=False))
-    marked = session.execute(
+    marked = _all_rows(session,
         select(Appointment.id, Appointment.patient_id, Patient.phone, Appointment.start, Appointment.created_at,
                Appointment.status, AppointmentType.key)
         .join(Patient, Patient.id == Appointment.patient_id)
@@ -313,8 +361,7 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
                Appointment.start > now,
                Appointment.start <= now + timedelta(days=horizon_days))
         .order_by(Appointment.id)
-        .with_for_update(of=Appointment)
-    ).all()
+        .with_for_update(of=Appointment))
     result.examined = len(marked)
     if not marked:
         return result
@@ -330,6 +377,7 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
         ):
             existing.setdefault(row.appointment_id, {})[row.offset_key] = row
     new_rows: list[dict] = []
+    times: dict[tuple[datetime, str], tuple[datetime, datetime, bool]] = {}  # visits share start times
     for appt_id, patient_id, phone, start, created_at, _status, type_key in booked:
         offsets = rules.offsets_for(type_key)
         old_rows = existing.get(appt_id, {})
@@ -340,7 +388,9 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
                     .values(status=ReminderStatus.SKIPPED, reason="no longer in the practice's reminder schedule")
                 ).rowcount
         for offset in offsets:
-            due, send, dropped = schedule_times(rules, start, offset)
+            if (start, offset) not in times:
+                times[start, offset] = schedule_times(rules, start, offset)
+            due, send, dropped = times[start, offset]
             old = old_rows.get(offset)
             if old is not None:
                 if old.status == ReminderStatus.PLANNED and old.due_at != due:
