@@ -17,9 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('appointment') as batch:
-        batch.add_column(sa.Column('needs_planning', sa.Boolean(), nullable=False, server_default=sa.true()))
-        batch.create_index('ix_appointment_planning', ['needs_planning', 'start'])
+    # Plain ALTER TABLE, not batch mode: on SQLite batch mode may rebuild the table, and dropping the old
+    # one cascades to its reminders, changes and slot claims.
+    op.add_column('appointment', sa.Column('needs_planning', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.create_index('ix_appointment_planning', 'appointment', ['needs_planning', 'start'])
     planning = op.create_table(
         'reminder_planning',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -30,6 +31,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('reminder_planning')
-    with op.batch_alter_table('appointment') as batch:
-        batch.drop_index('ix_appointment_planning')
-        batch.drop_column('needs_planning')
+    op.drop_index('ix_appointment_planning', table_name='appointment')
+    op.drop_column('appointment', 'needs_planning')  # SQLite 3.35+ drops a column in place
