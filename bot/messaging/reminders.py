@@ -27,7 +27,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.messaging import consent
@@ -372,21 +372,22 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
     existing: dict[int, dict[str, Any]] = {}
     for ids in _chunks([row.id for row in booked]):
         for row in session.execute(
-            select(Reminder.id, Reminder.appointment_id, Reminder.offset_key, Reminder.due_at, Reminder.status)
+            select(Reminder.id, Reminder.appointment_id, Reminder.offset_key, Reminder.due_at, Reminder.send_at,
+                   Reminder.status)
             .where(Reminder.kind == APPOINTMENT, Reminder.appointment_id.in_(ids))
         ):
             existing.setdefault(row.appointment_id, {})[row.offset_key] = row
     new_rows: list[dict] = []
+    retimed: list[dict] = []  # planned rows of a moved appointment, or of an offset the schedule dropped
     times: dict[tuple[datetime, str], tuple[datetime, datetime, bool]] = {}  # visits share start times
     for appt_id, patient_id, phone, start, created_at, _status, type_key in booked:
         offsets = rules.offsets_for(type_key)
         old_rows = existing.get(appt_id, {})
         for offset, old in old_rows.items():
             if offset not in offsets and old.status == ReminderStatus.PLANNED:
-                result.withdrawn += session.execute(
-                    update(Reminder).where(Reminder.id == old.id, Reminder.status == ReminderStatus.PLANNED)
-                    .values(status=ReminderStatus.SKIPPED, reason="no longer in the practice's reminder schedule")
-                ).rowcount
+                retimed.append(dict(b_id=old.id, b_due=old.due_at, b_send=old.send_at, b_status=ReminderStatus.SKIPPED,
+                                    b_reason="no longer in the practice's reminder schedule"))
+                result.withdrawn += 1
         for offset in offsets:
             if (start, offset) not in times:
                 times[start, offset] = schedule_times(rules, start, offset)
@@ -394,10 +395,9 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
             old = old_rows.get(offset)
             if old is not None:
                 if old.status == ReminderStatus.PLANNED and old.due_at != due:
-                    session.execute(update(Reminder).where(Reminder.id == old.id, Reminder.status == ReminderStatus.PLANNED)
-                                    .values(due_at=due, send_at=send,
-                                            status=ReminderStatus.DROPPED if dropped else ReminderStatus.PLANNED,
-                                            reason="quiet hours until the appointment" if dropped else None))
+                    retimed.append(dict(b_id=old.id, b_due=due, b_send=send,
+                                        b_status=ReminderStatus.DROPPED if dropped else ReminderStatus.PLANNED,
+                                        b_reason="quiet hours until the appointment" if dropped else None))
                     result.moved += 1
                 continue
             status, reason = ReminderStatus.PLANNED, None
@@ -411,6 +411,11 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
                 result.planned += 1
             new_rows.append(dict(kind=APPOINTMENT, appointment_id=appt_id, patient_id=patient_id, phone=phone,
                                  offset_key=offset, due_at=due, send_at=send, status=status.value, reason=reason))
+    if retimed:  # a row a worker claimed meanwhile is left to the send-time checks
+        session.execute(update(Reminder.__table__)
+                        .where(Reminder.id == bindparam("b_id"), Reminder.status == ReminderStatus.PLANNED)
+                        .values(due_at=bindparam("b_due"), send_at=bindparam("b_send"),
+                                status=bindparam("b_status"), reason=bindparam("b_reason")), retimed)
     _insert_ignoring_duplicates(session, new_rows)
     return result
 
