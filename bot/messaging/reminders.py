@@ -12,7 +12,8 @@ for a 9:00 visit is due at 9:00 two days before, also across a daylight-saving
 change); hour and minute offsets are elapsed time. A reminder due in quiet
 hours goes out when they end, or is dropped when that is not before the
 appointment. :func:`plan_reminders` writes one ``Reminder`` row per
-appointment and offset (the unique constraint makes re-planning harmless);
+appointment and offset (the unique constraint makes re-planning harmless),
+reading only the appointments marked as new or changed since its last pass;
 the worker (:mod:`workers.reminder_worker`) claims due rows per phone and calls
 :func:`deliver_appointment_reminders`, which re-checks everything at send time.
 """
