@@ -334,8 +334,9 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
     appointment ahead (:func:`_lock_planning`). The marked rows are read
     ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds every
     writer off already), so a change committed while the pass runs waits for
-    it and leaves its mark for the next pass; marks are cleared by id, never
-    by a condition that could catch a row this pass did not read. Raw SQL
+    it and leaves its mark for the next pass. The marks of what it read are
+    cleared by id, never by a condition that could catch a row it did not
+    read (only a started appointment's mark is dropped unread). Raw SQL
     that changes ``start``, ``status`` or ``appointment_type_id`` must set
     ``needs_planning = true`` itself.
 
