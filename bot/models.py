@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import relationship
 from sqlalchemy.types import TypeDecorator
@@ -188,11 +189,16 @@ class Appointment(Base):
     status = Column(_enum(AppointmentStatus, "appointment_status"), nullable=False)
     confirmed_at = Column(UTCDateTime)  # the patient confirmed (by text or phone)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # True after every insert and every update made through SQLAlchemy (ORM or Core: ``onupdate``); reminder
+    # planning clears it once it has planned the row as it stands. Raw SQL that moves, cancels or retypes
+    # an appointment must set it too (see bot.messaging.reminders.plan_reminders).
+    needs_planning = Column(Boolean, nullable=False, default=True, onupdate=True, server_default=true())
     patient = relationship("Patient")
     provider = relationship("Provider")
     appointment_type = relationship("AppointmentType")
     changes = relationship("AppointmentChange", order_by="AppointmentChange.id",
                            cascade="all, delete-orphan")
+    __table_args__ = (Index("ix_appointment_planning", "needs_planning", "start"),)
 
 
 class AppointmentChange(Base):
@@ -475,6 +481,20 @@ class Reminder(Base):
     outbound_id = Column(ForeignKey("outbound_message.id"))
     reason = Column(String(200))
     __table_args__ = (UniqueConstraint("kind", "appointment_id", "patient_id", "offset_key"),)
+
+
+class ReminderPlanning(Base):
+    """The one row reminder planning keeps between passes: the schedule it last planned for.
+
+    A pass that finds the practice's schedule different marks every booked
+    appointment ahead for planning again. The row is also the planners' lock
+    (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write lock does it there),
+    so two workers' passes never overlap.
+    """
+
+    __tablename__ = "reminder_planning"
+    id = Column(Integer, primary_key=True)
+    schedule = Column(Text)  # JSON of what planning depends on: zone, offsets, per-type offsets, quiet hours
 
 
 class WaitlistEntry(Base):

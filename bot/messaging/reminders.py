@@ -12,20 +12,23 @@ for a 9:00 visit is due at 9:00 two days before, also across a daylight-saving
 change); hour and minute offsets are elapsed time. A reminder due in quiet
 hours goes out when they end, or is dropped when that is not before the
 appointment. :func:`plan_reminders` writes one ``Reminder`` row per
-appointment and offset (the unique constraint makes re-planning harmless);
+appointment and offset (the unique constraint makes re-planning harmless),
+reading only the appointments marked as new or changed since its last pass;
 the worker (:mod:`workers.reminder_worker`) claims due rows per phone and calls
 :func:`deliver_appointment_reminders`, which re-checks everything at send time.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.messaging import consent
@@ -40,6 +43,7 @@ from bot.models import (
     Patient,
     Practice,
     Reminder,
+    ReminderPlanning,
     ReminderStatus,
 )
 from bot.practice import get_practice
@@ -202,25 +206,82 @@ class PlanResult:
     dropped: int = 0
     skipped: int = 0
     moved: int = 0
+    withdrawn: int = 0   # planned reminders of an offset the schedule no longer has
+    examined: int = 0    # appointments this pass read: the new and changed ones, not the whole horizon
+    replanned_all: bool = False  # the practice's schedule changed, so every booked appointment ahead was marked
 
     def __str__(self) -> str:
-        return f"{self.planned} planned, {self.dropped} dropped, {self.skipped} skipped, {self.moved} moved"
+        return (f"{self.planned} planned, {self.dropped} dropped, {self.skipped} skipped, {self.moved} moved, "
+                f"{self.withdrawn} withdrawn of {self.examined} appointments examined"
+                + (" (schedule changed: all replanned)" if self.replanned_all else ""))
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> None:
-    """Insert reminder rows; a row the unique constraint already holds is left alone."""
+def _chunks(items: Sequence, size: int = 5000):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict], table=Reminder.__table__) -> None:
+    """Insert reminder (or ``table``) rows; a row a unique constraint already holds is left alone.
+
+    On SQLite the rows go straight to the driver's ``executemany``, each
+    distinct value converted once: SQLAlchemy 1.4 converts every datetime of
+    every row, which was most of a first plan's time. PostgreSQL keeps
+    SQLAlchemy's path (psycopg2's batched ``execute_values``).
+    """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
+    elif dialect.name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the project runs on SQLite and PostgreSQL only
-        raise RuntimeError(f"unsupported database {dialect}")
-    statement = insert(Reminder.__table__).on_conflict_do_nothing()
-    for start in range(0, len(rows), 5000):
-        session.execute(statement, rows[start:start + 5000])
+        raise RuntimeError(f"unsupported database {dialect.name}")
+    statement = insert(table).on_conflict_do_nothing()
+    if dialect.name == "sqlite":
+        compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+        keys = compiled.positiontup
+        convert = {key: _converted_once(table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in keys}
+        connection = session.connection()
+        for chunk in _chunks(rows):
+            connection.exec_driver_sql(compiled.string, [tuple(convert[k](row[k]) for k in keys) for row in chunk])
+        return
+    for chunk in _chunks(rows):
+        session.execute(statement, chunk)
+
+
+def _all_rows(session: Session, statement) -> list:
+    """``session.execute(statement).all()``; on SQLite through the driver, each distinct value converted once.
+
+    Same reason as :func:`_insert_ignoring_duplicates`: a first plan reads
+    every appointment ahead, and SQLAlchemy 1.4 parses each row's datetimes.
+    """
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        return session.execute(statement).all()
+    compiled = statement.compile(dialect=dialect)
+    values = compiled.construct_params()
+    params = tuple(_converted_once(compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect))(values[key])
+                   for key in compiled.positiontup)
+    columns = list(statement.selected_columns)
+    row = namedtuple("Row", [column.key for column in columns])
+    convert = [_converted_once(column.type.dialect_impl(dialect).result_processor(dialect, None)) for column in columns]
+    return [row(*(f(value) for f, value in zip(convert, raw)))
+            for raw in session.connection().exec_driver_sql(compiled.string, params)]
+
+
+def _converted_once(processor):
+    """``processor`` (a column type's conversion for the driver), remembering each value's result."""
+    if processor is None:
+        return lambda value: value
+    seen: dict = {}
+
+    def convert(value):
+        if value not in seen:
+            seen[value] = processor(value)
+        return seen[value]
+    return convert
 
 
 def schedule_times(rules: ReminderRules, start: datetime, offset: str) -> tuple[datetime, datetime, bool]:
@@ -230,50 +291,115 @@ def schedule_times(rules: ReminderRules, start: datetime, offset: str) -> tuple[
     return due, send, send >= start
 
 
+def planned_schedule(rules: ReminderRules) -> str:
+    """What the rows planning writes depend on, as JSON; the caps are read at send time and are not in it."""
+    return json.dumps({"zone": rules.zone.key, "offsets": list(rules.offsets),
+                       "by_type": {k: list(v) for k, v in sorted(rules.by_type.items())},
+                       "window": [rules.window_start.isoformat(), rules.window_end.isoformat()]}, sort_keys=True)
+
+
+def _lock_planning(session: Session, rules: ReminderRules, now: datetime) -> bool:
+    """Take the planners' lock; when the schedule differs from the last pass's, mark every booked appointment ahead.
+
+    Returns whether it did. The row is created here if a database predates it.
+    """
+    def locked() -> ReminderPlanning | None:
+        return session.execute(select(ReminderPlanning).where(ReminderPlanning.id == 1).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one_or_none()
+
+    state = locked()
+    if state is None:
+        _insert_ignoring_duplicates(session, [{"id": 1, "schedule": None}], ReminderPlanning.__table__)
+        state = locked()
+    schedule = planned_schedule(rules)
+    if state.schedule == schedule:
+        return False
+    session.execute(
+        update(Appointment)
+        .where(Appointment.status == AppointmentStatus.BOOKED, Appointment.start > now,
+               Appointment.needs_planning.is_(False))
+        .values(needs_planning=True).execution_options(synchronize_session=False))
+    state.schedule = schedule
+    return True
+
+
 def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> PlanResult:
-    """Create the reminder rows of every booked appointment starting within ``horizon_days``.
+    """Create the reminder rows of every booked appointment starting within ``horizon_days`` that needs them.
+
+    Only appointments marked ``needs_planning`` are read: every insert and
+    update of an appointment marks it (:attr:`Appointment.needs_planning`),
+    and this pass clears the mark of each one it planned. A marked appointment
+    beyond the horizon keeps its mark, so it is planned when time brings it
+    within; a change of the practice's schedule marks every booked
+    appointment ahead (:func:`_lock_planning`). The marked rows are read
+    ``FOR UPDATE`` (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` holds every
+    writer off already), so a change committed while the pass runs waits for
+    it and leaves its mark for the next pass. The marks of what it read are
+    cleared by id, never by a condition that could catch a row it did not
+    read (only a started appointment's mark is dropped unread). Raw SQL
+    that changes ``start``, ``status`` or ``appointment_type_id`` must set
+    ``needs_planning = true`` itself.
 
     Idempotent: run it as often as you like (the worker runs it every cycle).
-    A planned reminder whose appointment moved is re-timed; a reminder already
-    past due for an appointment booked after that time is stored as skipped
-    (the booking itself told the patient).
+    A planned reminder whose appointment moved is re-timed; one whose offset
+    left the schedule is withdrawn (skipped); a reminder already past due for
+    an appointment booked after that time is stored as skipped (the booking
+    itself told the patient).
     """
     practice = get_practice(session)
     rules = rules_for(practice)
     result = PlanResult()
-    appointments = session.execute(
-        select(Appointment.id, Appointment.patient_id, Patient.phone, Appointment.start,
-               Appointment.created_at, AppointmentType.key)
+    result.replanned_all = _lock_planning(session, rules, now)
+    # An appointment that has started gets no reminders: its mark has nothing left to ask for.
+    session.execute(
+        update(Appointment).where(Appointment.needs_planning.is_(True), Appointment.start <= now)
+        .values(needs_planning=False).execution_options(synchronize_session=False))
+    marked = _all_rows(session,
+        select(Appointment.id, Appointment.patient_id, Patient.phone, Appointment.start, Appointment.created_at,
+               Appointment.status, AppointmentType.key)
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
-        .where(Appointment.status == AppointmentStatus.BOOKED,
+        .where(Appointment.needs_planning.is_(True),
                Appointment.start > now,
                Appointment.start <= now + timedelta(days=horizon_days))
-    ).all()
-    if not appointments:
+        .order_by(Appointment.id)
+        .with_for_update(of=Appointment))
+    result.examined = len(marked)
+    if not marked:
         return result
-    existing = {
-        (row.appointment_id, row.offset_key): row
+    for ids in _chunks([row.id for row in marked]):
+        session.execute(update(Appointment).where(Appointment.id.in_(ids)).values(needs_planning=False)
+                        .execution_options(synchronize_session=False))
+    booked = [row for row in marked if row.status == AppointmentStatus.BOOKED]
+    existing: dict[int, dict[str, Any]] = {}
+    for ids in _chunks([row.id for row in booked]):
         for row in session.execute(
-            select(Reminder.id, Reminder.appointment_id, Reminder.offset_key, Reminder.due_at, Reminder.status)
-            .join(Appointment, Appointment.id == Reminder.appointment_id)
-            .where(Reminder.kind == APPOINTMENT,
-                   Appointment.status == AppointmentStatus.BOOKED,
-                   Appointment.start > now,
-                   Appointment.start <= now + timedelta(days=horizon_days))
-        )
-    }
+            select(Reminder.id, Reminder.appointment_id, Reminder.offset_key, Reminder.due_at, Reminder.send_at,
+                   Reminder.status)
+            .where(Reminder.kind == APPOINTMENT, Reminder.appointment_id.in_(ids))
+        ):
+            existing.setdefault(row.appointment_id, {})[row.offset_key] = row
     new_rows: list[dict] = []
-    for appt_id, patient_id, phone, start, created_at, type_key in appointments:
-        for offset in rules.offsets_for(type_key):
-            due, send, dropped = schedule_times(rules, start, offset)
-            old = existing.get((appt_id, offset))
+    retimed: list[dict] = []  # planned rows of a moved appointment, or of an offset the schedule dropped
+    times: dict[tuple[datetime, str], tuple[datetime, datetime, bool]] = {}  # visits share start times
+    for appt_id, patient_id, phone, start, created_at, _status, type_key in booked:
+        offsets = rules.offsets_for(type_key)
+        old_rows = existing.get(appt_id, {})
+        for offset, old in old_rows.items():
+            if offset not in offsets and old.status == ReminderStatus.PLANNED:
+                retimed.append(dict(b_id=old.id, b_due=old.due_at, b_send=old.send_at, b_status=ReminderStatus.SKIPPED,
+                                    b_reason="no longer in the practice's reminder schedule"))
+                result.withdrawn += 1
+        for offset in offsets:
+            if (start, offset) not in times:
+                times[start, offset] = schedule_times(rules, start, offset)
+            due, send, dropped = times[start, offset]
+            old = old_rows.get(offset)
             if old is not None:
                 if old.status == ReminderStatus.PLANNED and old.due_at != due:
-                    session.execute(update(Reminder).where(Reminder.id == old.id, Reminder.status == ReminderStatus.PLANNED)
-                                    .values(due_at=due, send_at=send,
-                                            status=ReminderStatus.DROPPED if dropped else ReminderStatus.PLANNED,
-                                            reason="quiet hours until the appointment" if dropped else None))
+                    retimed.append(dict(b_id=old.id, b_due=due, b_send=send,
+                                        b_status=ReminderStatus.DROPPED if dropped else ReminderStatus.PLANNED,
+                                        b_reason="quiet hours until the appointment" if dropped else None))
                     result.moved += 1
                 continue
             status, reason = ReminderStatus.PLANNED, None
@@ -287,6 +413,11 @@ def plan_reminders(session: Session, now: datetime, horizon_days: int = 14) -> P
                 result.planned += 1
             new_rows.append(dict(kind=APPOINTMENT, appointment_id=appt_id, patient_id=patient_id, phone=phone,
                                  offset_key=offset, due_at=due, send_at=send, status=status.value, reason=reason))
+    if retimed:  # a row a worker claimed meanwhile is left to the send-time checks
+        session.execute(update(Reminder.__table__)
+                        .where(Reminder.id == bindparam("b_id"), Reminder.status == ReminderStatus.PLANNED)
+                        .values(due_at=bindparam("b_due"), send_at=bindparam("b_send"),
+                                status=bindparam("b_status"), reason=bindparam("b_reason")), retimed)
     _insert_ignoring_duplicates(session, new_rows)
     return result
 
