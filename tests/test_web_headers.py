@@ -57,6 +57,9 @@ def test_every_kind_of_response_has_the_security_headers(app, engine, now):
     assert {what: r.status_code for what, r in responses.items()}["no such page (404)"] == 404
     for what, response in responses.items():
         _assert_secure_headers(response, what)
+    for what in ("queue", "queue API", "ticket", "transcript API", "reports", "login form", "a POST"):
+        # patient data never stays in a browser's cache on a shared front-desk computer
+        assert responses[what].headers.get("Cache-Control") == "no-store", what
 
 
 def test_a_server_error_page_has_them_too(engine, clock):

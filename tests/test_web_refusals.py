@@ -25,7 +25,7 @@ def _denials(engine):
 def test_page_without_login_redirects_to_login_and_is_audited(app, engine, billing_ticket):
     response = app.test_client().get(f"/tickets/{billing_ticket}")
     assert response.status_code == 302
-    assert response.location.startswith(f"/login?next=/tickets/{billing_ticket}")
+    assert response.location == f"/login?next=/tickets/{billing_ticket}"  # no stray "?" when there is no query
     assert _denials(engine)[-1][3] == f"GET /tickets/{billing_ticket}: no login"
 
 
@@ -92,7 +92,7 @@ def test_post_without_csrf_token_is_refused_and_audited(app, engine, now, billin
     with Session(engine) as session:
         assert session.execute(select(OutboundMessage)).first() is None
     assert _denials(engine)[-1][:2] == ("denied", user)
-    assert "CSRF" in _denials(engine)[-1][3]
+    assert _denials(engine)[-1][3] == f"POST /tickets/{billing_ticket}/reply: missing or wrong CSRF token"
 
 
 def test_csrf_token_of_another_users_login_is_refused(app, engine, now, billing_ticket):
@@ -264,3 +264,25 @@ def test_every_ticket_route_refuses_a_role_outside_its_queue(app, engine, now, q
     assert denials[-1][1:3] == (user, ticket_id)
     assert f"{role} may not open the {queue} queue" in denials[-1][3]
     assert _ticket_state(engine, ticket_id) == before  # no claim, note, text, resolve or reopen
+
+
+def test_every_audit_entry_is_stamped_with_the_inbox_clock(app, engine, now, clock, billing_ticket):
+    """A refusal without a login, a login, a refused login: each entry at the moment it happened."""
+    add_user(engine, "bea", "billing", now)
+    client = app.test_client()
+    clock.at = now + timedelta(minutes=1)
+    assert client.get(f"/tickets/{billing_ticket}").status_code == 302  # no login
+    clock.at = now + timedelta(minutes=2)
+    login(client, "bea")
+    for minute in range(3, 8):
+        clock.at = now + timedelta(minutes=minute)
+        assert try_login(app.test_client(), "bea", f"guess{minute}").status_code == 401
+    clock.at = now + timedelta(minutes=9)
+    assert try_login(app.test_client(), "bea", PASSWORD).status_code == 429  # locked: a refused login
+    with Session(engine) as session:
+        entries = [(e.action, e.at, e.detail or "") for e in
+                   session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()]
+    assert (entries[0][0], entries[0][1]) == ("denied", now + timedelta(minutes=1))
+    assert ("login", now + timedelta(minutes=2)) in [(a, at) for a, at, _ in entries]
+    refused = [at for a, at, detail in entries if a == "denied" and detail.startswith("login refused")]
+    assert refused == [now + timedelta(minutes=9)]
