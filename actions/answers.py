@@ -15,8 +15,7 @@ from bot.language.answers import parse_date_of_birth, parse_full_name, pick_choi
 from bot.language.dates import When, parse_when
 from bot.models import Appointment, ChangedBy
 from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
-from bot.scheduling import booking as scheduling
-from bot.scheduling import recall, waitlist
+from bot.scheduling import appointments, recall
 
 YES, NO = "affirm", "deny"
 
@@ -46,7 +45,7 @@ def clarify(turn: Turn) -> None:
 
 def _answer_to_an_automated_text(turn: Turn) -> bool:
     """A bare yes to a waitlist offer or a recall text, which were sent outside the conversation."""
-    answer = waitlist.accept_offer(turn.session, turn.phone, turn.now)
+    answer = appointments.accept_waitlist_offer(turn.session, turn.phone, turn.now)
     if answer.outcome == "booked":
         turn.say("utter_booked", appointment=flows.describe(turn, answer.appointment))
         return True
@@ -97,10 +96,8 @@ def _which_appointment(turn: Turn) -> bool:
 def _cancel_confirm(turn: Turn) -> bool:
     appointment = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
     if turn.intent == YES:
-        scheduling.cancel_appointment(turn.session, appointment.id, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
-        waitlist.offer_freed_slot(turn.session, provider_id=appointment.provider_id,
-                                  appointment_type_id=appointment.appointment_type_id,
-                                  start=appointment.start, now=turn.now)
+        appointments.cancel_appointment(turn.session, appointment.id, now=turn.now,
+                                        changed_by=ChangedBy.PATIENT_SMS)
         turn.say("utter_cancelled", appointment=flows.describe(turn, appointment))
         turn.set(awaiting="offer_reschedule", flow="cancelled")
         return True

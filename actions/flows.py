@@ -17,6 +17,7 @@ from bot.language.dates import When, join_day_alternatives, parse_all_when
 from bot.messaging import reminders
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
 from bot.patients import match_patient_by_name, patients_for_phone, upcoming_appointments
+from bot.scheduling import appointments
 from bot.scheduling import booking as scheduling
 from bot.scheduling import recall, waitlist
 
@@ -367,7 +368,7 @@ def take_slot(turn: Turn, slot: scheduling.Slot) -> None:
     try:
         if flow == "reschedule":
             old_id = int(turn.slot("appointment_ids")[0])
-            appointment = scheduling.reschedule_appointment(
+            appointment = appointments.reschedule_appointment(
                 turn.session, old_id, slot, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
             turn.say("utter_rescheduled", appointment=describe(turn, appointment))
         else:

@@ -2,8 +2,9 @@
 
 :func:`join_waitlist` records what they want (type, provider or any, a time
 window, and optionally the booking they want to move up).
-:func:`offer_freed_slot` is called after every cancellation (patient or
-staff): the earliest-joined matching entries (at most ``max_offers``) get
+:func:`offer_freed_slot` is called (through the release path in
+:mod:`bot.scheduling.appointments`) after every cancellation or move, by
+patient or staff: the earliest-joined matching entries (at most ``max_offers``) get
 "A sooner appointment opened: <when> with <provider>. Reply YES to take it."
 under the automated-text rules (never to an opted-out phone, not over the
 caps; in quiet hours the text waits in the outbox until they end).
@@ -160,11 +161,15 @@ def pending_offer_for(session: Session, phone: str, now: datetime) -> WaitlistOf
 
 @dataclass(frozen=True)
 class OfferAnswer:
-    """What a YES to an offer came to: ``booked`` (appointment set), ``taken``, or ``none`` (no offer)."""
+    """What a YES to an offer came to: ``booked`` (appointment set), ``taken``, or ``none`` (no offer).
+
+    ``moved_from`` is the visit a booking moved up: its old time is now free.
+    """
 
     outcome: str
     offer: Optional[WaitlistOffer] = None
     appointment: Optional[Appointment] = None
+    moved_from: Optional[Appointment] = None
 
 
 def accept_offer(session: Session, phone: str, now: datetime) -> OfferAnswer:
@@ -205,4 +210,4 @@ def accept_offer(session: Session, phone: str, now: datetime) -> OfferAnswer:
         .values(status=TAKEN).execution_options(synchronize_session=False)
     )
     session.flush()
-    return OfferAnswer("booked", offer, appointment)
+    return OfferAnswer("booked", offer, appointment, moving)
