@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from bot.language.safety import emergency_reason
 from bot.messaging import consent, outbox
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
-from bot.practice import get_practice, practice_zone, queue_config, queue_for_intent
-from bot.staff import handoff
+from bot.practice import get_practice, practice_zone
+from bot.staff import handoff, routing
 from bot.wording import texts
 
 MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
@@ -183,11 +183,11 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     desk will reply by 9:00 AM tomorrow"), so a failed turn is never silence.
     """
     practice = get_practice(session)
-    queue = queue_for_intent(practice, "system")
+    queue = routing.queue_for(practice, routing.STUCK_TEXT)
     ticket = handoff.open_ticket(session, phone=message.phone, queue=queue, now=now, intent="system", reason=reason)
     message.ticket_id = ticket.id
     message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
-    team = queue_config(practice, queue).get("team", "our staff")
+    team = routing.queue_details(practice, queue).get("team", "our staff")
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
                         answer_time=handoff.answer_time_phrase(ticket.due_at, now, practice_zone(practice)))
     outbox.enqueue_text(session, message.phone, body, "reply", now, ticket_id=ticket.id)
@@ -324,7 +324,7 @@ def triage_inbound(
                                           outbox.CONSENT_CONFIRMATION, now)
                 result.outbound_ids.append(row.id)
             if word == "CANCEL":
-                ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "cancel_keyword"),
+                ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.CANCEL_KEYWORD),
                                              reason=CANCEL_TICKET_REASON, now=now)
                 result.opened_ticket_id = ticket.id
         elif word in consent.OPT_IN_KEYWORDS:
@@ -346,7 +346,7 @@ def triage_inbound(
 
     if message.media and not nlu_text:
         urls = ", ".join(item["url"] for item in message.media)
-        ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "picture"),
+        ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.PICTURE),
                                      reason=f"patient sent a picture with no text: {urls}", now=now)
         message.ticket_id = ticket.id
         row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), "reply", now,
@@ -368,7 +368,7 @@ def triage_inbound(
     if paused is not None:
         reason = emergency_reason(result.whole_text)
         if reason:
-            ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "emergency"),
+            ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.EMERGENCY),
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue

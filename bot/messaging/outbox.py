@@ -205,15 +205,15 @@ def tell_staff_about_texts_not_sent(session: Session, now: datetime) -> list[Out
     Run by the outbox sender every pass: when Twilio is down, the patient who asked
     something is not left waiting in silence, and the sender keeps trying anyway.
     """
-    from bot.practice import get_practice, practice_zone, queue_for_intent
-    from bot.staff import handoff
+    from bot.practice import get_practice, practice_zone
+    from bot.staff import handoff, routing
 
     rows = texts_needing_staff(session, now)
     if not rows:
         return []
     practice = get_practice(session)
     zone = practice_zone(practice)
-    queue = queue_for_intent(practice, "system")
+    queue = routing.queue_for(practice, routing.STUCK_TEXT)
     for row in rows:
         error = f" ({row.error_message})" if row.error_message else ""
         if row.status == OutboundStatus.FAILED:

@@ -23,8 +23,9 @@ from bot.models import (
     TicketNote,
     TicketStatus,
 )
-from bot.practice import get_practice, iter_open_days, practice_zone, queue_config
+from bot.practice import get_practice, iter_open_days, practice_zone
 from bot.staff import access
+from bot.staff.routing import queue_details
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 SEARCH_DAYS = 60  # how far ahead we look for office hours (covers long closures)
@@ -32,7 +33,7 @@ SEARCH_DAYS = 60  # how far ahead we look for office hours (covers long closures
 
 def expected_answer_at(session: Session, practice: Practice, queue: str, now: datetime) -> datetime:
     """When the queue will have answered: its goal in minutes of office hours from ``now``."""
-    remaining = timedelta(minutes=int(queue_config(practice, queue)["goal_minutes"]))
+    remaining = timedelta(minutes=int(queue_details(practice, queue)["goal_minutes"]))
     zone = practice_zone(practice)
     local_now = now.astimezone(zone)
     for hours in iter_open_days(session, practice, local_now.date(), SEARCH_DAYS):
@@ -89,7 +90,7 @@ def open_ticket(
     staff see what led here.
     """
     practice = get_practice(session)
-    queue_config(practice, queue)  # unknown queue -> KeyError, before anything is written
+    queue_details(practice, queue)  # unknown queue -> KeyError, before anything is written
     existing = session.execute(
         select(HandoffTicket).where(
             HandoffTicket.phone == phone,
