@@ -6,7 +6,7 @@ second miss in a row goes to the front desk.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from actions import flows
 from actions.base import Turn
@@ -15,7 +15,7 @@ from bot.language.answers import parse_date_of_birth, parse_full_name, pick_choi
 from bot.language.dates import When, parse_when
 from bot.models import Appointment, ChangedBy
 from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
-from bot.scheduling import appointments, recall
+from bot.scheduling import appointments, offers, recall
 
 YES, NO = "affirm", "deny"
 
@@ -162,7 +162,7 @@ def _slot_choice(turn: Turn) -> bool:
 
 
 def _after(moment: datetime) -> When:
-    return When(moment + timedelta(minutes=1), moment + timedelta(days=flows.SEARCH_DAYS))
+    return offers.times_after(moment)
 
 
 def _new_patient_name(turn: Turn) -> bool:

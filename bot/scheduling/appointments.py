@@ -17,8 +17,8 @@ from bot.models import ACTIVE_STATUSES, Appointment, ChangedBy, WaitlistOffer
 from bot.scheduling import booking, waitlist
 from bot.scheduling.booking import Slot, book_appointment
 
-__all__ = ["book_appointment", "cancel_appointment", "reschedule_appointment", "accept_waitlist_offer",
-           "offer_freed_time"]
+__all__ = ["book_appointment", "cancel_appointment", "reschedule_appointment", "take_time",
+           "accept_waitlist_offer", "offer_freed_time"]
 
 
 def offer_freed_time(session: Session, freed: Appointment, now: datetime) -> list[WaitlistOffer]:
@@ -47,6 +47,14 @@ def reschedule_appointment(session: Session, appointment_id: int, new_slot: Slot
                                          staff_user_id=staff_user_id)
     offer_freed_time(session, old, now)
     return new
+
+
+def take_time(session: Session, slot: Slot, *, patient_id: int | None, moving_appointment_id: int | None,
+              now: datetime, changed_by: ChangedBy) -> Appointment:
+    """The patient chose ``slot``: book it, or move the visit being rescheduled there (SlotTaken if gone)."""
+    if moving_appointment_id is not None:
+        return reschedule_appointment(session, moving_appointment_id, slot, now=now, changed_by=changed_by)
+    return book_appointment(session, patient_id=patient_id, slot=slot, now=now, changed_by=changed_by)
 
 
 def accept_waitlist_offer(session: Session, phone: str, now: datetime) -> waitlist.OfferAnswer:

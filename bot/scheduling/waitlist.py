@@ -211,3 +211,11 @@ def accept_offer(session: Session, phone: str, now: datetime) -> OfferAnswer:
     )
     session.flush()
     return OfferAnswer("booked", offer, appointment, moving)
+
+
+def wait_for_sooner(session: Session, appointment: Appointment, now: datetime) -> WaitlistEntry:
+    """"Let me know if something sooner opens": the same provider and type, any time from now to the visit."""
+    return join_waitlist(
+        session, patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
+        provider_id=appointment.provider_id, window_start=now, window_end=appointment.start,
+        appointment_id=appointment.id, now=now)
