@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from actions.base import Turn
+from actions.state import Awaiting, Flow
 from bot.language.answers import asks_for_waitlist
 from bot.language.dates import When
 from bot.messaging import reminders
@@ -77,7 +78,7 @@ def appointment_type_by_key(turn: Turn, key: str | None) -> AppointmentType | No
 
 # --- Who is texting ----------------------------------------------------------------
 
-def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient | None:
+def find_patient(turn: Turn, flow: Flow, *, needs_appointments: bool) -> Patient | None:
     """The patient this turn is about; asks (and returns None) when the phone has several.
 
     Unknown numbers are not answered here: callers check ``patients_for_phone``
@@ -91,7 +92,7 @@ def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient 
         turn.set(patient_id=named.id)
         return named
     chosen = turn.slot("patient_id")
-    if chosen is not None and turn.slot("awaiting") != "patient_choice":
+    if chosen is not None and turn.state.awaiting != Awaiting.PATIENT_CHOICE:
         for patient in patients:
             if patient.id == int(chosen):
                 return patient
@@ -102,7 +103,7 @@ def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient 
         if len(with_appointments) == 1:
             return with_appointments[0]
     turn.say("utter_ask_which_patient", choices=numbered([p.first_name for p in patients]))
-    turn.set(awaiting="patient_choice", flow=flow)
+    turn.set(awaiting=Awaiting.PATIENT_CHOICE, flow=flow)
     return None
 
 
@@ -111,11 +112,11 @@ def unknown_number(turn: Turn) -> bool:
     if patients_for_phone(turn.session, turn.phone):
         return False
     turn.say("utter_unknown_number")
-    turn.set(awaiting="staff_followup", flow=None)
+    turn.set(awaiting=Awaiting.STAFF_FOLLOWUP, flow=None)
     return True
 
 
-def choose_appointment(turn: Turn, patient: Patient, flow: str) -> Appointment | None:
+def choose_appointment(turn: Turn, patient: Patient, flow: Flow) -> Appointment | None:
     """The appointment a confirm/cancel/reschedule is about; asks when it is not clear."""
     meant = appointment_meant(turn.session, patient.id, phone=turn.phone, text=turn.text, now=turn.now)
     if meant.appointment is not None:
@@ -126,12 +127,12 @@ def choose_appointment(turn: Turn, patient: Patient, flow: str) -> Appointment |
         return None
     listed = meant.choices
     turn.say("utter_ask_which_appointment", choices=numbered([describe(turn, a) for a in listed]))
-    turn.set(awaiting="which_appointment", flow=flow, patient_id=patient.id,
+    turn.set(awaiting=Awaiting.WHICH_APPOINTMENT, flow=flow, patient_id=patient.id,
              appointment_ids=[a.id for a in listed])
     return None
 
 
-def appointment_in_question(turn: Turn, flow: str, patient: Patient | None) -> Appointment | None:
+def appointment_in_question(turn: Turn, flow: Flow, patient: Patient | None) -> Appointment | None:
     """The appointment a confirm, cancel or reschedule is about; asks who, then which, when unclear."""
     if patient is None:
         if unknown_number(turn):
@@ -158,7 +159,7 @@ def start_confirm(turn: Turn, patient: Patient | None = None, appointment: Appoi
             _confirm(turn, reminded)
             return
     if appointment is None:
-        appointment = appointment_in_question(turn, "confirm", patient)
+        appointment = appointment_in_question(turn, Flow.CONFIRM, patient)
         if appointment is None:
             return
     _confirm(turn, [appointment])
@@ -175,7 +176,7 @@ def start_check(turn: Turn, patient: Patient | None = None) -> None:
     if patient is None:
         if unknown_number(turn):
             return
-        patient = find_patient(turn, "check", needs_appointments=True)
+        patient = find_patient(turn, Flow.CHECK, needs_appointments=True)
         if patient is None:
             return
     appointments = upcoming_appointments(turn.session, [patient.id], turn.now)
@@ -188,24 +189,24 @@ def start_check(turn: Turn, patient: Patient | None = None) -> None:
 
 def start_cancel(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
     if appointment is None:
-        appointment = appointment_in_question(turn, "cancel", patient)
+        appointment = appointment_in_question(turn, Flow.CANCEL, patient)
         if appointment is None:
             return
     turn.say("utter_ask_cancel_confirm", appointment=describe(turn, appointment))
-    turn.set(awaiting="cancel_confirm", flow="cancel", appointment_ids=[appointment.id],
+    turn.set(awaiting=Awaiting.CANCEL_CONFIRM, flow=Flow.CANCEL, appointment_ids=[appointment.id],
              patient_id=appointment.patient_id)
 
 
 def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
     if appointment is None:
         reminded = reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
-        if patient is None and len(reminded) == 1 and turn.slot("awaiting") is None:
+        if patient is None and len(reminded) == 1 and turn.state.awaiting is None:
             appointment = reminded[0]  # "R" after a reminder
         else:
-            appointment = appointment_in_question(turn, "reschedule", patient)
+            appointment = appointment_in_question(turn, Flow.RESCHEDULE, patient)
             if appointment is None:
                 return
-    turn.set(flow="reschedule", appointment_ids=[appointment.id], patient_id=appointment.patient_id,
+    turn.set(flow=Flow.RESCHEDULE, appointment_ids=[appointment.id], patient_id=appointment.patient_id,
              appointment_type=appointment.appointment_type.key, provider_key=appointment.provider.key)
     if asks_for_waitlist(turn.text):
         join_waitlist_for(turn, appointment)
@@ -216,7 +217,7 @@ def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Ap
     preference = target_preference(turn, exclude_appointment=appointment)
     if preference is None:
         turn.say("utter_ask_time_preference")
-        turn.set(awaiting="time_preference")
+        turn.set(awaiting=Awaiting.TIME_PREFERENCE)
         return
     offer_slots(turn, preference)
 
@@ -226,9 +227,9 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
     if patient is None:
         if not patients_for_phone(turn.session, turn.phone):
             turn.say("utter_new_patient_welcome")
-            turn.set(awaiting="new_patient_name", flow="book")
+            turn.set(awaiting=Awaiting.NEW_PATIENT_NAME, flow=Flow.BOOK)
             return
-        patient = find_patient(turn, "book", needs_appointments=False)
+        patient = find_patient(turn, Flow.BOOK, needs_appointments=False)
         if patient is None:
             return
     if kind is None and appointment_type_named(turn, turn.text) is None:
@@ -236,17 +237,22 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
         if due is not None and due.patient.id == patient.id:  # "BOOK" after a recall text
             kind, provider = due.appointment_type, provider or due.provider
     kind = kind or appointment_type_named(turn, turn.text) or appointment_type_by_key(
-        turn, turn.slot("appointment_type") if turn.slot("flow") == "book" else None
+        turn, turn.slot("appointment_type") if turn.state.flow == Flow.BOOK else None
     ) or appointment_type_by_key(turn, turn.practice.config.get("default_appointment_type"))
     provider = provider or provider_named(turn, turn.text)
-    turn.set(flow="book", patient_id=patient.id, appointment_ids=[], appointment_type=kind.key,
+    turn.set(flow=Flow.BOOK, patient_id=patient.id, appointment_ids=[], appointment_type=kind.key,
              provider_key=provider.key if provider else None)
     preference = target_preference(turn) if text_is_preference else None
     if preference is None:
         turn.say("utter_ask_time_preference")
-        turn.set(awaiting="time_preference")
+        turn.set(awaiting=Awaiting.TIME_PREFERENCE)
         return
     offer_slots(turn, preference)
+
+
+def continue_flow(turn: Turn, flow: Flow, **known) -> None:
+    """Pick a flow up again once the patient answered who (``patient=``) or which visit (``appointment=``)."""
+    CONTINUATIONS[flow](turn, **known)
 
 
 def wished_time(turn: Turn) -> When | None:
@@ -272,7 +278,7 @@ def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = N
     """Offer up to 3 open times for the flow's type and provider, near ``when``."""
     kind = catalog.appointment_type_by_key(turn.session, turn.slot("appointment_type"))
     provider = catalog.provider_by_key(turn.session, turn.slot("provider_key"))
-    moving = (turn.slot("appointment_ids") or []) if turn.slot("flow") == "reschedule" else []
+    moving = (turn.slot("appointment_ids") or []) if turn.state.flow == Flow.RESCHEDULE else []
     offered = offers.offer_times(
         turn.session, appointment_type_id=kind.id, now=turn.now, wish=when,
         provider_id=provider.id if provider else None,
@@ -289,12 +295,12 @@ def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = N
         turn.say("utter_offer_slots_nearest", preference=describe_preference(turn, when), choices=choices)
     else:
         turn.say("utter_offer_slots", choices=choices)
-    turn.set(awaiting="slot_choice", offered_slots=[slot_to_dict(s) for s in offered.slots])
+    turn.set(awaiting=Awaiting.SLOT_CHOICE, offered_slots=[slot_to_dict(s) for s in offered.slots])
 
 
 def take_slot(turn: Turn, slot: scheduling.Slot) -> None:
     """Book (or move to) the chosen time; a lost race offers fresh times."""
-    moving = turn.slot("appointment_ids") if turn.slot("flow") == "reschedule" else None
+    moving = turn.slot("appointment_ids") if turn.state.flow == Flow.RESCHEDULE else None
     try:
         appointment = appointments.take_time(
             turn.session, slot, patient_id=int(turn.slot("patient_id")) if turn.slot("patient_id") else None,
@@ -306,3 +312,12 @@ def take_slot(turn: Turn, slot: scheduling.Slot) -> None:
         return
     turn.say("utter_rescheduled" if moving else "utter_booked", appointment=describe(turn, appointment))
     turn.set(awaiting=None, flow=None, offered_slots=None, appointment_ids=[appointment.id])
+
+
+CONTINUATIONS = {
+    Flow.CONFIRM: start_confirm,
+    Flow.CANCEL: start_cancel,
+    Flow.CHECK: start_check,
+    Flow.RESCHEDULE: start_reschedule,
+    Flow.BOOK: start_book,
+}
