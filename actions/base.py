@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.state import ConversationState, slot_value
-from bot.db import get_engine, session_factory
+from bot.db import get_engine, transaction
 from bot.models import Practice
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.privacy import mask_phone
@@ -107,7 +107,7 @@ class PracticeAction(Action):
 
     def _run_in_transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         now = clock()
-        with session_factory(engine())() as session, session.begin():
+        with transaction(engine()) as session:
             turn = Turn(session, tracker, dispatcher, get_practice(session), now)
             self.act(turn)
             if self.resets_fallbacks and turn.state.fallback_count:

@@ -9,6 +9,7 @@ have the conversation. What is left goes to Rasa as :attr:`Triage.nlu_text`.
 """
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -142,13 +143,18 @@ UNCLAIMED_GRACE = timedelta(seconds=30)   # not taken by then: a server's sweep 
 UNCLAIMED_GIVE_UP = timedelta(minutes=10)  # still not taken: no assistant is running; staff get it
 PROCESSING_TIMEOUT = timedelta(seconds=90)  # a turn running this long died with its server
 
-# Outcomes: why a text ended the way it did.
-REPLIED = "replied"                # the bot (or a keyword) answered
-WITH_STAFF = "with_staff"          # attached to an open ticket: staff answer, the bot is silent
-HANDED_TO_STAFF = "handed_to_staff"  # the bot could not handle it; a ticket and a holding reply
-CONSENT_KEYWORD = "consent_keyword"  # STOP/START/HELP settled it (Twilio may confirm it)
-OPTED_OUT = "opted_out"            # the phone is opted out; any reply was blocked
-NOTHING_TO_SAY = "nothing_to_say"  # an empty text with nothing attached
+class InboundOutcome(str, enum.Enum):
+    """Why a text ended the way it did (InboundMessage.outcome stores the plain value)."""
+
+    REPLIED = "replied"                  # the bot (or a keyword) answered
+    WITH_STAFF = "with_staff"            # attached to an open ticket: staff answer, the bot is silent
+    HANDED_TO_STAFF = "handed_to_staff"  # the bot could not handle it; a ticket and a holding reply
+    CONSENT_KEYWORD = "consent_keyword"  # STOP/START/HELP settled it (Twilio may confirm it)
+    OPTED_OUT = "opted_out"              # the phone is opted out; any reply was blocked
+    NOTHING_TO_SAY = "nothing_to_say"    # an empty text with nothing attached
+
+
+REPLIED, WITH_STAFF, HANDED_TO_STAFF, CONSENT_KEYWORD, OPTED_OUT, NOTHING_TO_SAY = InboundOutcome
 
 HOLDING_TICKET_REASON = "The assistant could not answer this text; please read the conversation and reply"
 
@@ -190,7 +196,7 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     team = routing.queue_details(practice, queue).get("team", "our staff")
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
                         answer_time=handoff.answer_time_phrase(ticket.due_at, now, practice_zone(practice)))
-    outbox.enqueue_text(session, message.phone, body, "reply", now, ticket_id=ticket.id)
+    outbox.enqueue_text(session, message.phone, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
     return ticket
 
 
@@ -237,7 +243,7 @@ def finish_turn(session: Session, inbound_id: int, now: datetime, *, reply: str 
         mark_processed(session, inbound_id, now, outcome=WITH_STAFF, intent=intent, confidence=confidence)
         return None, WITH_STAFF
     phone = session.get(InboundMessage, inbound_id).phone
-    kind = "reply"
+    kind = outbox.OutboundKind.REPLY
     if not was_opted_out and consent.is_opted_out(session, phone):
         kind = outbox.CONSENT_CONFIRMATION
     row = outbox.enqueue_text(session, phone, reply, kind, now, claimed_by=claimed_by)
@@ -330,7 +336,8 @@ def triage_inbound(
         elif word in consent.OPT_IN_KEYWORDS:
             consent.record_opt_in(session, phone, "keyword", now, detail=detail)
             if not advanced_opt_out:
-                row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill), "consent", now)
+                row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill),
+                                          outbox.OutboundKind.CONSENT, now)
                 result.outbound_ids.append(row.id)
         elif not advanced_opt_out:  # HELP, INFO
             row = outbox.enqueue_text(session, phone, texts.render("help", **fill), outbox.HELP_REPLY, now)
@@ -349,7 +356,7 @@ def triage_inbound(
         ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.PICTURE),
                                      reason=f"patient sent a picture with no text: {urls}", now=now)
         message.ticket_id = ticket.id
-        row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), "reply", now,
+        row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), outbox.OutboundKind.REPLY, now,
                                   ticket_id=ticket.id)
         result.outbound_ids.append(row.id)
         result.opened_ticket_id = ticket.id
@@ -360,7 +367,7 @@ def triage_inbound(
         if paused is not None:
             result.outcome = WITH_STAFF
             return result
-        row = outbox.enqueue_text(session, phone, texts.render("empty_text_reply", **fill), "reply", now)
+        row = outbox.enqueue_text(session, phone, texts.render("empty_text_reply", **fill), outbox.OutboundKind.REPLY, now)
         result.outbound_ids.append(row.id)
         result.outcome = REPLIED if row.status != OutboundStatus.BLOCKED else OPTED_OUT
         return result
@@ -372,7 +379,7 @@ def triage_inbound(
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
-            row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), "reply", now,
+            row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), outbox.OutboundKind.REPLY, now,
                                       ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id

@@ -15,6 +15,7 @@ the list.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -22,7 +23,7 @@ from typing import Optional
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.messaging.outbox import enqueue_text
+from bot.messaging.outbox import OutboundKind, enqueue_text
 from bot.messaging.reminders import rules_for, why_not_now
 from bot.models import (
     ACTIVE_STATUSES,
@@ -46,8 +47,26 @@ from bot.scheduling.booking import (
 )
 from bot.wording.texts import plain_text
 
-WAITING, BOOKED, WITHDRAWN = "waiting", "booked", "withdrawn"
-OFFERED, ACCEPTED, TAKEN = "offered", "accepted", "taken"
+
+class EntryStatus(str, enum.Enum):
+    """A waitlist entry: still waiting, booked from an offer, or withdrawn."""
+
+    WAITING = "waiting"
+    BOOKED = "booked"
+    WITHDRAWN = "withdrawn"
+
+
+class OfferStatus(str, enum.Enum):
+    """An offer texted from the list: open, accepted (booked), or taken by someone faster."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    TAKEN = "taken"
+    EXPIRED = "expired"  # allowed by the column; nothing sets it yet (an offer simply ages out)
+
+
+WAITING, BOOKED, WITHDRAWN = EntryStatus.WAITING, EntryStatus.BOOKED, EntryStatus.WITHDRAWN
+OFFERED, ACCEPTED, TAKEN = OfferStatus.OFFERED, OfferStatus.ACCEPTED, OfferStatus.TAKEN
 OFFER_VALID_FOR = timedelta(hours=24)
 
 
@@ -133,7 +152,8 @@ def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id:
         reason = why_not_now(session, entry.phone, now, rules)
         if reason not in (None, "quiet hours"):
             continue
-        text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone), "waitlist", now)
+        text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone),
+                            OutboundKind.WAITLIST, now)
         if reason == "quiet hours":
             text.next_attempt_at = rules.next_allowed(now)
         offer = WaitlistOffer(entry_id=entry.id, provider_id=provider_id, appointment_type_id=appointment_type_id,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.messaging.outbox import transcript_label
 from bot.models import (
     HandoffTicket,
     InboundMessage,
@@ -251,9 +252,6 @@ class TranscriptEntry:
 
 
 MARKERS = ("span", "withheld")
-_OUTBOUND_WHO = {"reply": "bot", "staff": "staff", "reminder": "reminder", "recall": "reminder", "waitlist": "reminder"}
-
-
 def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int = 200) -> list[TranscriptEntry]:
     """The ticket's conversation, oldest first, as a staff member of ``role`` may see it (minimum necessary).
 
@@ -296,7 +294,7 @@ def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int
     entries = [TranscriptEntry(m.received_at, "patient", m.body or "(picture)", None, f"in-{m.id}", ticket_id=owner)
                for m, owner in inbound]
     entries += [
-        TranscriptEntry(m.created_at, _OUTBOUND_WHO.get(m.kind, "system"), m.body, m.status.value, f"out-{m.id}",
+        TranscriptEntry(m.created_at, transcript_label(m.kind), m.body, m.status.value, f"out-{m.id}",
                         authors.get(m.staff_user_id), ticket_id=owner)
         for m, owner in outbound
     ]
