@@ -6,23 +6,23 @@ second miss in a row goes to the front desk.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from actions import flows
 from actions.base import Turn
 from actions.handoff import hand_off
+from actions.state import Awaiting, Flow, NewPatientName
 from bot.language.answers import parse_date_of_birth, parse_full_name, pick_choice, pick_numbered, says_none_of_those
 from bot.language.dates import When, parse_when
 from bot.models import Appointment, ChangedBy
 from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
-from bot.scheduling import booking as scheduling
-from bot.scheduling import recall, waitlist
+from bot.scheduling import appointments, offers, recall
 
 YES, NO = "affirm", "deny"
 
 
 def handle_answer(turn: Turn) -> None:
-    awaiting = turn.slot("awaiting")
+    awaiting = turn.state.awaiting
     handler = HANDLERS.get(awaiting)
     if handler is not None and handler(turn):
         return
@@ -35,7 +35,7 @@ def handle_answer(turn: Turn) -> None:
 
 
 def clarify(turn: Turn) -> None:
-    misses = int(turn.slot("fallback_count") or 0) + 1
+    misses = turn.state.fallback_count + 1
     if misses >= 2:
         turn.set(fallback_count=0)
         hand_off(turn, queue_intent="nlu_fallback", reason="The assistant did not understand twice")
@@ -46,7 +46,7 @@ def clarify(turn: Turn) -> None:
 
 def _answer_to_an_automated_text(turn: Turn) -> bool:
     """A bare yes to a waitlist offer or a recall text, which were sent outside the conversation."""
-    answer = waitlist.accept_offer(turn.session, turn.phone, turn.now)
+    answer = appointments.accept_waitlist_offer(turn.session, turn.phone, turn.now)
     if answer.outcome == "booked":
         turn.say("utter_booked", appointment=flows.describe(turn, answer.appointment))
         return True
@@ -69,10 +69,7 @@ def _patient_choice(turn: Turn) -> bool:
     if patient is None:
         return False
     turn.set(patient_id=patient.id, awaiting=None)
-    flow = turn.slot("flow")
-    start = {"confirm": flows.start_confirm, "cancel": flows.start_cancel, "check": flows.start_check,
-             "reschedule": flows.start_reschedule, "book": flows.start_book}[flow]
-    start(turn, patient=patient)
+    flows.continue_flow(turn, turn.state.flow, patient=patient)
     return True
 
 
@@ -84,25 +81,17 @@ def _which_appointment(turn: Turn) -> bool:
         return False
     appointment = appointments[index]
     turn.set(awaiting=None)
-    flow = turn.slot("flow")
-    if flow == "confirm":
-        flows.start_confirm(turn, appointment=appointment)
-    elif flow == "cancel":
-        flows.start_cancel(turn, appointment=appointment)
-    else:
-        flows.start_reschedule(turn, appointment=appointment)
+    flows.continue_flow(turn, turn.state.flow, appointment=appointment)
     return True
 
 
 def _cancel_confirm(turn: Turn) -> bool:
     appointment = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
     if turn.intent == YES:
-        scheduling.cancel_appointment(turn.session, appointment.id, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
-        waitlist.offer_freed_slot(turn.session, provider_id=appointment.provider_id,
-                                  appointment_type_id=appointment.appointment_type_id,
-                                  start=appointment.start, now=turn.now)
+        appointments.cancel_appointment(turn.session, appointment.id, now=turn.now,
+                                        changed_by=ChangedBy.PATIENT_SMS)
         turn.say("utter_cancelled", appointment=flows.describe(turn, appointment))
-        turn.set(awaiting="offer_reschedule", flow="cancelled")
+        turn.set(awaiting=Awaiting.OFFER_RESCHEDULE, flow=Flow.CANCELLED)
         return True
     if turn.intent == NO:
         turn.say("utter_kept", appointment=flows.describe(turn, appointment))
@@ -165,7 +154,7 @@ def _slot_choice(turn: Turn) -> bool:
 
 
 def _after(moment: datetime) -> When:
-    return When(moment + timedelta(minutes=1), moment + timedelta(days=flows.SEARCH_DAYS))
+    return offers.times_after(moment)
 
 
 def _new_patient_name(turn: Turn) -> bool:
@@ -173,7 +162,7 @@ def _new_patient_name(turn: Turn) -> bool:
     if name is None:
         turn.say("utter_invalid_name")
         return True
-    turn.set(new_patient_name=f"{name[0]}|{name[1]}", awaiting="new_patient_dob")
+    turn.set(new_patient_name=NewPatientName(*name), awaiting=Awaiting.NEW_PATIENT_DOB)
     turn.say("utter_ask_date_of_birth", first_name=name[0])
     return True
 
@@ -183,8 +172,8 @@ def _new_patient_dob(turn: Turn) -> bool:
     if born is None:
         turn.say("utter_invalid_date_of_birth")
         return True
-    first, last = (turn.slot("new_patient_name") or "|").split("|", 1)
-    patient = register_new_patient(turn.session, phone=turn.phone, first_name=first, last_name=last,
+    name = turn.state.new_patient_name or NewPatientName("", "")
+    patient = register_new_patient(turn.session, phone=turn.phone, first_name=name.first, last_name=name.last,
                                    date_of_birth=born, now=turn.now)
     kind = flows.appointment_type_by_key(turn, turn.practice.config.get("new_patient_appointment_type"))
     turn.set(awaiting=None, new_patient_name=None)
@@ -205,13 +194,14 @@ def _staff_followup(turn: Turn) -> bool:
 
 
 HANDLERS = {
-    "patient_choice": _patient_choice,
-    "which_appointment": _which_appointment,
-    "cancel_confirm": _cancel_confirm,
-    "offer_reschedule": _offer_reschedule,
-    "time_preference": _time_preference,
-    "slot_choice": _slot_choice,
-    "new_patient_name": _new_patient_name,
-    "new_patient_dob": _new_patient_dob,
-    "staff_followup": _staff_followup,
+    Awaiting.PATIENT_CHOICE: _patient_choice,
+    Awaiting.WHICH_APPOINTMENT: _which_appointment,
+    Awaiting.CANCEL_CONFIRM: _cancel_confirm,
+    Awaiting.OFFER_RESCHEDULE: _offer_reschedule,
+    Awaiting.TIME_PREFERENCE: _time_preference,
+    Awaiting.SLOT_CHOICE: _slot_choice,
+    Awaiting.NEW_PATIENT_NAME: _new_patient_name,
+    Awaiting.NEW_PATIENT_DOB: _new_patient_dob,
+    Awaiting.STAFF_FOLLOWUP: _staff_followup,
 }
+assert set(HANDLERS) == set(Awaiting), "every question the assistant asks needs the handler of its answer"

@@ -20,7 +20,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot.db import get_engine, session_factory
+from actions.state import ConversationState, slot_value
+from bot.db import get_engine, transaction
 from bot.models import Practice
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.privacy import mask_phone
@@ -74,8 +75,14 @@ class Turn:
                 return event.get("value")
         return self.tracker.get_slot(name)
 
+    @property
+    def state(self) -> ConversationState:
+        """What the assistant awaits, in which flow, and its misses, as of the events so far."""
+        return ConversationState.from_slots(self.slot)
+
     def set(self, **slots: Any) -> None:
-        self.events.extend(SlotSet(name, value) for name, value in slots.items())
+        """Set slots; enums (:class:`~actions.state.Awaiting`, :class:`~actions.state.Flow`) go in as plain values."""
+        self.events.extend(SlotSet(name, slot_value(value)) for name, value in slots.items())
 
     def say(self, response: str, **values: Any) -> None:
         """Utter a domain response, with the practice's own details always at hand."""
@@ -100,10 +107,10 @@ class PracticeAction(Action):
 
     def _run_in_transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         now = clock()
-        with session_factory(engine())() as session, session.begin():
+        with transaction(engine()) as session:
             turn = Turn(session, tracker, dispatcher, get_practice(session), now)
             self.act(turn)
-            if self.resets_fallbacks and turn.slot("fallback_count"):
+            if self.resets_fallbacks and turn.state.fallback_count:
                 turn.set(fallback_count=0)
             return turn.events
 

@@ -3,25 +3,27 @@
 Each ``start_*`` function begins (or continues) a flow; when it has to ask, it
 says so through a domain response and records in the ``awaiting`` slot what
 the answer will be, so :mod:`actions.answers` can pick the flow up again.
+The decisions are the domain's (:mod:`bot.scheduling.offers`,
+:mod:`bot.scheduling.which_appointment`, :mod:`bot.scheduling.catalog`,
+:mod:`bot.scheduling.appointments`); this module reads the tracker, calls
+them, and speaks.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from actions.base import Turn
-from bot.language.answers import match_by_words
-from bot.language.dates import When, join_day_alternatives, parse_all_when
+from actions.state import Awaiting, Flow
+from bot.language.answers import asks_for_waitlist
+from bot.language.dates import When
 from bot.messaging import reminders
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
 from bot.patients import match_patient_by_name, patients_for_phone, upcoming_appointments
+from bot.scheduling import appointments, catalog, offers, recall, waitlist
 from bot.scheduling import booking as scheduling
-from bot.scheduling import recall, waitlist
+from bot.scheduling.which_appointment import MAX_LISTED, appointment_meant
 
-MAX_LISTED = 3
-SEARCH_DAYS = 30
+SEARCH_DAYS = offers.SEARCH_DAYS
 
 
 # --- Telling things apart ---------------------------------------------------------
@@ -63,31 +65,20 @@ def slot_from_dict(data: dict) -> scheduling.Slot:
 
 
 def provider_named(turn: Turn, text: str) -> Provider | None:
-    providers = turn.session.execute(select(Provider).where(Provider.active.is_(True))).scalars().all()
-    words = {
-        p.key: [p.key, p.name, p.display_name, p.name.split()[-1], f"dr {p.name.split()[-1]}"] for p in providers
-    }
-    key = match_by_words(text, words)
-    return next((p for p in providers if p.key == key), None)
+    return catalog.provider_named(turn.session, text)
 
 
 def appointment_type_named(turn: Turn, text: str) -> AppointmentType | None:
-    types = turn.session.execute(select(AppointmentType)).scalars().all()
-    configured = turn.practice.config.get("type_words") or {}
-    words = {t.key: [t.name, *configured.get(t.key, [])] for t in types}
-    key = match_by_words(text, words)
-    return next((t for t in types if t.key == key), None)
+    return catalog.appointment_type_named(turn.session, turn.practice, text)
 
 
 def appointment_type_by_key(turn: Turn, key: str | None) -> AppointmentType | None:
-    if not key:
-        return None
-    return turn.session.execute(select(AppointmentType).where(AppointmentType.key == key)).scalar_one_or_none()
+    return catalog.appointment_type_by_key(turn.session, key)
 
 
 # --- Who is texting ----------------------------------------------------------------
 
-def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient | None:
+def find_patient(turn: Turn, flow: Flow, *, needs_appointments: bool) -> Patient | None:
     """The patient this turn is about; asks (and returns None) when the phone has several.
 
     Unknown numbers are not answered here: callers check ``patients_for_phone``
@@ -101,7 +92,7 @@ def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient 
         turn.set(patient_id=named.id)
         return named
     chosen = turn.slot("patient_id")
-    if chosen is not None and turn.slot("awaiting") != "patient_choice":
+    if chosen is not None and turn.state.awaiting != Awaiting.PATIENT_CHOICE:
         for patient in patients:
             if patient.id == int(chosen):
                 return patient
@@ -112,7 +103,7 @@ def find_patient(turn: Turn, flow: str, *, needs_appointments: bool) -> Patient 
         if len(with_appointments) == 1:
             return with_appointments[0]
     turn.say("utter_ask_which_patient", choices=numbered([p.first_name for p in patients]))
-    turn.set(awaiting="patient_choice", flow=flow)
+    turn.set(awaiting=Awaiting.PATIENT_CHOICE, flow=flow)
     return None
 
 
@@ -121,35 +112,27 @@ def unknown_number(turn: Turn) -> bool:
     if patients_for_phone(turn.session, turn.phone):
         return False
     turn.say("utter_unknown_number")
-    turn.set(awaiting="staff_followup", flow=None)
+    turn.set(awaiting=Awaiting.STAFF_FOLLOWUP, flow=None)
     return True
 
 
-def choose_appointment(turn: Turn, patient: Patient, flow: str) -> Appointment | None:
+def choose_appointment(turn: Turn, patient: Patient, flow: Flow) -> Appointment | None:
     """The appointment a confirm/cancel/reschedule is about; asks when it is not clear."""
-    appointments = upcoming_appointments(turn.session, [patient.id], turn.now)
-    if not appointments:
+    meant = appointment_meant(turn.session, patient.id, phone=turn.phone, text=turn.text, now=turn.now)
+    if meant.appointment is not None:
+        return meant.appointment
+    if not meant.choices:
         turn.say("utter_no_upcoming", first_name=patient.first_name)
         turn.set(awaiting=None, flow=None)
         return None
-    if len(appointments) == 1:
-        return appointments[0]
-    reminded = [a for a in reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
-                if a.patient_id == patient.id]
-    if len(reminded) == 1:
-        return reminded[0]
-    for when in parse_all_when(turn.text, turn.now):
-        on_that_day = [a for a in appointments if _within(a.start, when)]
-        if len(on_that_day) == 1:
-            return on_that_day[0]
-    listed = appointments[:MAX_LISTED]
+    listed = meant.choices
     turn.say("utter_ask_which_appointment", choices=numbered([describe(turn, a) for a in listed]))
-    turn.set(awaiting="which_appointment", flow=flow, patient_id=patient.id,
+    turn.set(awaiting=Awaiting.WHICH_APPOINTMENT, flow=flow, patient_id=patient.id,
              appointment_ids=[a.id for a in listed])
     return None
 
 
-def appointment_in_question(turn: Turn, flow: str, patient: Patient | None) -> Appointment | None:
+def appointment_in_question(turn: Turn, flow: Flow, patient: Patient | None) -> Appointment | None:
     """The appointment a confirm, cancel or reschedule is about; asks who, then which, when unclear."""
     if patient is None:
         if unknown_number(turn):
@@ -160,25 +143,9 @@ def appointment_in_question(turn: Turn, flow: str, patient: Patient | None) -> A
     return choose_appointment(turn, patient, flow)
 
 
-def _within(moment: datetime, when: When) -> bool:
-    if when.start == when.end:
-        return moment == when.start
-    return when.start <= moment < when.end
-
-
-WAITLIST_WORDS = re.compile(r"\b(sooner|earlier|wait ?list|cancellation list|if (something|anything|a spot) (opens|comes up|frees))", re.I)
-
-
-def wants_waitlist(text: str) -> bool:
-    return bool(WAITLIST_WORDS.search(text))
-
-
 def join_waitlist_for(turn: Turn, appointment: Appointment) -> None:
     """"Let me know if something sooner opens": wait for an earlier slot with the same provider and type."""
-    waitlist.join_waitlist(
-        turn.session, patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
-        provider_id=appointment.provider_id, window_start=turn.now, window_end=appointment.start,
-        appointment_id=appointment.id, now=turn.now)
+    waitlist.wait_for_sooner(turn.session, appointment, turn.now)
     turn.say("utter_waitlist_joined")
     turn.set(awaiting=None, flow=None)
 
@@ -192,7 +159,7 @@ def start_confirm(turn: Turn, patient: Patient | None = None, appointment: Appoi
             _confirm(turn, reminded)
             return
     if appointment is None:
-        appointment = appointment_in_question(turn, "confirm", patient)
+        appointment = appointment_in_question(turn, Flow.CONFIRM, patient)
         if appointment is None:
             return
     _confirm(turn, [appointment])
@@ -209,7 +176,7 @@ def start_check(turn: Turn, patient: Patient | None = None) -> None:
     if patient is None:
         if unknown_number(turn):
             return
-        patient = find_patient(turn, "check", needs_appointments=True)
+        patient = find_patient(turn, Flow.CHECK, needs_appointments=True)
         if patient is None:
             return
     appointments = upcoming_appointments(turn.session, [patient.id], turn.now)
@@ -222,26 +189,26 @@ def start_check(turn: Turn, patient: Patient | None = None) -> None:
 
 def start_cancel(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
     if appointment is None:
-        appointment = appointment_in_question(turn, "cancel", patient)
+        appointment = appointment_in_question(turn, Flow.CANCEL, patient)
         if appointment is None:
             return
     turn.say("utter_ask_cancel_confirm", appointment=describe(turn, appointment))
-    turn.set(awaiting="cancel_confirm", flow="cancel", appointment_ids=[appointment.id],
+    turn.set(awaiting=Awaiting.CANCEL_CONFIRM, flow=Flow.CANCEL, appointment_ids=[appointment.id],
              patient_id=appointment.patient_id)
 
 
 def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
     if appointment is None:
         reminded = reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
-        if patient is None and len(reminded) == 1 and turn.slot("awaiting") is None:
+        if patient is None and len(reminded) == 1 and turn.state.awaiting is None:
             appointment = reminded[0]  # "R" after a reminder
         else:
-            appointment = appointment_in_question(turn, "reschedule", patient)
+            appointment = appointment_in_question(turn, Flow.RESCHEDULE, patient)
             if appointment is None:
                 return
-    turn.set(flow="reschedule", appointment_ids=[appointment.id], patient_id=appointment.patient_id,
+    turn.set(flow=Flow.RESCHEDULE, appointment_ids=[appointment.id], patient_id=appointment.patient_id,
              appointment_type=appointment.appointment_type.key, provider_key=appointment.provider.key)
-    if wants_waitlist(turn.text):
+    if asks_for_waitlist(turn.text):
         join_waitlist_for(turn, appointment)
         return
     provider = provider_named(turn, turn.text)
@@ -250,7 +217,7 @@ def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Ap
     preference = target_preference(turn, exclude_appointment=appointment)
     if preference is None:
         turn.say("utter_ask_time_preference")
-        turn.set(awaiting="time_preference")
+        turn.set(awaiting=Awaiting.TIME_PREFERENCE)
         return
     offer_slots(turn, preference)
 
@@ -260,9 +227,9 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
     if patient is None:
         if not patients_for_phone(turn.session, turn.phone):
             turn.say("utter_new_patient_welcome")
-            turn.set(awaiting="new_patient_name", flow="book")
+            turn.set(awaiting=Awaiting.NEW_PATIENT_NAME, flow=Flow.BOOK)
             return
-        patient = find_patient(turn, "book", needs_appointments=False)
+        patient = find_patient(turn, Flow.BOOK, needs_appointments=False)
         if patient is None:
             return
     if kind is None and appointment_type_named(turn, turn.text) is None:
@@ -270,41 +237,30 @@ def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType
         if due is not None and due.patient.id == patient.id:  # "BOOK" after a recall text
             kind, provider = due.appointment_type, provider or due.provider
     kind = kind or appointment_type_named(turn, turn.text) or appointment_type_by_key(
-        turn, turn.slot("appointment_type") if turn.slot("flow") == "book" else None
+        turn, turn.slot("appointment_type") if turn.state.flow == Flow.BOOK else None
     ) or appointment_type_by_key(turn, turn.practice.config.get("default_appointment_type"))
     provider = provider or provider_named(turn, turn.text)
-    turn.set(flow="book", patient_id=patient.id, appointment_ids=[], appointment_type=kind.key,
+    turn.set(flow=Flow.BOOK, patient_id=patient.id, appointment_ids=[], appointment_type=kind.key,
              provider_key=provider.key if provider else None)
     preference = target_preference(turn) if text_is_preference else None
     if preference is None:
         turn.say("utter_ask_time_preference")
-        turn.set(awaiting="time_preference")
+        turn.set(awaiting=Awaiting.TIME_PREFERENCE)
         return
     offer_slots(turn, preference)
 
 
+def continue_flow(turn: Turn, flow: Flow, **known) -> None:
+    """Pick a flow up again once the patient answered who (``patient=``) or which visit (``appointment=``)."""
+    CONTINUATIONS[flow](turn, **known)
+
+
 def wished_time(turn: Turn) -> When | None:
-    """The time in an answer to "what day and time?": the first named, both of "monday or tuesday"."""
-    whens = join_day_alternatives(turn.text, parse_all_when(turn.text, turn.now.astimezone(turn.zone)))
-    return whens[0] if whens else None
+    return offers.wished_time(turn.text, turn.now, turn.zone)
 
 
 def target_preference(turn: Turn, exclude_appointment: Appointment | None = None) -> When | None:
-    """The time the patient wants: the last one named.
-
-    A single day (or time) on which the old appointment falls names that
-    appointment ("move my tuesday appt"), not the new time; a longer range
-    that happens to contain it ("next week") is still the wish.
-    """
-    whens = parse_all_when(turn.text, turn.now.astimezone(turn.zone))
-    if exclude_appointment is not None:
-        whens = [w for w in whens if not _names_appointment(w, exclude_appointment)]
-    whens = join_day_alternatives(turn.text, whens)  # "monday or tuesday": both days
-    return whens[-1] if whens else None
-
-
-def _names_appointment(when: When, appointment: Appointment) -> bool:
-    return when.end - when.start <= timedelta(days=1) and _within(appointment.start, when)
+    return offers.wanted_time(turn.text, turn.now, turn.zone, moving=exclude_appointment)
 
 
 # --- Offering and taking times -------------------------------------------------------
@@ -320,63 +276,48 @@ def describe_preference(turn: Turn, when: When) -> str:
 
 def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = None) -> None:
     """Offer up to 3 open times for the flow's type and provider, near ``when``."""
-    kind = appointment_type_by_key(turn, turn.slot("appointment_type"))
-    provider_key = turn.slot("provider_key")
-    provider = turn.session.execute(select(Provider).where(Provider.key == provider_key)).scalar_one_or_none() \
-        if provider_key else None
-    excluded = [(int(s["provider_id"]), datetime.fromisoformat(s["start"])) for s in (exclude or [])]
-    patient_id = int(turn.slot("patient_id")) if turn.slot("patient_id") else None
-    moving = (turn.slot("appointment_ids") or []) if turn.slot("flow") == "reschedule" else []
-
-    def search(window_start, window_end, provider_id):
-        return scheduling.find_open_slots(
-            turn.session, appointment_type_id=kind.id, now=turn.now, window_start=window_start,
-            window_end=window_end, provider_id=provider_id, limit=MAX_LISTED, exclude=excluded,
-            patient_id=patient_id, moving_appointment_id=int(moving[0]) if moving else None,
-        )
-
-    start = max(when.start, turn.now) if when else turn.now
-    end = when.end if when else None
-    if when is not None and when.start == when.end:  # an exact time: that minute, or that day
-        end = when.start + timedelta(minutes=1)
-    provider_id = provider.id if provider else None
-    slots = search(start, end, provider_id) or (search(start, end, None) if provider_id else [])
-    if not slots and when is not None and when.start == when.end:
-        day_start = when.start.replace(hour=0, minute=0)
-        slots = search(max(day_start, turn.now), day_start + timedelta(days=1), provider_id)
-    nearest = False
-    if not slots:
-        nearest = True
-        slots = search(start, start + timedelta(days=SEARCH_DAYS), provider_id) or search(
-            start, start + timedelta(days=SEARCH_DAYS), None)
-    if not slots:
+    kind = catalog.appointment_type_by_key(turn.session, turn.slot("appointment_type"))
+    provider = catalog.provider_by_key(turn.session, turn.slot("provider_key"))
+    moving = (turn.slot("appointment_ids") or []) if turn.state.flow == Flow.RESCHEDULE else []
+    offered = offers.offer_times(
+        turn.session, appointment_type_id=kind.id, now=turn.now, wish=when,
+        provider_id=provider.id if provider else None,
+        exclude=[(int(s["provider_id"]), datetime.fromisoformat(s["start"])) for s in (exclude or [])],
+        patient_id=int(turn.slot("patient_id")) if turn.slot("patient_id") else None,
+        moving_appointment_id=int(moving[0]) if moving else None,
+    )
+    if not offered.slots:
         turn.say("utter_no_slots")
         turn.set(awaiting=None, flow=None, offered_slots=None)
         return
-    choices = numbered([describe(turn, s) for s in slots])
-    if nearest and when is not None:
+    choices = numbered([describe(turn, s) for s in offered.slots])
+    if offered.nearest and when is not None:
         turn.say("utter_offer_slots_nearest", preference=describe_preference(turn, when), choices=choices)
     else:
         turn.say("utter_offer_slots", choices=choices)
-    turn.set(awaiting="slot_choice", offered_slots=[slot_to_dict(s) for s in slots])
+    turn.set(awaiting=Awaiting.SLOT_CHOICE, offered_slots=[slot_to_dict(s) for s in offered.slots])
 
 
 def take_slot(turn: Turn, slot: scheduling.Slot) -> None:
     """Book (or move to) the chosen time; a lost race offers fresh times."""
-    flow = turn.slot("flow")
+    moving = turn.slot("appointment_ids") if turn.state.flow == Flow.RESCHEDULE else None
     try:
-        if flow == "reschedule":
-            old_id = int(turn.slot("appointment_ids")[0])
-            appointment = scheduling.reschedule_appointment(
-                turn.session, old_id, slot, now=turn.now, changed_by=ChangedBy.PATIENT_SMS)
-            turn.say("utter_rescheduled", appointment=describe(turn, appointment))
-        else:
-            appointment = scheduling.book_appointment(
-                turn.session, patient_id=int(turn.slot("patient_id")), slot=slot, now=turn.now,
-                changed_by=ChangedBy.PATIENT_SMS)
-            turn.say("utter_booked", appointment=describe(turn, appointment))
+        appointment = appointments.take_time(
+            turn.session, slot, patient_id=int(turn.slot("patient_id")) if turn.slot("patient_id") else None,
+            moving_appointment_id=int(moving[0]) if moving else None, now=turn.now,
+            changed_by=ChangedBy.PATIENT_SMS)
     except scheduling.SlotTaken:
         turn.say("utter_slot_taken")
         offer_slots(turn, When(slot.start, slot.start + timedelta(days=1)))
         return
+    turn.say("utter_rescheduled" if moving else "utter_booked", appointment=describe(turn, appointment))
     turn.set(awaiting=None, flow=None, offered_slots=None, appointment_ids=[appointment.id])
+
+
+CONTINUATIONS = {
+    Flow.CONFIRM: start_confirm,
+    Flow.CANCEL: start_cancel,
+    Flow.CHECK: start_check,
+    Flow.RESCHEDULE: start_reschedule,
+    Flow.BOOK: start_book,
+}

@@ -9,8 +9,8 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused
 from actions.base import Turn
 from bot.messaging import consent
 from bot.patients import patients_for_phone
-from bot.practice import closed_days, describe_office_hours, format_phone, queue_config, queue_for_intent
-from bot.staff import handoff
+from bot.practice import closed_days, describe_office_hours, format_phone
+from bot.staff import handoff, routing
 
 REASONS = {
     "billing_question": "Billing question",
@@ -32,7 +32,7 @@ def pause(turn: Turn) -> None:
 
 def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
     """Open a ticket in the queue the practice routes ``queue_intent`` to, tell the patient when, pause."""
-    queue = queue_for_intent(turn.practice, queue_intent)
+    queue = routing.queue_for(turn.practice, queue_intent)
     patients = patients_for_phone(turn.session, turn.phone)
     chosen = turn.slot("patient_id")
     patient_id = int(chosen) if chosen is not None else (patients[0].id if len(patients) == 1 else None)
@@ -42,7 +42,7 @@ def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
     )
     turn.say(
         "utter_handoff",
-        team=queue_config(turn.practice, queue)["team"],
+        team=routing.queue_details(turn.practice, queue)["team"],
         answer_time=handoff.answer_time_phrase(ticket.due_at, turn.now, turn.zone),
     )
     turn.set(awaiting=None, flow=None)
@@ -59,7 +59,7 @@ def emergency(turn: Turn) -> None:
     turn.say("utter_emergency")
     why = (turn.tracker.latest_message or {}).get("emergency_reason") or "emergency intent"
     handoff.open_ticket(
-        turn.session, phone=turn.phone, queue=queue_for_intent(turn.practice, "emergency"),
+        turn.session, phone=turn.phone, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
         reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
     )
     turn.set(awaiting=None, flow=None)

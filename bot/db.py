@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -65,6 +66,17 @@ def get_engine() -> Engine:
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=engine or get_engine(), future=True, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine | None = None) -> Iterator[Session]:
+    """``with transaction(engine) as session:`` around one use case: committed at the end, rolled back on error.
+
+    The one idiom for a unit of work (the session is the unit of work);
+    objects stay readable after the commit (``expire_on_commit=False``).
+    """
+    with session_factory(engine).begin() as session:
+        yield session
 
 
 def is_sqlite(engine: Engine) -> bool:

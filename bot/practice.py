@@ -152,18 +152,6 @@ def format_phone(e164: str) -> str:
     return e164
 
 
-def queue_config(practice: Practice, queue: str) -> dict[str, Any]:
-    queues = practice.config.get("queues") or {}
-    if queue not in queues:
-        raise KeyError(f"unknown staff queue {queue!r}; known: {sorted(queues)}")
-    return queues[queue]
-
-
-def queue_for_intent(practice: Practice, intent: str) -> str:
-    """Which staff queue answers a handed-off intent (practice config `routing`)."""
-    return (practice.config.get("routing") or {}).get(intent, "front_desk")
-
-
 def _clock(t: time) -> str:
     text = t.strftime("%I:%M %p").lstrip("0")
     return text.replace(":00", "")

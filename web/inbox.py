@@ -16,19 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import patients
-from bot.messaging.outbox import enqueue_text
 from bot.models import (
     Appointment,
     CannedResponse,
     HandoffTicket,
-    OutboundStatus,
     Patient,
     Practice,
     StaffUser,
     TicketStatus,
 )
 from bot.practice import format_phone, get_practice, practice_zone
-from bot.staff import access, handback, handoff
+from bot.staff import access, handback, handoff, replies
 from bot.staff import accounts as staff
 from bot.staff.responsetimes import format_duration
 from channels import rasa_commands
@@ -36,7 +34,12 @@ from web.auth import db, deny, now, settings
 
 bp = Blueprint("inbox", __name__)
 
-MAX_REPLY = 1600
+MAX_REPLY = replies.MAX_REPLY
+REPLY_REFUSALS = {
+    replies.EMPTY: "Write a reply first.",
+    replies.TOO_LONG: f"A text can be at most {MAX_REPLY} characters.",
+    replies.RESOLVED: "This conversation is resolved; reopen it to reply.",
+}
 REQUEST_RASA_TIMEOUT = 3.0  # seconds a resolve or reopen waits for Rasa before leaving it to the retries
 DUE_SOON = timedelta(minutes=15)
 
@@ -330,28 +333,15 @@ def assign(ticket_id: int):
 def reply(ticket_id: int):
     """Text the patient through the outbox; the first reply sets the first-response time."""
     _check_ticket_access(ticket_id)
-    body = request.form.get("body", "").strip()
-    if not body:
-        flash("Write a reply first.", "warning")
+    try:
+        with db().begin() as session:
+            sent = replies.send_staff_reply(session, ticket_id, staff_user_id=g.staff.user_id,
+                                            body=request.form.get("body", ""), now=now())
+    except replies.ReplyRefused as refused:
+        flash(REPLY_REFUSALS[refused.reason], "warning")
         return _back(ticket_id)
-    if len(body) > MAX_REPLY:
-        flash(f"A text can be at most {MAX_REPLY} characters.", "warning")
-        return _back(ticket_id)
-    at = now()
-    with db().begin() as session:
-        ticket = session.get(HandoffTicket, ticket_id)
-        if ticket.status == TicketStatus.RESOLVED:
-            flash("This conversation is resolved; reopen it to reply.", "warning")
-            return _back(ticket_id)
-        if ticket.status == TicketStatus.OPEN:
-            handoff.claim_ticket(session, ticket_id, g.staff.user_id, at)
-        row = enqueue_text(session, ticket.phone, body, "staff", at,
-                           ticket_id=ticket_id, staff_user_id=g.staff.user_id)
-        handoff.record_staff_reply(session, ticket_id, at)
-        staff.audit(session, "reply", at, staff_user_id=g.staff.user_id, ticket_id=ticket_id,
-                    detail=f"outbound {row.id}")
-        if row.status == OutboundStatus.BLOCKED:
-            flash("Not sent: this phone has opted out of texts. Call the patient instead.", "warning")
+    if sent.blocked:
+        flash("Not sent: this phone has opted out of texts. Call the patient instead.", "warning")
     return _back(ticket_id)
 
 
@@ -383,9 +373,8 @@ def resolve(ticket_id: int):
     """
     _check_ticket_access(ticket_id)
     with db().begin() as session:
-        command = handback.resolve_and_hand_back(session, ticket_id, g.staff.user_id, now())
+        command = replies.resolve_conversation(session, ticket_id, staff_user_id=g.staff.user_id, now=now())
         command_id = command.id if command is not None else None
-        staff.audit(session, "resolve", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
     if command_id is None:
         flash("Resolved. Another open ticket still holds this conversation, so the bot stays paused.")
         return redirect(url_for("inbox.queue"))
@@ -402,8 +391,7 @@ def reopen(ticket_id: int):
     """Take the conversation back from the bot: reopen the ticket and pause Rasa for the phone (stored, retried)."""
     _check_ticket_access(ticket_id)
     with db().begin() as session:
-        command_id = handback.reopen_and_pause(session, ticket_id, g.staff.user_id, now()).id
-        staff.audit(session, "reopen", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
+        command_id = replies.reopen_conversation(session, ticket_id, staff_user_id=g.staff.user_id, now=now()).id
     if not _hand_over_now(command_id):
         flash("Reopened, but the assistant could not be reached yet to pause it: it is tried again in the "
               "background, and until then it may answer texts.", "warning")

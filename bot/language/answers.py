@@ -134,3 +134,12 @@ def parse_full_name(text: str) -> tuple[str, str] | None:
         return None
     words = [w[:1].upper() + w[1:] for w in words]
     return " ".join(words[:-1]), words[-1]
+
+
+WAITLIST_WORDS = re.compile(
+    r"\b(sooner|earlier|wait ?list|cancellation list|if (something|anything|a spot) (opens|comes up|frees))", re.I)
+
+
+def asks_for_waitlist(text: str) -> bool:
+    """"Let me know if something sooner opens", "put me on the waitlist"."""
+    return bool(WAITLIST_WORDS.search(text))

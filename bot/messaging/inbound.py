@@ -9,6 +9,7 @@ have the conversation. What is left goes to Rasa as :attr:`Triage.nlu_text`.
 """
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -21,8 +22,8 @@ from sqlalchemy.orm import Session
 from bot.language.safety import emergency_reason
 from bot.messaging import consent, outbox
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
-from bot.practice import get_practice, practice_zone, queue_config, queue_for_intent
-from bot.staff import handoff
+from bot.practice import get_practice, practice_zone
+from bot.staff import handoff, routing
 from bot.wording import texts
 
 MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
@@ -142,13 +143,18 @@ UNCLAIMED_GRACE = timedelta(seconds=30)   # not taken by then: a server's sweep 
 UNCLAIMED_GIVE_UP = timedelta(minutes=10)  # still not taken: no assistant is running; staff get it
 PROCESSING_TIMEOUT = timedelta(seconds=90)  # a turn running this long died with its server
 
-# Outcomes: why a text ended the way it did.
-REPLIED = "replied"                # the bot (or a keyword) answered
-WITH_STAFF = "with_staff"          # attached to an open ticket: staff answer, the bot is silent
-HANDED_TO_STAFF = "handed_to_staff"  # the bot could not handle it; a ticket and a holding reply
-CONSENT_KEYWORD = "consent_keyword"  # STOP/START/HELP settled it (Twilio may confirm it)
-OPTED_OUT = "opted_out"            # the phone is opted out; any reply was blocked
-NOTHING_TO_SAY = "nothing_to_say"  # an empty text with nothing attached
+class InboundOutcome(str, enum.Enum):
+    """Why a text ended the way it did (InboundMessage.outcome stores the plain value)."""
+
+    REPLIED = "replied"                  # the bot (or a keyword) answered
+    WITH_STAFF = "with_staff"            # attached to an open ticket: staff answer, the bot is silent
+    HANDED_TO_STAFF = "handed_to_staff"  # the bot could not handle it; a ticket and a holding reply
+    CONSENT_KEYWORD = "consent_keyword"  # STOP/START/HELP settled it (Twilio may confirm it)
+    OPTED_OUT = "opted_out"              # the phone is opted out; any reply was blocked
+    NOTHING_TO_SAY = "nothing_to_say"    # an empty text with nothing attached
+
+
+REPLIED, WITH_STAFF, HANDED_TO_STAFF, CONSENT_KEYWORD, OPTED_OUT, NOTHING_TO_SAY = InboundOutcome
 
 HOLDING_TICKET_REASON = "The assistant could not answer this text; please read the conversation and reply"
 
@@ -183,14 +189,14 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     desk will reply by 9:00 AM tomorrow"), so a failed turn is never silence.
     """
     practice = get_practice(session)
-    queue = queue_for_intent(practice, "system")
+    queue = routing.queue_for(practice, routing.STUCK_TEXT)
     ticket = handoff.open_ticket(session, phone=message.phone, queue=queue, now=now, intent="system", reason=reason)
     message.ticket_id = ticket.id
     message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
-    team = queue_config(practice, queue).get("team", "our staff")
+    team = routing.queue_details(practice, queue).get("team", "our staff")
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
                         answer_time=handoff.answer_time_phrase(ticket.due_at, now, practice_zone(practice)))
-    outbox.enqueue_text(session, message.phone, body, "reply", now, ticket_id=ticket.id)
+    outbox.enqueue_text(session, message.phone, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
     return ticket
 
 
@@ -237,7 +243,7 @@ def finish_turn(session: Session, inbound_id: int, now: datetime, *, reply: str 
         mark_processed(session, inbound_id, now, outcome=WITH_STAFF, intent=intent, confidence=confidence)
         return None, WITH_STAFF
     phone = session.get(InboundMessage, inbound_id).phone
-    kind = "reply"
+    kind = outbox.OutboundKind.REPLY
     if not was_opted_out and consent.is_opted_out(session, phone):
         kind = outbox.CONSENT_CONFIRMATION
     row = outbox.enqueue_text(session, phone, reply, kind, now, claimed_by=claimed_by)
@@ -324,13 +330,14 @@ def triage_inbound(
                                           outbox.CONSENT_CONFIRMATION, now)
                 result.outbound_ids.append(row.id)
             if word == "CANCEL":
-                ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "cancel_keyword"),
+                ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.CANCEL_KEYWORD),
                                              reason=CANCEL_TICKET_REASON, now=now)
                 result.opened_ticket_id = ticket.id
         elif word in consent.OPT_IN_KEYWORDS:
             consent.record_opt_in(session, phone, "keyword", now, detail=detail)
             if not advanced_opt_out:
-                row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill), "consent", now)
+                row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill),
+                                          outbox.OutboundKind.CONSENT, now)
                 result.outbound_ids.append(row.id)
         elif not advanced_opt_out:  # HELP, INFO
             row = outbox.enqueue_text(session, phone, texts.render("help", **fill), outbox.HELP_REPLY, now)
@@ -346,10 +353,10 @@ def triage_inbound(
 
     if message.media and not nlu_text:
         urls = ", ".join(item["url"] for item in message.media)
-        ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "picture"),
+        ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.PICTURE),
                                      reason=f"patient sent a picture with no text: {urls}", now=now)
         message.ticket_id = ticket.id
-        row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), "reply", now,
+        row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), outbox.OutboundKind.REPLY, now,
                                   ticket_id=ticket.id)
         result.outbound_ids.append(row.id)
         result.opened_ticket_id = ticket.id
@@ -360,7 +367,7 @@ def triage_inbound(
         if paused is not None:
             result.outcome = WITH_STAFF
             return result
-        row = outbox.enqueue_text(session, phone, texts.render("empty_text_reply", **fill), "reply", now)
+        row = outbox.enqueue_text(session, phone, texts.render("empty_text_reply", **fill), outbox.OutboundKind.REPLY, now)
         result.outbound_ids.append(row.id)
         result.outcome = REPLIED if row.status != OutboundStatus.BLOCKED else OPTED_OUT
         return result
@@ -368,11 +375,11 @@ def triage_inbound(
     if paused is not None:
         reason = emergency_reason(result.whole_text)
         if reason:
-            ticket = handoff.open_ticket(session, phone=phone, queue=queue_for_intent(practice, "emergency"),
+            ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.EMERGENCY),
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
-            row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), "reply", now,
+            row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), outbox.OutboundKind.REPLY, now,
                                       ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id

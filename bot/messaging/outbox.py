@@ -6,6 +6,7 @@ Twilio. A row for an opted-out phone is stored as ``blocked`` and never sent.
 """
 from __future__ import annotations
 
+import enum
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,13 +17,49 @@ from sqlalchemy.orm import Session
 from bot.messaging import consent
 from bot.models import OutboundMessage, OutboundStatus
 
-# Texts allowed to an opted-out phone: the one confirmation of the opt-out itself, and
-# the answer to HELP/INFO, which carriers require whatever the phone's consent.
-CONSENT_CONFIRMATION = "consent_confirmation"
-HELP_REPLY = "help_reply"
-ALLOWED_WHEN_OPTED_OUT = frozenset({CONSENT_CONFIRMATION, HELP_REPLY})
-# Texts a patient is waiting for in a conversation: staff hear at once when one cannot go out.
-CONVERSATION_KINDS = frozenset({"reply", "staff"})
+
+class OutboundKind(str, enum.Enum):
+    """What a text to a patient is, with its rules; a new kind of text is one member here.
+
+    ``automated``: the practice sends it unasked (caps and quiet hours apply).
+    ``after_opt_out``: may still go to an opted-out phone (the opt-out's own
+    confirmation, and the HELP answer carriers require whatever the consent).
+    ``conversation``: the patient is waiting for it; staff hear at once when it
+    cannot go out. ``label``: who the inbox transcript says wrote it.
+    The column stores the plain value.
+    """
+
+    def __new__(cls, value: str, automated: bool, after_opt_out: bool, conversation: bool, label: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.automated, member.after_opt_out, member.conversation, member.label = (
+            automated, after_opt_out, conversation, label)
+        return member
+
+    #                     automated after_opt_out conversation label
+    REPLY = ("reply", False, False, True, "bot")
+    STAFF = ("staff", False, False, True, "staff")
+    REMINDER = ("reminder", True, False, False, "reminder")
+    RECALL = ("recall", True, False, False, "reminder")
+    WAITLIST = ("waitlist", True, False, False, "reminder")
+    CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
+    CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system")  # the opt-out's
+    HELP_REPLY = ("help_reply", False, True, False, "system")
+
+
+def transcript_label(kind: str) -> str:
+    """Who wrote a stored text, as the transcript shows it ("system" for a kind no longer known)."""
+    try:
+        return OutboundKind(kind).label
+    except ValueError:
+        return "system"
+
+
+CONSENT_CONFIRMATION = OutboundKind.CONSENT_CONFIRMATION
+HELP_REPLY = OutboundKind.HELP_REPLY
+ALLOWED_WHEN_OPTED_OUT = frozenset(k for k in OutboundKind if k.after_opt_out)
+CONVERSATION_KINDS = frozenset(k for k in OutboundKind if k.conversation)
+AUTOMATED_KINDS = tuple(k for k in OutboundKind if k.automated)
 
 RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retried this long
 ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told
@@ -32,7 +69,7 @@ def enqueue_text(
     session: Session,
     phone: str,
     body: str,
-    kind: str,
+    kind: OutboundKind | str,
     now: datetime,
     *,
     ticket_id: int | None = None,
@@ -44,12 +81,13 @@ def enqueue_text(
     ``claimed_by`` stores it already claimed by that sender (status ``sending``), which
     then sends it at once: one transaction less on the way to the patient.
     """
-    blocked = kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, phone)
+    kind = OutboundKind(kind)
+    blocked = not kind.after_opt_out and consent.is_opted_out(session, phone)
     claimed = claimed_by is not None and not blocked
     row = OutboundMessage(
         phone=phone,
         body=body,
-        kind=kind,
+        kind=kind.value,
         status=OutboundStatus.BLOCKED if blocked else OutboundStatus.SENDING if claimed else OutboundStatus.PENDING,
         created_at=now,
         next_attempt_at=now,
@@ -205,15 +243,15 @@ def tell_staff_about_texts_not_sent(session: Session, now: datetime) -> list[Out
     Run by the outbox sender every pass: when Twilio is down, the patient who asked
     something is not left waiting in silence, and the sender keeps trying anyway.
     """
-    from bot.practice import get_practice, practice_zone, queue_for_intent
-    from bot.staff import handoff
+    from bot.practice import get_practice, practice_zone
+    from bot.staff import handoff, routing
 
     rows = texts_needing_staff(session, now)
     if not rows:
         return []
     practice = get_practice(session)
     zone = practice_zone(practice)
-    queue = queue_for_intent(practice, "system")
+    queue = routing.queue_for(practice, routing.STUCK_TEXT)
     for row in rows:
         error = f" ({row.error_message})" if row.error_message else ""
         if row.status == OutboundStatus.FAILED:

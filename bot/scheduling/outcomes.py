@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.db import transaction
+from bot.messaging.outbox import OutboundKind
 from bot.messaging.reminders import APPOINTMENT, wall_time
 from bot.models import (
     Appointment,
@@ -122,7 +124,7 @@ def weekly_report(session: Session, now: datetime, weeks: int = 8) -> list[WeekF
             row.confirmed_noshows += confirmed and status == AppointmentStatus.NOSHOW
     for created_at, status in session.execute(
             select(OutboundMessage.created_at, OutboundMessage.status)
-            .where(OutboundMessage.kind == "reminder", OutboundMessage.created_at >= since,
+            .where(OutboundMessage.kind == OutboundKind.REMINDER, OutboundMessage.created_at >= since,
                    OutboundMessage.created_at < until, OutboundMessage.status != OutboundStatus.BLOCKED)):
         row = week(created_at)
         row.reminder_texts += 1
@@ -172,7 +174,7 @@ def _engine():
 
 def _mark(args: argparse.Namespace) -> int:
     from bot.scheduling.booking import record_outcome
-    with Session(_engine(), future=True) as session, session.begin():
+    with transaction(_engine()) as session:
         try:
             appointment = record_outcome(session, args.appointment_id, AppointmentStatus(args.outcome),
                                          now=_now(args.now), changed_by=ChangedBy.STAFF)

@@ -2,8 +2,9 @@
 
 :func:`join_waitlist` records what they want (type, provider or any, a time
 window, and optionally the booking they want to move up).
-:func:`offer_freed_slot` is called after every cancellation (patient or
-staff): the earliest-joined matching entries (at most ``max_offers``) get
+:func:`offer_freed_slot` is called (through the release path in
+:mod:`bot.scheduling.appointments`) after every cancellation or move, by
+patient or staff: the earliest-joined matching entries (at most ``max_offers``) get
 "A sooner appointment opened: <when> with <provider>. Reply YES to take it."
 under the automated-text rules (never to an opted-out phone, not over the
 caps; in quiet hours the text waits in the outbox until they end).
@@ -14,6 +15,7 @@ the list.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -21,7 +23,7 @@ from typing import Optional
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.messaging.outbox import enqueue_text
+from bot.messaging.outbox import OutboundKind, enqueue_text
 from bot.messaging.reminders import rules_for, why_not_now
 from bot.models import (
     ACTIVE_STATUSES,
@@ -45,8 +47,26 @@ from bot.scheduling.booking import (
 )
 from bot.wording.texts import plain_text
 
-WAITING, BOOKED, WITHDRAWN = "waiting", "booked", "withdrawn"
-OFFERED, ACCEPTED, TAKEN = "offered", "accepted", "taken"
+
+class EntryStatus(str, enum.Enum):
+    """A waitlist entry: still waiting, booked from an offer, or withdrawn."""
+
+    WAITING = "waiting"
+    BOOKED = "booked"
+    WITHDRAWN = "withdrawn"
+
+
+class OfferStatus(str, enum.Enum):
+    """An offer texted from the list: open, accepted (booked), or taken by someone faster."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    TAKEN = "taken"
+    EXPIRED = "expired"  # allowed by the column; nothing sets it yet (an offer simply ages out)
+
+
+WAITING, BOOKED, WITHDRAWN = EntryStatus.WAITING, EntryStatus.BOOKED, EntryStatus.WITHDRAWN
+OFFERED, ACCEPTED, TAKEN = OfferStatus.OFFERED, OfferStatus.ACCEPTED, OfferStatus.TAKEN
 OFFER_VALID_FOR = timedelta(hours=24)
 
 
@@ -132,7 +152,8 @@ def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id:
         reason = why_not_now(session, entry.phone, now, rules)
         if reason not in (None, "quiet hours"):
             continue
-        text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone), "waitlist", now)
+        text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone),
+                            OutboundKind.WAITLIST, now)
         if reason == "quiet hours":
             text.next_attempt_at = rules.next_allowed(now)
         offer = WaitlistOffer(entry_id=entry.id, provider_id=provider_id, appointment_type_id=appointment_type_id,
@@ -160,11 +181,15 @@ def pending_offer_for(session: Session, phone: str, now: datetime) -> WaitlistOf
 
 @dataclass(frozen=True)
 class OfferAnswer:
-    """What a YES to an offer came to: ``booked`` (appointment set), ``taken``, or ``none`` (no offer)."""
+    """What a YES to an offer came to: ``booked`` (appointment set), ``taken``, or ``none`` (no offer).
+
+    ``moved_from`` is the visit a booking moved up: its old time is now free.
+    """
 
     outcome: str
     offer: Optional[WaitlistOffer] = None
     appointment: Optional[Appointment] = None
+    moved_from: Optional[Appointment] = None
 
 
 def accept_offer(session: Session, phone: str, now: datetime) -> OfferAnswer:
@@ -205,4 +230,12 @@ def accept_offer(session: Session, phone: str, now: datetime) -> OfferAnswer:
         .values(status=TAKEN).execution_options(synchronize_session=False)
     )
     session.flush()
-    return OfferAnswer("booked", offer, appointment)
+    return OfferAnswer("booked", offer, appointment, moving)
+
+
+def wait_for_sooner(session: Session, appointment: Appointment, now: datetime) -> WaitlistEntry:
+    """"Let me know if something sooner opens": the same provider and type, any time from now to the visit."""
+    return join_waitlist(
+        session, patient_id=appointment.patient_id, appointment_type_id=appointment.appointment_type_id,
+        provider_id=appointment.provider_id, window_start=now, window_end=appointment.start,
+        appointment_id=appointment.id, now=now)

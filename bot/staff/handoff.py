@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.messaging.outbox import transcript_label
 from bot.models import (
     HandoffTicket,
     InboundMessage,
@@ -23,8 +24,9 @@ from bot.models import (
     TicketNote,
     TicketStatus,
 )
-from bot.practice import get_practice, iter_open_days, practice_zone, queue_config
+from bot.practice import get_practice, iter_open_days, practice_zone
 from bot.staff import access
+from bot.staff.routing import queue_details
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 SEARCH_DAYS = 60  # how far ahead we look for office hours (covers long closures)
@@ -32,7 +34,7 @@ SEARCH_DAYS = 60  # how far ahead we look for office hours (covers long closures
 
 def expected_answer_at(session: Session, practice: Practice, queue: str, now: datetime) -> datetime:
     """When the queue will have answered: its goal in minutes of office hours from ``now``."""
-    remaining = timedelta(minutes=int(queue_config(practice, queue)["goal_minutes"]))
+    remaining = timedelta(minutes=int(queue_details(practice, queue)["goal_minutes"]))
     zone = practice_zone(practice)
     local_now = now.astimezone(zone)
     for hours in iter_open_days(session, practice, local_now.date(), SEARCH_DAYS):
@@ -89,7 +91,7 @@ def open_ticket(
     staff see what led here.
     """
     practice = get_practice(session)
-    queue_config(practice, queue)  # unknown queue -> KeyError, before anything is written
+    queue_details(practice, queue)  # unknown queue -> KeyError, before anything is written
     existing = session.execute(
         select(HandoffTicket).where(
             HandoffTicket.phone == phone,
@@ -250,9 +252,6 @@ class TranscriptEntry:
 
 
 MARKERS = ("span", "withheld")
-_OUTBOUND_WHO = {"reply": "bot", "staff": "staff", "reminder": "reminder", "recall": "reminder", "waitlist": "reminder"}
-
-
 def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int = 200) -> list[TranscriptEntry]:
     """The ticket's conversation, oldest first, as a staff member of ``role`` may see it (minimum necessary).
 
@@ -295,7 +294,7 @@ def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int
     entries = [TranscriptEntry(m.received_at, "patient", m.body or "(picture)", None, f"in-{m.id}", ticket_id=owner)
                for m, owner in inbound]
     entries += [
-        TranscriptEntry(m.created_at, _OUTBOUND_WHO.get(m.kind, "system"), m.body, m.status.value, f"out-{m.id}",
+        TranscriptEntry(m.created_at, transcript_label(m.kind), m.body, m.status.value, f"out-{m.id}",
                         authors.get(m.staff_user_id), ticket_id=owner)
         for m, owner in outbound
     ]
