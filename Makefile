@@ -32,11 +32,12 @@ export TWILIO_API_BASE ?= http://127.0.0.1:8099
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu/*.py bot/language/safety.py)
 PHONE ?= +15035550111
 
-.PHONY: help setup db train run shell test validate pytest story-test evaluate bench review-nlu mutate clean
+.PHONY: help setup db train run shell test lint validate pytest story-test evaluate bench review-nlu mutate clean
 
 help:
 	@echo "make run    set up, migrate, load the demo practice, train if needed, start everything"
-	@echo "make test   everything CI runs"
+	@echo "make test   everything CI runs (lint first)"
+	@echo "make lint   ruff, and the contract that the domain (bot/) imports no framework or adapter"
 	@echo "make shell  a Rasa shell as a demo patient (PHONE=+1... to choose; needs make run)"
 	@echo "make validate | train | evaluate | bench | review-nlu | mutate | clean"
 
@@ -70,6 +71,12 @@ shell: $(MODEL_STAMP)
 	  echo "The action server is not running: start 'make run' in another terminal first."; exit 1; fi
 	$(RASA) shell --model models --endpoints endpoints.yml --logging-config-file logging.yml --port 5006 --conversation-id "$(PHONE)"
 
+# ruff, then import-linter's contract (pyproject.toml [tool.importlinter]): bot/ imports no Rasa, Twilio,
+# Sanic, Flask or adapter package.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+
 validate: $(STAMP)
 	$(RASA) data validate --fail-on-warnings --quiet
 
@@ -79,7 +86,7 @@ pytest: $(STAMP) $(MODEL_STAMP)
 story-test: $(MODEL_STAMP)
 	$(RASA) test core --model models --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: validate train pytest story-test
+test: lint validate train pytest story-test
 
 evaluate: $(STAMP)
 	$(PY) -m tools.evaluate
@@ -101,4 +108,4 @@ review-nlu: $(STAMP)
 	$(PY) -m bot review-nlu
 
 clean:
-	rm -rf models/*.tar.gz $(MODEL_STAMP) results reports .pytest_cache
+	rm -rf models/*.tar.gz $(MODEL_STAMP) results reports .pytest_cache .ruff_cache .import_linter_cache
