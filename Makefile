@@ -32,12 +32,13 @@ export TWILIO_API_BASE ?= http://127.0.0.1:8099
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu/*.py bot/language/safety.py)
 PHONE ?= +15035550111
 
-.PHONY: help setup db train run shell test lint validate pytest story-test evaluate bench review-nlu mutate clean
+.PHONY: help setup db train run shell test test-fast lint validate pytest story-test evaluate bench review-nlu mutate clean
 
 help:
 	@echo "make run    set up, migrate, load the demo practice, train if needed, start everything"
 	@echo "make test   everything CI runs (lint first)"
 	@echo "make lint   ruff, and the contract that the domain (bot/) imports no framework or adapter"
+	@echo "make test-fast  lint and every test that needs no trained model (no training, no Rasa server)"
 	@echo "make shell  a Rasa shell as a demo patient (PHONE=+1... to choose; needs make run)"
 	@echo "make validate | train | evaluate | bench | review-nlu | mutate | clean"
 
@@ -82,6 +83,10 @@ validate: $(STAMP)
 
 pytest: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Every test but those marked needs_model (pyproject.toml markers): no training, no Rasa server.
+test-fast: lint
+	$(PY) -m pytest -q -p no:cacheprovider -m "not needs_model"
 
 story-test: $(MODEL_STAMP)
 	$(RASA) test core --model models --stories tests/stories --fail-on-prediction-errors --out results/stories
