@@ -19,6 +19,7 @@ from bot.db import backup_sqlite, engine_for, make_engine
 from bot.migrate import upgrade_database
 from bot.practice import apply_practice_config, load_practice_file
 from bot.settings import ROOT
+from tools.demo import load_demo
 
 # The Twilio stub, webhook-receiver, inbox, conversation-harness and SMS-channel fixtures, for every test.
 pytest_plugins = ["tests.stub_fixtures", "tests.web_helpers", "tests.conversation", "tests.channel_helpers"]
@@ -62,6 +63,37 @@ def engine(sqlite_url, _sqlite_practice_template):
     engine = make_engine(sqlite_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory, _sqlite_practice_template):
+    """SQLite files holding the demo practice and the demo data around one ``now``, made once per ``now``.
+
+    load_demo is deterministic for one ``now`` (tests/test_demo.py proves it), so a copy is the same
+    database as loading it again, at a fraction of the cost.
+    """
+    made: dict[datetime, Path] = {}
+
+    def template_for(now: datetime) -> Path:
+        if now not in made:
+            path = tmp_path_factory.mktemp("demo") / "practice.db"
+            backup_sqlite(_sqlite_practice_template, path)
+            engine = make_engine(f"sqlite:///{path}")
+            with sessionmaker(bind=engine, future=True)() as session, session.begin():
+                load_demo(session, now)
+            engine.dispose()
+            made[now] = path
+        return made[now]
+
+    return template_for
+
+
+@pytest.fixture
+def demo_engine(engine, _demo_templates, now):
+    """``engine``, its database now also holding the demo patients and appointments around ``now``."""
+    engine.dispose()  # no connection may hold the old file's pages while it is overwritten
+    backup_sqlite(_demo_templates(now), Path(engine.url.database))
+    return engine
 
 
 def postgres_available() -> str | None:
