@@ -18,25 +18,27 @@ export PYTHONPATH := $(CURDIR)
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_WARN_20 := 0
-# Rasa's endpoints.yml reads these (defaults: SQLite tracker store, in-memory lock store).
-export ACTION_PORT ?= 5055
-export TRACKER_DIALECT ?= sqlite
-export TRACKER_DB_URL ?=
-export TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
-export LOCK_STORE_TYPE ?= in_memory
-export LOCK_STORE_URL ?= 127.0.0.1
-export LOCK_STORE_PORT ?= 6379
-# Development talks to the local Twilio stub; set TWILIO_API_BASE= (empty) for real Twilio.
-export TWILIO_API_BASE ?= http://127.0.0.1:8099
+# ACTION_PORT, Rasa's tracker and lock store (endpoints.yml) and TWILIO_API_BASE (the local Twilio stub;
+# set TWILIO_API_BASE= for real Twilio): their defaults are declared once, in bot/settings.py
+# (development_environment); the environment wins. bot/settings.py needs only the standard library.
+SETTINGS_PYTHON := $(firstword $(wildcard $(PY)) $(shell command -v python3))
+ENV_DEFAULTS := $(shell PYTHONPATH=$(CURDIR) $(SETTINGS_PYTHON) -m bot.settings)
+$(if $(ENV_DEFAULTS),,$(error could not read the defaults from bot/settings.py with "$(SETTINGS_PYTHON)"))
+$(foreach default,$(ENV_DEFAULTS),$(eval export $(default)))
 
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard nlu/*.py bot/language/safety.py)
 PHONE ?= +15035550111
 
-.PHONY: help setup db train run shell test validate pytest story-test evaluate bench review-nlu mutate clean
+.PHONY: help print-env setup db train run shell test test-fast lint validate pytest story-test evaluate bench review-nlu mutate clean
+
+print-env:  # what the services get: the defaults of bot/settings.py unless the environment says otherwise
+	@$(foreach name,ACTION_PORT TRACKER_DIALECT TRACKER_DB_URL TRACKER_DB LOCK_STORE_TYPE LOCK_STORE_URL LOCK_STORE_PORT TWILIO_API_BASE,echo "$(name)=$$$(name)";)
 
 help:
 	@echo "make run    set up, migrate, load the demo practice, train if needed, start everything"
-	@echo "make test   everything CI runs"
+	@echo "make test   everything CI runs (lint first)"
+	@echo "make lint   ruff, and the contract that the domain (bot/) imports no framework or adapter"
+	@echo "make test-fast  lint and every test that needs no trained model (no training, no Rasa server)"
 	@echo "make shell  a Rasa shell as a demo patient (PHONE=+1... to choose; needs make run)"
 	@echo "make validate | train | evaluate | bench | review-nlu | mutate | clean"
 
@@ -70,16 +72,26 @@ shell: $(MODEL_STAMP)
 	  echo "The action server is not running: start 'make run' in another terminal first."; exit 1; fi
 	$(RASA) shell --model models --endpoints endpoints.yml --logging-config-file logging.yml --port 5006 --conversation-id "$(PHONE)"
 
+# ruff, then import-linter's contract (pyproject.toml [tool.importlinter]): bot/ imports no Rasa, Twilio,
+# Sanic, Flask or adapter package.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+
 validate: $(STAMP)
 	$(RASA) data validate --fail-on-warnings --quiet
 
 pytest: $(STAMP) $(MODEL_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Every test but those marked needs_model (pyproject.toml markers): no training, no Rasa server.
+test-fast: lint
+	$(PY) -m pytest -q -p no:cacheprovider -m "not needs_model"
+
 story-test: $(MODEL_STAMP)
 	$(RASA) test core --model models --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: validate train pytest story-test
+test: lint validate train pytest story-test
 
 evaluate: $(STAMP)
 	$(PY) -m tools.evaluate
@@ -101,4 +113,4 @@ review-nlu: $(STAMP)
 	$(PY) -m bot review-nlu
 
 clean:
-	rm -rf models/*.tar.gz $(MODEL_STAMP) results reports .pytest_cache
+	rm -rf models/*.tar.gz $(MODEL_STAMP) results reports .pytest_cache .ruff_cache .import_linter_cache

@@ -13,10 +13,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import delete, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import AppointmentType, ClosedDate, Practice, Provider, ProviderHours
+from bot.models import (
+    Appointment,
+    AppointmentType,
+    ClosedDate,
+    Practice,
+    Provider,
+    ProviderHours,
+    SlotClaim,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -26,28 +36,66 @@ def _hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
+class PracticeFileError(ValueError):
+    """The practice file cannot be loaded as it is; the message says which field and what to do."""
+
+
 def load_practice_file(path: str | Path) -> dict[str, Any]:
     """Read and check a practice YAML file; errors name the offending field."""
     data = yaml.safe_load(Path(path).read_text())
     for field in ("name", "phone", "address", "timezone", "office_hours", "providers", "appointment_types"):
         if field not in data:
-            raise ValueError(f"{path}: missing '{field}'")
+            raise PracticeFileError(f"{path}: missing '{field}'")
     ZoneInfo(data["timezone"])  # raises for an unknown zone
     provider_keys = {p["key"] for p in data["providers"]}
     for kind in data["appointment_types"]:
         unknown = set(kind.get("providers", [])) - provider_keys
         if unknown:
-            raise ValueError(f"{path}: appointment type {kind['key']} names unknown providers {sorted(unknown)}")
+            raise PracticeFileError(
+                f"{path}: appointment type {kind['key']} names unknown providers {sorted(unknown)}")
     return data
 
 
-def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:
-    """Create or update the practice, providers and types from a loaded config.
+@dataclass(frozen=True)
+class PracticeChange:
+    """One difference a practice file makes to the database, as `practice load` (and its --dry-run) lists it."""
 
-    Matching is by key, so reloading an edited file updates rows in place and
-    never touches patients or appointments.
+    subject: str  # "practice", "provider patel", "appointment type flu_shot", "closed dates", "routing", ...
+    change: str  # added, updated, deactivated, removed
+    details: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.subject}: {self.change}", *(f"  {line}" for line in self.details)])
+
+
+PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
+                   "slot_step_minutes")
+CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type")
+
+
+def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:
+    """Create or update the practice, providers and types from a loaded config (see update_practice)."""
+    update_practice(session, data)
+    return get_practice(session)
+
+
+def update_practice(session: Session, data: dict[str, Any]) -> list[PracticeChange]:
+    """Make the database say what the practice file says, in place, and list what changed.
+
+    Matching is by key, so reloading an edited file updates rows where they are and never touches
+    patients or appointments. A provider the file no longer lists is removed, or only deactivated
+    (never offered again) while appointments, slot claims or waitlist rows refer to it. An appointment
+    type that such rows refer to cannot leave the file: the load refuses, because a booked visit must
+    keep its type; ``providers: []`` is how a practice stops offering it. The caller owns the
+    transaction: rolling it back after this call is a dry run.
     """
-    practice = session.execute(select(Practice)).scalar_one_or_none() or Practice()
+    changes: list[PracticeChange] = []
+    existing = session.execute(select(Practice)).scalar_one_or_none()
+    practice = existing or Practice()
+    before = {field: getattr(practice, field) for field in PRACTICE_FIELDS}
+    before_hours = dict(practice.office_hours or {})
+    before_config = dict(practice.config or {})
+
     practice.name = data["name"]
     practice.phone = data["phone"]
     practice.fax = data.get("fax")
@@ -57,43 +105,192 @@ def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:
     practice.office_hours = {day: list(span) for day, span in data["office_hours"].items()}
     practice.min_lead_minutes = int(data.get("min_lead_minutes", 120))
     practice.slot_step_minutes = int(data.get("slot_step_minutes", 15))
-    practice.config = {
-        key: data.get(key, {})
-        for key in ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type")
-    }
+    practice.config = {key: data.get(key, {}) for key in CONFIG_SECTIONS}
     # The everyday words patients use for each visit type ("physical", "checkup").
     practice.config["type_words"] = {t["key"]: list(t.get("words", [])) for t in data["appointment_types"]}
     session.add(practice)
 
-    session.execute(delete(ClosedDate))
-    for closed in data.get("closed_dates", []):
-        session.add(ClosedDate(day=date.fromisoformat(str(closed["date"])), name=closed.get("name", "Closed")))
+    if existing is None:
+        changes.append(PracticeChange("practice", "added", (practice.name,)))
+    else:
+        details = [f"{field}: {before[field]!r} -> {getattr(practice, field)!r}"
+                   for field in PRACTICE_FIELDS if before[field] != getattr(practice, field)]
+        details += _hours_changes("office hours", before_hours, practice.office_hours)
+        if details:
+            changes.append(PracticeChange("practice", "updated", tuple(details)))
+        for section in (*CONFIG_SECTIONS, "type_words"):
+            details = _value_changes(before_config.get(section, {}), practice.config[section])
+            if details:
+                changes.append(PracticeChange(section.replace("_", " "), "updated", tuple(details)))
 
+    changes += _update_closed_dates(session, data.get("closed_dates", []))
+    providers, provider_changes = _update_providers(session, data)
+    changes += provider_changes
+    changes += _update_appointment_types(session, data, providers)
+    return changes
+
+
+def _span(span: Any) -> str:
+    return f"{span[0]}-{span[1]}" if span else "closed"
+
+
+def _hours_changes(label: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [f"{label} {day}: {_span(old.get(day))} -> {_span(new.get(day))}"
+            for day in WEEKDAYS if _span(old.get(day)) != _span(new.get(day))]
+
+
+def _value_changes(old: Any, new: Any) -> list[str]:
+    """What changed between two config values: per key for a mapping, else the whole value."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = [f"{key}: added {new[key]!r}" for key in new if key not in old]
+        lines += [f"{key}: {old[key]!r} -> {new[key]!r}" for key in new if key in old and old[key] != new[key]]
+        lines += [f"{key}: removed" for key in old if key not in new]
+        return lines
+    return [f"{old!r} -> {new!r}"] if old != new else []
+
+
+def _update_closed_dates(session: Session, entries: list[dict[str, Any]]) -> list[PracticeChange]:
+    wanted = {date.fromisoformat(str(e["date"])): e.get("name", "Closed") for e in entries}
+    rows = {row.day: row for row in session.execute(select(ClosedDate)).scalars()}
+    details = []
+    for day, row in rows.items():
+        if day not in wanted:
+            session.delete(row)
+            details.append(f"{day}: removed ({row.name})")
+        elif row.name != wanted[day]:
+            details.append(f"{day}: {row.name!r} -> {wanted[day]!r}")
+            row.name = wanted[day]
+    for day, name in wanted.items():
+        if day not in rows:
+            session.add(ClosedDate(day=day, name=name))
+            details.append(f"{day}: added ({name})")
+    session.flush()
+    return [PracticeChange("closed dates", "updated", tuple(sorted(details)))] if details else []
+
+
+def _hours_of(provider: Provider) -> dict[str, list[str]]:
+    return {WEEKDAYS[h.weekday]: [h.start.strftime("%H:%M"), h.end.strftime("%H:%M")] for h in provider.hours}
+
+
+def _set_hours(provider: Provider, wanted: dict[str, Any]) -> None:
+    """Update the provider's weekday rows in place: one row per weekday is a unique constraint."""
+    rows = {WEEKDAYS[h.weekday]: h for h in provider.hours}
+    for day, row in rows.items():
+        if day not in wanted:
+            provider.hours.remove(row)  # delete-orphan
+    for day, span in wanted.items():
+        start, end = _hhmm(span[0]), _hhmm(span[1])
+        if day in rows:
+            rows[day].start, rows[day].end = start, end
+        else:
+            provider.hours.append(ProviderHours(weekday=WEEKDAYS.index(day), start=start, end=end))
+
+
+def _references(session: Session, column_of: dict[type, Any], row_id: int) -> dict[str, int]:
+    """How many rows of each table refer to ``row_id`` (only the tables that do)."""
+    counts = {}
+    for model, column in column_of.items():
+        count = session.execute(select(func.count()).select_from(model).where(column == row_id)).scalar_one()
+        if count:
+            counts[model.__tablename__] = count
+    return counts
+
+
+def _describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {table}" for table, count in counts.items())
+
+
+def _update_providers(session: Session, data: dict[str, Any]) -> tuple[dict[str, Provider], list[PracticeChange]]:
+    changes = []
     providers = {p.key: p for p in session.execute(select(Provider)).scalars()}
     for entry in data["providers"]:
-        provider = providers.get(entry["key"]) or Provider(key=entry["key"])
+        provider = providers.get(entry["key"])
+        added = provider is None
+        if added:
+            provider = Provider(key=entry["key"])
+        before = {"name": provider.name, "display_name": provider.display_name, "active": provider.active}
+        before_hours = {} if added else _hours_of(provider)
         provider.name = entry["name"]
         provider.display_name = entry.get("display_name", entry["name"])
         provider.active = bool(entry.get("active", True))
-        provider.hours = [
-            ProviderHours(weekday=WEEKDAYS.index(day), start=_hhmm(span[0]), end=_hhmm(span[1]))
-            for day, span in (entry.get("hours") or data["office_hours"]).items()
-        ]
+        wanted = {day: list(span) for day, span in (entry.get("hours") or data["office_hours"]).items()}
+        _set_hours(provider, wanted)
         session.add(provider)
         providers[provider.key] = provider
-    session.flush()
+        if added:
+            changes.append(PracticeChange(f"provider {provider.key}", "added", (provider.display_name,)))
+            continue
+        details = [f"{field}: {before[field]!r} -> {getattr(provider, field)!r}"
+                   for field in before if before[field] != getattr(provider, field)]
+        details += _hours_changes("hours", before_hours, wanted)
+        if details:
+            changes.append(PracticeChange(f"provider {provider.key}", "updated", tuple(details)))
 
+    listed = {entry["key"] for entry in data["providers"]}
+    for key, provider in list(providers.items()):
+        if key in listed:
+            continue
+        refs = _references(session, {Appointment: Appointment.provider_id, SlotClaim: SlotClaim.provider_id,
+                                      WaitlistEntry: WaitlistEntry.provider_id,
+                                      WaitlistOffer: WaitlistOffer.provider_id}, provider.id)
+        if refs:
+            if provider.active:
+                provider.active = False
+                changes.append(PracticeChange(f"provider {key}", "deactivated", (
+                    f"not in the file; kept because {_describe(refs)} rows refer to them; never offered again",)))
+        else:
+            session.delete(provider)
+            changes.append(PracticeChange(f"provider {key}", "removed", ("not in the file",)))
+        del providers[key]
+    session.flush()
+    return providers, changes
+
+
+def _update_appointment_types(session: Session, data: dict[str, Any],
+                              providers: dict[str, Provider]) -> list[PracticeChange]:
+    changes = []
     types = {t.key: t for t in session.execute(select(AppointmentType)).scalars()}
+    listed = {entry["key"] for entry in data["appointment_types"]}
+    for key, kind in types.items():
+        if key in listed:
+            continue
+        refs = _references(session, {Appointment: Appointment.appointment_type_id,
+                                      WaitlistEntry: WaitlistEntry.appointment_type_id,
+                                      WaitlistOffer: WaitlistOffer.appointment_type_id}, kind.id)
+        if refs:
+            raise PracticeFileError(
+                f"appointment type {key} is not in the file, but {_describe(refs)} rows refer to it: keep it in "
+                f"the file (with `providers: []` it is never offered again); nothing was changed")
+        session.delete(kind)
+        changes.append(PracticeChange(f"appointment type {key}", "removed", ("not in the file",)))
+
     for entry in data["appointment_types"]:
-        kind = types.get(entry["key"]) or AppointmentType(key=entry["key"])
+        kind = types.get(entry["key"])
+        added = kind is None
+        if added:
+            kind = AppointmentType(key=entry["key"])
+        fields = ("name", "minutes", "sensitive", "recall_months")
+        before = {field: getattr(kind, field) for field in fields}
+        before_providers = sorted(p.key for p in kind.providers)
         kind.name = entry["name"]
         kind.minutes = int(entry["minutes"])
         kind.sensitive = bool(entry.get("sensitive", False))
         kind.recall_months = entry.get("recall_months")
         kind.providers = [providers[key] for key in entry.get("providers", providers.keys())]
         session.add(kind)
+        if added:
+            changes.append(PracticeChange(f"appointment type {kind.key}", "added", (kind.name,)))
+            continue
+        details = [f"{field}: {before[field]!r} -> {getattr(kind, field)!r}"
+                   for field in fields if before[field] != getattr(kind, field)]
+        after_providers = sorted(p.key for p in kind.providers)
+        if after_providers != before_providers:
+            details.append(f"providers: {', '.join(before_providers) or 'none'} -> "
+                           f"{', '.join(after_providers) or 'none'}")
+        if details:
+            changes.append(PracticeChange(f"appointment type {kind.key}", "updated", tuple(details)))
     session.flush()
-    return practice
+    return changes
 
 
 def get_practice(session: Session) -> Practice:

@@ -108,3 +108,28 @@ class Settings:
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+def development_environment() -> dict[str, str]:
+    """The variables the Makefile exports for Rasa and the services, with their defaults declared here.
+
+    Rasa's endpoints.yml reads the tracker and lock store ones (SQLite tracker store, in-memory lock
+    store); development talks to the local Twilio stub. ``python -m bot.settings`` prints them as
+    Makefile assignments, so the Makefile repeats no default; the environment still wins.
+    """
+    defaults = Settings()
+    return {
+        "ACTION_PORT": str(defaults.action_port),
+        "TRACKER_DIALECT": defaults.tracker_dialect,
+        "TRACKER_DB_URL": "",
+        "TRACKER_DB": defaults.tracker_db,
+        "LOCK_STORE_TYPE": "in_memory",
+        "LOCK_STORE_URL": defaults.host,
+        "LOCK_STORE_PORT": "6379",
+        "TWILIO_API_BASE": f"http://{defaults.host}:{defaults.stub_port}",
+    }
+
+
+if __name__ == "__main__":
+    for name, value in development_environment().items():
+        print(f"{name}?={value}")

@@ -17,17 +17,14 @@ from bot.models import (
 )
 from bot.patients import upcoming_appointments
 from tests.conversation import RULES
-from tools.demo import load_demo
 
 MARIA, DAVID, FAMILY, ROBERT, ALEX, STRANGER = (
     "+15035550111", "+15035550112", "+15035550113", "+15035550114", "+15035550115", "+15035550150")
 
 
 @pytest.fixture
-def demo(engine, now):
-    with Session(engine) as session, session.begin():
-        load_demo(session, now)
-    return engine
+def demo(demo_engine):
+    return demo_engine
 
 
 def upcoming(engine, phone, now):

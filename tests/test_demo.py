@@ -53,6 +53,15 @@ def test_same_now_gives_the_same_rows(tmp_path, now):
         engine.dispose()
 
 
+def test_the_demo_engine_fixture_holds_what_loading_the_demo_afresh_gives(demo_engine, tmp_path, now):
+    """tests/conftest.py copies the demo data from a template made once per now: the copy must be the same."""
+    url = f"sqlite:///{tmp_path / 'fresh'}.db"
+    setup_database(url, PRACTICE_FILE, now)
+    fresh = make_engine(url)
+    assert snapshot(demo_engine) == snapshot(fresh)
+    fresh.dispose()
+
+
 def test_later_now_moves_the_appointments_along(tmp_path, now):
     later = now + timedelta(days=40)
     url = f"sqlite:///{tmp_path / 'later'}.db"

@@ -34,7 +34,7 @@ from tools.demo import setup_database
 from tools.twilio_stub import TwilioStub
 from workers.supervisor import MASKED_LOGGING
 
-pytestmark = pytest.mark.rasa
+pytestmark = pytest.mark.needs_model
 RASA = str(Path(sys.executable).with_name("rasa"))
 MARIA, DAVID = "+15035550111", "+15035550112"
 

@@ -17,7 +17,7 @@ import yaml
 
 from bot.settings import ROOT
 
-pytestmark = pytest.mark.rasa
+pytestmark = pytest.mark.needs_model
 
 HELDOUT = ROOT / "tests" / "nlu_heldout.yml"
 MIN_ACCURACY = 0.93

@@ -22,7 +22,7 @@ from bot.messaging import inbound
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage
 from tests.live_stack import LiveStack
 
-pytestmark = pytest.mark.rasa
+pytestmark = pytest.mark.needs_model
 TEXTS = ["what are your hours", "where are you located", "thanks!", "when is my appt", "hi"]
 
 

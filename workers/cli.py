@@ -59,14 +59,33 @@ def _db_backup(args: argparse.Namespace) -> int:
 
 
 def _practice_load(args: argparse.Namespace) -> int:
+    """Update the practice in place from its file; --dry-run lists the changes, then rolls them back."""
     from bot.db import session_factory
-    from bot.practice import apply_practice_config, load_practice_file
+    from bot.practice import PracticeFileError, load_practice_file, update_practice
 
-    data = load_practice_file(args.file)
-    with session_factory()() as session, session.begin():
-        practice = apply_practice_config(session, data)
-    print(f"loaded {practice.name}: {len(data['providers'])} providers, "
-          f"{len(data['appointment_types'])} appointment types")
+    try:
+        data = load_practice_file(args.file)
+        with session_factory()() as session:
+            transaction = session.begin()
+            try:
+                changes = update_practice(session, data)
+            except BaseException:
+                transaction.rollback()
+                raise
+            if args.dry_run:
+                transaction.rollback()
+            else:
+                transaction.commit()
+    except PracticeFileError as refusal:
+        print(f"practice not loaded: {refusal}", file=sys.stderr)
+        return 2
+    for change in changes:
+        print(change)
+    if args.dry_run:
+        print(f"{len(changes) or 'no'} changes to {data['name']} (dry run: nothing was changed)")
+    else:
+        print(f"loaded {data['name']}: {len(data['providers'])} providers, "
+              f"{len(data['appointment_types'])} appointment types ({len(changes) or 'no'} changes)")
     return 0
 
 
@@ -108,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     practice = commands.add_parser("practice", help="the practice's configuration").add_subparsers(
         dest="practice_command", required=True)
-    load = practice.add_parser("load", help="load or update the practice from a YAML file")
+    load = practice.add_parser("load", help="load or update the practice in place from a YAML file")
     load.add_argument("file")
+    load.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
     load.set_defaults(func=_practice_load)
 
     demo = commands.add_parser("demo", help="the demo practice").add_subparsers(dest="demo_command", required=True)

@@ -1,0 +1,126 @@
+"""Atoms: one clock time as written ("2pm", "930", "half past 2"), and a time spec built from atoms.
+
+An atom may leave its meridiem open ("at 2"); the part of the day next to it, or the convention
+that a bare 1-7 is p.m., decides when it becomes minutes after midnight.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import ModuleType
+
+from bot.language.dates.vocabulary import en
+
+
+@dataclass
+class Atom:
+    """A clock time as written; the meridiem may still be open ("at 2")."""
+
+    hour: int
+    minute: int
+    meridiem: str | None  # "am", "pm" or None
+    fixed: bool = False   # noon, midnight, 24-hour clock: no meridiem guessing
+    strong: bool = False  # clearly a time even without context ("2pm", "3:30")
+
+    def minutes(self, pm_hint: bool | None) -> int:
+        """Minutes after midnight; 1440 means the midnight that ends the day."""
+        if self.fixed:
+            return self.hour * 60 + self.minute
+        h = self.hour % 12
+        if self.meridiem == "pm":
+            h += 12
+        elif self.meridiem is None:
+            if pm_hint is True:
+                h += 12
+            elif pm_hint is None and 1 <= self.hour <= 7:
+                h += 12
+            elif self.hour == 12:
+                h = 12
+        return h * 60 + self.minute
+
+
+def parse_atom(raw: str, words: ModuleType = en) -> Atom | None:
+    """A clock time as written (\"930\", \"half past two\", \"noon\"), or None when ``raw`` is not one."""
+    s = raw.strip().replace(" ", "")
+    s = re.sub(r"-?ish$", "", s)
+    oclock = bool(re.search(r"o'?clock$", s))
+    s = re.sub(r"o'?clock$", "", s)
+    if s in ("noon", "12noon", "midday", "mid-day"):
+        return Atom(12, 0, None, fixed=True, strong=True)
+    if s == "midnight":
+        return Atom(24, 0, None, fixed=True, strong=True)
+    m = re.fullmatch(r"(halfpast|quarterpast|quarter(?:to|till|til|of))(\w+)", s)
+    if m:
+        h = int(m.group(2)) if m.group(2).isdigit() else words.HOUR_WORDS.get(m.group(2))
+        if not h or h > 12:
+            return None
+        if m.group(1) == "halfpast":
+            return Atom(h, 30, None, strong=True)
+        if m.group(1) == "quarterpast":
+            return Atom(h, 15, None, strong=True)
+        return Atom(12 if h == 1 else h - 1, 45, None, strong=True)
+    m = re.fullmatch(r"(.+?)(a\.m\.?|p\.m\.?|am|pm|a|p)?", s)
+    body, mer = m.group(1), m.group(2)
+    meridiem = mer[0] + "m" if mer else None
+    minute = 0
+    kind = "bare"
+    if body in words.HOUR_WORDS:
+        hour = words.HOUR_WORDS[body]
+    elif (wm := re.fullmatch(r"(" + words.HW + r")-?(thirty|fifteen|forty-?five)", body)):
+        hour = words.HOUR_WORDS[wm.group(1)]
+        minute = {"thirty": 30, "fifteen": 15}.get(wm.group(2), 45)
+    elif (nm := re.fullmatch(r"(\d{1,2})([:.])(\d{2})", body)):
+        hour, minute = int(nm.group(1)), int(nm.group(3))
+        kind = "colon" if nm.group(2) == ":" else "dot"
+    elif re.fullmatch(r"\d{3,4}", body):
+        hour, minute = int(body[:-2]), int(body[-2:])
+        kind = "compact"
+    elif re.fullmatch(r"\d{1,2}", body):
+        hour = int(body)
+    else:
+        return None
+    if minute > 59 or hour > 23 or (hour == 0 and not kind == "colon"):
+        return None
+    if meridiem and not 1 <= hour <= 12:
+        return None
+    if hour >= 13 or (hour == 0):
+        if kind == "bare" and hour > 23:
+            return None
+        return Atom(hour, minute, None, fixed=True, strong=kind == "colon")
+    strong = bool(meridiem) or kind == "colon" or oclock
+    return Atom(hour, minute, meridiem, strong=strong)
+
+
+@dataclass
+class TimeSpec:
+    kind: str  # "exact", "after", "before", "range"
+    a: Atom | None = None
+    b: Atom | None = None
+    bound: tuple[int, int] | None = None  # after/before a part ("after lunch")
+
+    def interval(self, pm_hint: bool | None) -> tuple[int, int]:
+        if self.kind == "exact":
+            t = self.a.minutes(pm_hint)
+            return t, t
+        if self.kind == "after":
+            t = self.bound[1] if self.bound else self.a.minutes(pm_hint)
+            return t, 1440
+        if self.kind == "before":
+            t = self.bound[0] if self.bound else self.a.minutes(pm_hint)
+            return 0, t
+        a, b = self.a, self.b
+        if b.meridiem and not a.meridiem and not a.fixed:
+            same = Atom(a.hour, a.minute, b.meridiem).minutes(None)
+            other = Atom(a.hour, a.minute, "am" if b.meridiem == "pm" else "pm").minutes(None)
+            end = b.minutes(None)
+            return (same if same < end else other), end
+        if a.meridiem and not b.meridiem and not b.fixed:
+            start = a.minutes(None)
+            end = Atom(b.hour, b.minute, a.meridiem).minutes(None)
+            if end <= start and end < 720:
+                end += 720
+            return start, end
+        start, end = a.minutes(pm_hint), b.minutes(pm_hint)
+        if end <= start and end < 720 and not b.fixed:
+            end += 720
+        return start, end

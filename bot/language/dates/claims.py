@@ -1,0 +1,424 @@
+"""Claims: the spans of a text that name a day, a part of the day or a time, each as an Item.
+
+Days are claimed first, then parts of the day, then times, each only where no earlier claim lies,
+so "tuesday at 2" is a day and a time and "2 kids" stays nothing.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from types import ModuleType
+
+from bot.language.dates.atoms import TimeSpec, parse_atom
+from bot.language.dates.parts import PARTS, SCHOOL_ENDS, WORK_ENDS
+from bot.language.dates.vocabulary import en
+from bot.language.dates.vocabulary.common import B, E, word_after, word_before
+
+
+@dataclass
+class Item:
+    start: int
+    end: int
+    day: tuple[date, date] | None = None
+    day_is_weekday: bool = False
+    day_is_explicit_date: bool = False
+    part: tuple[int, int] | None = None
+    time: TimeSpec | None = None
+    instant: datetime | None = None
+    inherited: bool = field(default=False)
+
+
+class Claims:
+    """The first half of one pass over one text: claim spans for days, then parts of day, then times.
+
+    Each claim is an Item over characters no earlier claim holds; resolution.py groups and resolves them.
+    """
+
+    def __init__(self, text: str, now: datetime, words: ModuleType = en) -> None:
+        self.words = words
+        self.now = now
+        self.zone: tzinfo = now.tzinfo
+        self.today = now.date()
+        self.text = self._normalise(text)
+        self.items: list[Item] = []
+
+    # -- text preparation
+    @staticmethod
+    def _normalise(text: str) -> str:
+        s = text.lower().replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+
+        def mask(m: re.Match) -> str:
+            return "#" * len(m.group(0))
+
+        # phone numbers, money and long digit runs are never times
+        s = re.sub(r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)", mask, s)
+        s = re.sub(r"(?<![\d/-])\d{3}-\d{4}(?![\d-])", mask, s)
+        s = re.sub(r"\$\s?\d[\d,]*(?:\.\d+)?", mask, s)
+        s = re.sub(r"\d[\d.,]*\s?(?:dollars|bucks|usd|%|mg|ml|mcg|lbs?|kg)\b", mask, s)
+        s = re.sub(r"(?<![\d-])\d{5,}", mask, s)
+        return s
+
+    # -- claiming spans
+    def _free(self, a: int, b: int) -> bool:
+        return all(b <= it.start or a >= it.end for it in self.items)
+
+    def _add(self, item: Item) -> None:
+        self.items.append(item)
+
+    def _scan(self, pattern: str, handler) -> None:
+        for m in re.finditer(pattern, self.text):
+            if self._free(m.start(), m.end()):
+                item = handler(m)
+                if item is not None:
+                    self._add(item)
+
+    # -- dates
+    def _day(self, d: date, days: int = 1) -> tuple[date, date]:
+        return d, d + timedelta(days=days)
+
+    def _next_weekday(self, wd: int) -> date:
+        ahead = (wd - self.today.weekday()) % 7 or 7
+        return self.today + timedelta(days=ahead)
+
+    def _next_monday(self) -> date:
+        return self.today + timedelta(days=7 - self.today.weekday())
+
+    def _month_day(self, month: int, day: int, year: int | None) -> date | None:
+        if year is not None:
+            if year < 100:
+                year += 2000
+            try:
+                return date(year, month, day)
+            except ValueError:
+                return None
+        for y in range(self.today.year, self.today.year + 9):
+            try:
+                d = date(y, month, day)
+            except ValueError:
+                continue
+            if d >= self.today:
+                return d
+        return None
+
+    def _ordinal_day(self, day: int) -> date | None:
+        y, m = self.today.year, self.today.month
+        for _ in range(14):
+            try:
+                d = date(y, m, day)
+                if d >= self.today:
+                    return d
+            except ValueError:
+                pass
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return None
+
+    def _count(self, raw: str) -> int:
+        v = self.words
+        raw = re.sub(r"\s+", " ", raw.strip())
+        return int(raw) if raw.isdigit() else v.COUNT_WORDS[raw]
+
+    def _claim_days(self) -> None:
+        v = self.words
+        t = self.text
+        date_item = lambda m, d, n=1: Item(m.start(), m.end(), day=self._day(d, n))  # noqa: E731
+
+        def explicit(m, d):
+            if d is None:
+                return None
+            it = date_item(m, d)
+            it.day_is_explicit_date = True
+            return it
+
+        # ISO and numeric dates
+        self._scan(B + r"(\d{4})-(\d{1,2})-(\d{1,2})" + E, lambda m: explicit(
+            m, self._month_day(int(m.group(2)), int(m.group(3)), int(m.group(1)))))
+
+        def numeric(m):
+            sep_dash = "-" in m.group(0)
+            month, day = int(m.group(1)), int(m.group(2))
+            year = int(m.group(3)) if m.group(3) else None
+            if not (1 <= month <= 12 and 1 <= day <= 31):
+                return None
+            if word_after(t, m.end()) in v.NOT_TIME_FOLLOWERS:
+                return None
+            if sep_dash and year is None:
+                before = word_before(t, m.start())
+                after = t[m.end():m.end() + 6]
+                if re.match(r"\s*(?:[ap]\.?m|[ap](?![a-z]))", after) or before in (
+                        "between", "from", "at", "around", "anytime", "@", "time", "free"):
+                    return None
+                if day <= 12 and before not in ("on", "date", "for"):
+                    return None
+            return explicit(m, self._month_day(month, day, year))
+
+        self._scan(B + r"(\d{1,2})[/-](\d{1,2})(?:[/-](\d{4}|\d{2}))?" + E, numeric)
+
+        # month-name dates
+        def month_first(m):
+            day = int(m.group(2)) if m.group(2).isdigit() else v.ORDINAL_WORDS[m.group(2)]
+            year = int(m.group(3)) if m.group(3) else None
+            return explicit(m, self._month_day(v.MONTH_OF[m.group(1)], day, year))
+
+        def day_first(m):
+            day = int(m.group(1)) if m.group(1).isdigit() else v.ORDINAL_WORDS[m.group(1)]
+            year = int(m.group(3)) if m.group(3) else None
+            return explicit(m, self._month_day(v.MONTH_OF[m.group(2)], day, year))
+
+        self._scan(B + r"(" + v.MON + r")\.?\s*(?:the\s+)?(\d{1,2}(?=st|nd|rd|th|\b)|" + v.ORDW +
+                   r")(?:st|nd|rd|th)?(?!\s*(?::\d|[ap]\.?m\b|[ap]\b|-\d))"
+                   r"(?:,?\s+(\d{4}))?" + E, month_first)
+        self._scan(B + r"(?:the\s+)?(\d{1,2}|" + v.ORDW + r")(?:st|nd|rd|th)?\s+(?:of\s+)?(" + v.MON +
+                   r")\.?(?:,?\s+(\d{4}))?(?![\w])", day_first)
+
+        # relative days
+        self._scan(B + r"(?:the\s+)?day\s+after\s+" + v.TMRW + r"\b",
+                   lambda m: date_item(m, self.today + timedelta(days=2)))
+        self._scan(B + r"(?:the\s+)?day\s+after\s+" + v.TODAY + r"\b",
+                   lambda m: date_item(m, self.today + timedelta(days=1)))
+
+        def in_n(m):
+            n = self._count(m.group(1)) * (7 if m.group(2).startswith("w") else 1)
+            if m.lastindex == 3 and m.group(3) not in ("now",) and not re.fullmatch(v.TODAY, m.group(3)):
+                n += 1  # "a week from tomorrow"
+            return date_item(m, self.today + timedelta(days=n))
+
+        self._scan(B + r"in\s+(?:about\s+|like\s+)?(" + v.CNT + r")\s+(days?|weeks?|wks?)\b", in_n)
+        self._scan(B + r"(" + v.CNT + r")\s+(days?|weeks?|wks?)\s+from\s+(now|" + v.TODAY + r"|"
+                   + v.TMRW + r")\b", in_n)
+
+        def in_minutes(m):
+            raw = m.group(1).strip()
+            if raw.startswith("half"):
+                mins = 30
+            else:
+                n = self._count(raw)
+                mins = n * 60 if m.group(2).startswith("h") else n
+            instant = (self.now.astimezone(timezone.utc) + timedelta(minutes=mins)).astimezone(self.zone)
+            return Item(m.start(), m.end(), instant=instant)
+
+        self._scan(B + r"in\s+(half\s+an?|" + v.CNT + r")\s*(hours?|hrs?|minutes?|mins?)\b",
+                   in_minutes)
+
+        self._scan(B + v.TMRW + r"(?!\w)", lambda m: date_item(m, self.today + timedelta(days=1)))
+        self._scan(B + r"(?:later\s+)?" + v.TODAY + r"\b", lambda m: date_item(m, self.today))
+        self._scan(B + v.TONIGHT + r"\b", lambda m: Item(
+            m.start(), m.end(), day=self._day(self.today), part=PARTS["evening"]))
+        self._scan(B + r"this\s+(morning|afternoon|aft|arvo)\b", lambda m: Item(
+            m.start(), m.end(), day=self._day(self.today),
+            part=PARTS["morning" if m.group(1) == "morning" else "afternoon"]))
+
+        monday = self._next_monday()
+        self._scan(B + r"(?:the\s+)?week\s+after\s+next\b",
+                   lambda m: date_item(m, monday + timedelta(days=7), 7))
+
+        # weekdays (before "next week" so "tuesday next week" stays one piece)
+        def weekday(m):
+            lead, word = m.group(1), m.group(3)
+            wd = v.WEEKDAY_OF[word]
+            if word in v.RISKY_WEEKDAYS and not (lead or m.group(2) or m.group(4)):
+                if word_before(t, m.start()) in v.RISKY_PRECEDERS:
+                    return None
+                if word_after(t, m.end()) in ("is", "was", "will", "shines", "down", "up",
+                                               "to", "me", "you", "him", "her", "them"):
+                    return None
+            if m.group(2) or m.group(4):
+                d = monday + timedelta(days=wd)
+            elif m.group(5) or (lead and lead.startswith("a")):
+                d = self._next_weekday(wd) + timedelta(days=7)
+            else:
+                d = self._next_weekday(wd)
+            it = date_item(m, d)
+            it.day_is_weekday = True
+            return it
+
+        self._scan(B + r"(?:(a\s+week\s+from|(?:this\s+)?coming|next|this|on)\s+)?"
+                   r"((?:next\s+week\s+(?:on\s+)?)?)(" + v.WD + r")\.?(?![\w])"
+                   r"((?:,?\s+(?:of\s+)?next\s+week)?)((?:\s+after\s+next)?)", weekday)
+
+        self._scan(B + r"early\s+next\s+week\b", lambda m: date_item(m, monday, 2))
+        self._scan(B + r"next\s+week(?:end)?\b", lambda m: (
+            date_item(m, self._next_weekend(following=True), 2) if m.group(0).endswith("end")
+            else date_item(m, monday, 7)))
+        self._scan(B + r"(?:later\s+)?this\s+week\b", lambda m: (
+            date_item(m, self.today + timedelta(days=1), (monday - self.today).days - 1)
+            if m.group(0).startswith("later") and (monday - self.today).days > 1
+            else date_item(m, self.today, (monday - self.today).days)))
+        self._scan(B + r"(?:(?:this|the|on\s+the)\s+)?weekend\b",
+                   lambda m: date_item(m, self._next_weekend(following=False),
+                                       (self._next_weekend(following=False).weekday() == 5) + 1))
+        self._scan(B + r"next\s+month\b", lambda m: date_item(
+            m, self._first_of_next(self.today), (self._first_of_next(
+                self._first_of_next(self.today)) - self._first_of_next(self.today)).days))
+        self._scan(B + r"this\s+month\b", lambda m: date_item(
+            m, self.today, (self._first_of_next(self.today) - self.today).days))
+
+        def in_month(m):
+            month = v.MONTH_OF[m.group(1)]
+            first = date(self.today.year, month, 1)
+            if month < self.today.month:
+                first = date(self.today.year + 1, month, 1)
+            start = max(first, self.today)
+            return date_item(m, start, (self._first_of_next(first) - start).days)
+
+        self._scan(B + r"(?:in|during)\s+(?:early\s+|late\s+|mid\s+)?(january|february|march|april|"
+                   r"may|june|july|august|september|october|november|december)\b(?!\s*\d)", in_month)
+
+        # "the 14th", "on the 3rd", "on the fifth"
+        def ordinal(m):
+            if word_after(t, m.end()) in v.NOT_TIME_FOLLOWERS:
+                return None
+            raw = m.group(1)
+            if not raw[0].isdigit() and not m.group(0).startswith("on"):
+                return None
+            day = int(raw) if raw.isdigit() else v.ORDINAL_WORDS[raw]
+            if not 1 <= day <= 31:
+                return None
+            return explicit(m, self._ordinal_day(day))
+
+        self._scan(B + r"(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", ordinal)
+        self._scan(B + r"on\s+the\s+(" + v.ORDW + r")\b", ordinal)
+
+    def _next_weekend(self, following: bool) -> date:
+        wd = self.today.weekday()
+        if wd >= 5:
+            if following:
+                return self.today + timedelta(days=12 - wd)
+            return self.today
+        return self.today + timedelta(days=5 - wd)
+
+    @staticmethod
+    def _first_of_next(d: date) -> date:
+        return date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)
+
+    # -- parts of day
+    def _near_day(self, a: int, b: int) -> bool:
+        for it in self.items:
+            if it.day is None:
+                continue
+            if it.end <= a and re.fullmatch(r"[\s,]*(?:on\s+)?", self.text[it.end:a]):
+                return True
+            if it.start >= b and re.fullmatch(r"[\s,]*(?:on\s+)?", self.text[b:it.start]):
+                return True
+        return False
+
+    def _claim_parts(self) -> None:
+        v = self.words
+        def part(m):
+            raw = m.group(0)
+            if raw.startswith(("first", "1st")):
+                return Item(m.start(), m.end(), part=PARTS["morning"])
+            if raw.startswith("lunch"):
+                if word_before(self.text, m.start()) in v.BOUND_WORDS:
+                    return None  # "after lunch" is a bound, claimed with the times
+                return Item(m.start(), m.end(), part=PARTS["lunch"])
+            if m.group(3):
+                key = "morning" if m.group(3).startswith("a") else "afternoon"
+                return Item(m.start(), m.end(), part=PARTS[key])
+            name = v.PART_WORDS[m.group(2)]
+            if m.group(2) in ("night", "nite") and word_before(self.text, m.start()) in (
+                    "last", "all", "good", "every", "one", "other"):
+                return None
+            if m.group(2) == "eve" and not self._near_day(m.start(), m.end()):
+                return None
+            key = f"{m.group(1)} {name}" if m.group(1) else name
+            return Item(m.start(), m.end(), part=PARTS.get(key, PARTS[name]))
+
+        self._scan(B + r"(?:(?:in|during)\s+the\s+|this\s+|at\s+|around\s+|over\s+)?" + v.PART_RE
+                   + r"(?![\w])", part)
+
+        def early_late(m):
+            if not self._near_day(m.start(), m.end()):
+                return None
+            return Item(m.start(), m.end(), part=PARTS[m.group(1)])
+
+        self._scan(B + r"(early|late)(?![\w-])(?!\s+(?:next|this|in|on\b))", early_late)
+
+        def meridiem(m):  # "tmrw am", "monday p.m.": am/pm right next to a day, no number before it
+            if not self._near_day(m.start(), m.end()):
+                return None
+            return Item(m.start(), m.end(), part=PARTS["morning" if m.group(1).startswith("a") else "afternoon"])
+
+        self._scan(B + r"(?<!\d\s)(am|pm|a\.m\.|p\.m\.)(?![\w])(?!\s+i\b)", meridiem)  # not "tuesday am i booked"
+
+    # -- times
+    def _near_part(self, a: int, b: int) -> bool:
+        for it in self.items:
+            if it.part is None and it.day is None:
+                continue
+            if it.start >= b and re.fullmatch(r"[\s,]*", self.text[b:it.start]) and it.part:
+                return True
+            if it.end <= a and re.fullmatch(r"[\s,]*(?:at\s+|@\s*)?", self.text[it.end:a]):
+                return True
+        return False
+
+    def _after_alternative(self, a: int) -> bool:
+        """True for the 3 in "at 2 or 3": a bare number offered as another time."""
+        return any(it.time is not None and it.end <= a
+                   and re.fullmatch(r"\s*(?:or|,|/)\s*(?:maybe\s+)?", self.text[it.end:a])
+                   for it in self.items)
+
+    def _claim_times(self) -> None:
+        v = self.words
+        t = self.text
+        A = r"(" + v.ATOM + r")"
+
+        def ok_follower(m) -> bool:
+            return word_after(t, m.end()) not in v.NOT_TIME_FOLLOWERS
+
+        def rng(m, need_context: bool):
+            a, b = parse_atom(m.group(1), v), parse_atom(m.group(2), v)
+            if a is None or b is None or not ok_follower(m):
+                return None
+            if need_context and not (a.strong or b.strong or self._near_part(m.start(), m.end())
+                                     or word_before(t, m.start()) in (
+                                         "at", "@", "around", "anytime", "time", "free",
+                                         "available", "about", "avail", "like", "any", "do",
+                                         "could", "can", "say", "maybe", "try")):
+                return None
+            return Item(m.start(), m.end(), time=TimeSpec("range", a, b))
+
+        self._scan(B + r"(?:between|btwn|btw|b/w|betw)\s+" + A + r"\s*(?:and|&|-|to|n)\s*" + A + E,
+                   lambda m: rng(m, False))
+        self._scan(B + r"(?:from|frm|anytime|any\s+time)\s+" + A +
+                   r"\s*(?:to|till?|until|-|through|thru)\s*" + A + E, lambda m: rng(m, False))
+        self._scan(B + A + r"\s*(?:-|to|till?|until)\s*" + A + E, lambda m: rng(m, True))
+
+        def bounded(m, kind):
+            target = m.group(1)
+            if target in ("lunch", "lunchtime", "lunch time"):
+                return Item(m.start(), m.end(), time=TimeSpec(kind, bound=PARTS["lunch"]))
+            if target in ("work", "school"):
+                if kind == "before":
+                    return None
+                at = WORK_ENDS if target == "work" else SCHOOL_ENDS
+                return Item(m.start(), m.end(), time=TimeSpec(kind, bound=(at, at)))
+            a = parse_atom(target, v)
+            if a is None or not ok_follower(m):
+                return None
+            return Item(m.start(), m.end(), time=TimeSpec(kind, a))
+
+        tail = r"\s*(" + v.ATOM + r"|lunch\s*time|lunch|work|school)" + E
+        self._scan(B + r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:after|aftr|afer|"
+                   r"later\s+than|no\s+earlier\s+than|(?:not|nothing)\s+(?:before|earlier\s+than))" + tail,
+                   lambda m: bounded(m, "after"))
+        self._scan(B + r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:before|b4|bfore|by|"
+                   r"until|till?|no\s+later\s+than|(?:not|nothing)\s+(?:after|later\s+than)|earlier\s+than)" + tail,
+                   lambda m: bounded(m, "before"))
+
+        def exact(m, need_context: bool):
+            a = parse_atom(m.group(1), v)
+            # "the 9:30 one" is a time; "2 kids" is not: only weak numbers need the follower check.
+            if a is None or (not a.strong and not ok_follower(m)):
+                return None
+            if need_context and not a.strong:
+                compact_ok = (re.fullmatch(r"\d{3,4}|\d{1,2}\.\d\d", m.group(1).strip())
+                              and a.minute in (15, 30, 45))
+                if not (compact_ok or self._near_part(m.start(), m.end())
+                        or self._after_alternative(m.start())):
+                    return None
+            return Item(m.start(), m.end(), time=TimeSpec("exact", a))
+
+        self._scan(B + r"(?:at|@|around|about|abt|approx|approximately|~|round|'round|say|"
+                   r"arnd|aroun)\s*" + A + E, lambda m: exact(m, False))
+        self._scan(B + A + E, lambda m: exact(m, True))
