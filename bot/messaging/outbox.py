@@ -59,7 +59,7 @@ CONSENT_CONFIRMATION = OutboundKind.CONSENT_CONFIRMATION
 HELP_REPLY = OutboundKind.HELP_REPLY
 ALLOWED_WHEN_OPTED_OUT = frozenset(k for k in OutboundKind if k.after_opt_out)
 CONVERSATION_KINDS = frozenset(k for k in OutboundKind if k.conversation)
-AUTOMATED_KINDS = tuple(k for k in OutboundKind if k.automated)
+AUTOMATED_KINDS = tuple(k.value for k in OutboundKind if k.automated)  # count against the daily and weekly caps
 
 RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retried this long
 ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told

@@ -32,7 +32,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.messaging import consent
-from bot.messaging.outbox import enqueue_text
+from bot.messaging.outbox import AUTOMATED_KINDS, enqueue_text
 from bot.messaging.quiet_hours import SendingWindow, sending_window, wall_time
 from bot.models import (
     Appointment,
@@ -54,8 +54,6 @@ from bot.wording.texts import SMS_LIMIT, gsm7_length, plain_text
 logger = logging.getLogger(__name__)
 
 APPOINTMENT = "appointment"
-# Outbox kinds that are automated and count against the daily and weekly caps.
-AUTOMATED_KINDS = ("reminder", "recall", "waitlist")
 FOOTER = "Reply C to confirm or R to reschedule. Reply STOP to opt out."
 
 DEFAULTS: dict[str, Any] = {
