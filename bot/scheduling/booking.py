@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.language.dates.parts import PARTS
 from bot.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -46,10 +47,10 @@ __all__ = [
     "describe_slot",
 ]
 
+# The three parts a patient picks a slot by, on the clock the date parser uses (defined once there).
 PARTS_OF_DAY: dict[str, tuple[time, time]] = {
-    "morning": (time(8), time(12)),
-    "afternoon": (time(12), time(17)),
-    "evening": (time(17), time(21)),
+    name: (time(*divmod(PARTS[name][0], 60)), time(*divmod(PARTS[name][1], 60)))
+    for name in ("morning", "afternoon", "evening")
 }
 DEFAULT_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 366
