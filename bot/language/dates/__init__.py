@@ -75,7 +75,8 @@ def join_day_alternatives(text: str, whens: list[When]) -> list[When]:
         return list(whens)
 
     def whole_days(w: When) -> bool:
-        return w.start < w.end and w.start.time() == w.end.time() == datetime.min.time()
+        return (w.start < w.end and w.start.time() == w.end.time() == datetime.min.time()
+                and w.each_day is None)
 
     joined: list[When] = []
     for when in whens:
