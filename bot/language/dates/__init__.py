@@ -32,8 +32,8 @@ Conventions (every interval is [start, end), in the zone of `now`):
   the following one; "the coming week" / "the following week" are next week; "next month" the
   1st of next month to the 1st after; "the week of the 14th" is that week's Monday (or today)
   to the Monday after; "after the 10th" the 30 days after it; "before friday" today until then;
-- "Nov 3 to 6", "Nov 3-6", "from the 3rd to the 6th of Nov", "11/3 to 11/6" are those days,
-  the last included; "the 12th of next month" / "of this month" (even if past) that day;
+- "Nov 3 to 6", "Nov 3-6", "from the 3rd to the 6th of Nov", "11/3 to 11/6", "the 1st to the
+  3rd" are those days, the last included; "the 12th of next month" / "of this month" (even if past) that day;
   "the second friday of next month", "the first monday in march", "the last thursday of the
   month" that day (a month without a year: the next one still ahead);
 - a weekday and a date together ("Thu, Oct 8") are the date;

@@ -352,6 +352,21 @@ class Claims:
                    + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + r"\s+(?:of\s+)?(?P<m>" + v.MON
                    + r")\.?(?!\s*\d)(?![\w])", day_first)
 
+        def ordinals(m):  # "the 1st to the 3rd": the next such 1st, and the 3rd after it
+            if not joined(m) or any(m.group(k).isdigit() and not re.search(
+                    m.group(k) + r"(?:st|nd|rd|th)", m.group(0)) for k in ("d1", "d2")):
+                return None
+            first = self._ordinal_day(self._day_number(m.group("d1")))
+            if first is None:
+                return None
+            d2 = self._day_number(m.group("d2"))
+            month = first.month if d2 > first.day else self._first_of_next(first).month
+            return self._span(m, first, self._month_day_from(first, month, d2))
+
+        self._scan(B + v.DAY_RANGE_FROM.replace("(from|between)", "(?P<lead>from|between)") + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP.replace("(", "(?P<sep>", 1)
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time + r"(?![\w])", ordinals)
+
         def numeric(m):
             if not joined(m):
                 return None
