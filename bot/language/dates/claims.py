@@ -318,9 +318,9 @@ class Claims:
             last = self._month_day_from(first, month2, self._day_number(m.group("d2")))
             return self._span(m, first, last)
 
-        self._scan(B + v.DAY_RANGE_FROM.replace("(from|between)", "(?P<lead>from|between)")
+        self._scan(B + v.DAY_RANGE_FROM
                    + r"(?P<m1>" + v.MON + r")\.?\s*" + v.THE + v.DAY_NUMBER.replace("(", "(?P<d1>", 1)
-                   + v.DAY_RANGE_SEP.replace("(", "(?P<sep>", 1) + r"(?:(?P<m2>" + v.MON + r")\.?\s*)?"
+                   + v.DAY_RANGE_SEP + r"(?:(?P<m2>" + v.MON + r")\.?\s*)?"
                    + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time
                    + r"(?:,?\s+(?P<year>\d{4}))?" + E, month_first)
 
@@ -347,8 +347,8 @@ class Claims:
                     return None
             return self._span(m, max(first, self.today) if first < self.today <= last else first, last)
 
-        self._scan(B + v.DAY_RANGE_FROM.replace("(from|between)", "(?P<lead>from|between)") + v.THE
-                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP.replace("(", "(?P<sep>", 1)
+        self._scan(B + v.DAY_RANGE_FROM + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP
                    + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + r"\s+(?:of\s+)?(?P<m>" + v.MON
                    + r")\.?(?!\s*\d)(?![\w])", day_first)
 
@@ -363,8 +363,8 @@ class Claims:
             month = first.month if d2 > first.day else self._first_of_next(first).month
             return self._span(m, first, self._month_day_from(first, month, d2))
 
-        self._scan(B + v.DAY_RANGE_FROM.replace("(from|between)", "(?P<lead>from|between)") + v.THE
-                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP.replace("(", "(?P<sep>", 1)
+        self._scan(B + v.DAY_RANGE_FROM + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP
                    + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time + r"(?![\w])", ordinals)
 
         def numeric(m):
@@ -376,8 +376,8 @@ class Claims:
             first = self._month_day(m1, d1, None)
             return self._span(m, first, None if first is None else self._month_day_from(first, m2, d2))
 
-        self._scan(B + v.DAY_RANGE_FROM.replace("(from|between)", "(?P<lead>from|between)")
-                   + r"(?P<m1>\d{1,2})/(?P<d1>\d{1,2})" + v.DAY_RANGE_SEP.replace("(", "(?P<sep>", 1)
+        self._scan(B + v.DAY_RANGE_FROM
+                   + r"(?P<m1>\d{1,2})/(?P<d1>\d{1,2})" + v.DAY_RANGE_SEP
                    + r"(?P<m2>\d{1,2})/(?P<d2>\d{1,2})" + E, numeric)
 
     def _month_day_from(self, first: date, month: int, day: int) -> date | None:
