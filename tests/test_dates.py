@@ -17,18 +17,25 @@ NY = ZoneInfo("America/New_York")
 FRIDAY_BEFORE_FALL_BACK = datetime(2026, 10, 30, 12, 0, tzinfo=LA)
 
 
+def _each_day(raw: str) -> tuple[int, int]:
+    """ "each day 15:00-24:00" -> (900, 1440)."""
+    lo, hi = (int(h) * 60 + int(m) for h, m in (part.split(":") for part in raw.removeprefix("each day ").split("-")))
+    return lo, hi
+
+
 def _cases() -> list[tuple[str, datetime, str, When | None]]:
     cases = []
     for group in yaml.safe_load(TABLE.read_text()):
         now = datetime.fromisoformat(group["now"]).replace(tzinfo=ZoneInfo(group["zone"]))
         for case in group["cases"]:
             text, *bounds = case
+            each_day = _each_day(bounds.pop()) if str(bounds[-1]).startswith("each day") else None
             if bounds == [None]:
                 expected = None
             else:
                 start = datetime.fromisoformat(bounds[0])
                 end = datetime.fromisoformat(bounds[-1])
-                expected = When(start, end)
+                expected = When(start, end, each_day)
             cases.append((group["group"], now, text, expected))
     return cases
 
@@ -41,13 +48,13 @@ def _same(got: When | None, expected: When | None) -> bool:
     """
     if got is None or expected is None:
         return got is expected
-    return all(g.timestamp() == e.timestamp() and g.utcoffset() == e.utcoffset()
+    return got.each_day == expected.each_day and all(g.timestamp() == e.timestamp() and g.utcoffset() == e.utcoffset()
                for g, e in ((got.start, expected.start), (got.end, expected.end)))
 
 
 def test_table_of_patient_phrasings_is_at_least_95_percent_right():
     cases = _cases()
-    assert len(cases) >= 120
+    assert len(cases) >= 280
     misses = []
     for group, now, text, expected in cases:
         got = parse_when(text, now)
@@ -63,7 +70,8 @@ def test_table_of_patient_phrasings_is_at_least_95_percent_right():
 def _show(when: When | None) -> str:
     if when is None:
         return "None"
-    return f"{when.start.isoformat()} .. {when.end.isoformat()}"
+    each_day = f" each day {when.each_day}" if when.each_day else ""
+    return f"{when.start.isoformat()} .. {when.end.isoformat()}{each_day}"
 
 
 def _at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, zone=LA) -> datetime:

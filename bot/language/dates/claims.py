@@ -15,6 +15,9 @@ from bot.language.dates.parts import PARTS, SCHOOL_ENDS, WORK_ENDS
 from bot.language.dates.vocabulary import en
 from bot.language.dates.vocabulary.common import B, E, word_after, word_before
 
+# "after the 10th": the days after it, for this many days (as long as an offer's widest search).
+AFTER_A_DAY_DAYS = 30
+
 
 @dataclass
 class Item:
@@ -130,6 +133,9 @@ class Claims:
             it.day_is_explicit_date = True
             return it
 
+        self._claim_day_ranges()
+        self._claim_days_of_a_month()
+
         # ISO and numeric dates
         self._scan(B + r"(\d{4})-(\d{1,2})-(\d{1,2})" + E, lambda m: explicit(
             m, self._month_day(int(m.group(2)), int(m.group(3)), int(m.group(1)))))
@@ -237,16 +243,17 @@ class Claims:
                    r"((?:,?\s+(?:of\s+)?next\s+week)?)((?:\s+after\s+next)?)", weekday)
 
         self._scan(B + r"early\s+next\s+week\b", lambda m: date_item(m, monday, 2))
-        self._scan(B + r"next\s+week(?:end)?\b", lambda m: (
-            date_item(m, self._next_weekend(following=True), 2) if m.group(0).endswith("end")
+        self._scan(B + r"next\s+(?:" + v.WEEKEND + r"|week)\b", lambda m: (
+            date_item(m, self._next_weekend(following=True), 2) if m.group(0).endswith(("end", "ends"))
             else date_item(m, monday, 7)))
+        self._scan(B + v.UPCOMING_WEEK, lambda m: date_item(m, monday, 7))
+        self._scan(B + r"(?:(?:this|the|on\s+the)\s+)?" + v.WEEKEND + r"\b",
+                   lambda m: date_item(m, self._next_weekend(following=False),
+                                       (self._next_weekend(following=False).weekday() == 5) + 1))
         self._scan(B + r"(?:later\s+)?this\s+week\b", lambda m: (
             date_item(m, self.today + timedelta(days=1), (monday - self.today).days - 1)
             if m.group(0).startswith("later") and (monday - self.today).days > 1
             else date_item(m, self.today, (monday - self.today).days)))
-        self._scan(B + r"(?:(?:this|the|on\s+the)\s+)?weekend\b",
-                   lambda m: date_item(m, self._next_weekend(following=False),
-                                       (self._next_weekend(following=False).weekday() == 5) + 1))
         self._scan(B + r"next\s+month\b", lambda m: date_item(
             m, self._first_of_next(self.today), (self._first_of_next(
                 self._first_of_next(self.today)) - self._first_of_next(self.today)).days))
@@ -278,6 +285,185 @@ class Claims:
 
         self._scan(B + r"(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", ordinal)
         self._scan(B + r"on\s+the\s+(" + v.ORDW + r")\b", ordinal)
+        self._widen_named_days()
+
+    def _day_number(self, raw: str) -> int:
+        return int(raw) if raw.isdigit() else self.words.ORDINAL_WORDS[raw]
+
+    def _span(self, m: re.Match, first: date | None, last: date | None) -> Item | None:
+        """Days ``first`` to ``last``, both included, as one explicit span (at most two months)."""
+        if first is None or last is None or not timedelta(0) < last - first <= timedelta(days=62):
+            return None
+        item = Item(m.start(), m.end(), day=(first, last + timedelta(days=1)))
+        item.day_is_explicit_date = True
+        return item
+
+    def _claim_day_ranges(self) -> None:
+        """ "Nov 3 to 6", "Nov 3-6", "from the 3rd to the 6th of Nov", "between 11/3 and 11/6"."""
+        v = self.words
+        not_a_time = r"(?!\s*(?::\d|[ap]\.?m\b|[ap]\b|o'?clock))"
+
+        def joined(m) -> bool:  # "and" joins two days only after "between"
+            return m.group("sep") != v.DAY_RANGE_AND or m.group("lead") == "between"
+
+        def month_first(m):
+            if not joined(m):
+                return None
+            month = v.MONTH_OF[m.group("m1")]
+            year = int(m.group("year")) if m.group("year") else None
+            first = self._month_day(month, self._day_number(m.group("d1")), year)
+            if first is None:
+                return None
+            month2 = v.MONTH_OF[m.group("m2")] if m.group("m2") else month
+            last = self._month_day_from(first, month2, self._day_number(m.group("d2")))
+            return self._span(m, first, last)
+
+        self._scan(B + v.DAY_RANGE_FROM
+                   + r"(?P<m1>" + v.MON + r")\.?\s*" + v.THE + v.DAY_NUMBER.replace("(", "(?P<d1>", 1)
+                   + v.DAY_RANGE_SEP + r"(?:(?P<m2>" + v.MON + r")\.?\s*)?"
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time
+                   + r"(?:,?\s+(?P<year>\d{4}))?" + E, month_first)
+
+        def day_first(m):
+            if not joined(m):
+                return None
+            if not (m.group("lead") or m.group(0).count("the") or re.search(r"\d(?:st|nd|rd|th)", m.group(0))
+                    or not m.group("d1").isdigit()):
+                return None  # "2-4 nov" could be a time before a date; "the 3rd to the 6th of nov" is not
+            month = v.MONTH_OF[m.group("m")]
+            last = self._month_day(month, self._day_number(m.group("d2")), None)
+            if last is None:
+                return None
+            d1 = self._day_number(m.group("d1"))
+            try:
+                first = date(last.year, last.month, d1) if d1 <= last.day else None
+            except ValueError:
+                first = None
+            if first is None:  # "the 28th to the 3rd of March": the month before
+                prev = last.replace(day=1) - timedelta(days=1)
+                try:
+                    first = date(prev.year, prev.month, d1)
+                except ValueError:
+                    return None
+            return self._span(m, max(first, self.today) if first < self.today <= last else first, last)
+
+        self._scan(B + v.DAY_RANGE_FROM + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + r"\s+(?:of\s+)?(?P<m>" + v.MON
+                   + r")\.?(?!\s*\d)(?![\w])", day_first)
+
+        def ordinals(m):  # "the 1st to the 3rd": the next such 1st, and the 3rd after it
+            if not joined(m) or any(m.group(k).isdigit() and not re.search(
+                    m.group(k) + r"(?:st|nd|rd|th)", m.group(0)) for k in ("d1", "d2")):
+                return None
+            first = self._ordinal_day(self._day_number(m.group("d1")))
+            if first is None:
+                return None
+            d2 = self._day_number(m.group("d2"))
+            month = first.month if d2 > first.day else self._first_of_next(first).month
+            return self._span(m, first, self._month_day_from(first, month, d2))
+
+        self._scan(B + v.DAY_RANGE_FROM + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time + r"(?![\w])", ordinals)
+
+        def numeric(m):
+            if not joined(m):
+                return None
+            m1, d1, m2, d2 = (int(m.group(k)) for k in ("m1", "d1", "m2", "d2"))
+            if not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+                return None
+            first = self._month_day(m1, d1, None)
+            return self._span(m, first, None if first is None else self._month_day_from(first, m2, d2))
+
+        self._scan(B + v.DAY_RANGE_FROM
+                   + r"(?P<m1>\d{1,2})/(?P<d1>\d{1,2})" + v.DAY_RANGE_SEP
+                   + r"(?P<m2>\d{1,2})/(?P<d2>\d{1,2})" + E, numeric)
+
+    def _month_day_from(self, first: date, month: int, day: int) -> date | None:
+        """The first ``month``/``day`` on or after ``first`` (the end of a range of days)."""
+        for year in (first.year, first.year + 1):
+            try:
+                d = date(year, month, day)
+            except ValueError:
+                return None
+            if d >= first:
+                return d
+        return None
+
+    def _shifted_month(self, shift: int) -> date:
+        first = self.today.replace(day=1)
+        for _ in range(shift):
+            first = self._first_of_next(first)
+        return first
+
+    def _claim_days_of_a_month(self) -> None:
+        """ "the 12th of next month", "next month on the 3rd", "the second friday of next month"."""
+        v = self.words
+
+        def nth_of(m, day_raw: str, shift: str):
+            if not (m.group(0).count("the") or re.search(r"\d(?:st|nd|rd|th)", m.group(0))
+                    or not day_raw.isdigit()):
+                return None
+            try:
+                d = self._shifted_month(v.MONTH_SHIFTS[re.sub(r"\s+", " ", shift)]).replace(
+                    day=self._day_number(day_raw))
+            except ValueError:
+                return None
+            return Item(m.start(), m.end(), day=self._day(d), day_is_explicit_date=True)
+
+        self._scan(B + r"(?:on\s+)?" + v.THE + v.DAY_NUMBER + r"\s+(?:of\s+)?" + v.MONTH_SHIFT + r"\b",
+                   lambda m: nth_of(m, m.group(1), m.group(2)))
+        self._scan(B + v.MONTH_SHIFT + r",?\s+(?:on\s+)?" + v.THE + v.DAY_NUMBER + r"(?![\w])",
+                   lambda m: nth_of(m, m.group(2), m.group(1)))
+
+        def weekday_of(m):
+            nth, wd = v.WEEKDAY_ORDINALS[m.group(1)], v.WEEKDAY_OF[m.group(2)]
+            if m.group(4):
+                month = v.MONTH_OF[m.group(4)]
+                year = self.today.year + (month < self.today.month)
+                candidates = [date(year, month, 1), date(year + 1, month, 1)]
+            else:
+                shift = v.MONTH_SHIFTS.get(re.sub(r"\s+", " ", m.group(3)), 0)
+                first = self._shifted_month(shift)
+                candidates = [first] if shift or m.group(3) == "this" else [first, self._first_of_next(first)]
+            for first in candidates:
+                d = self._nth_weekday(first, wd, nth)
+                if d is not None and (d >= self.today or first == candidates[-1]):
+                    return Item(m.start(), m.end(), day=self._day(d), day_is_explicit_date=True)
+            return None
+
+        self._scan(B + r"(?:on\s+)?" + v.THE + v.ORDINAL_WEEKDAY + r"\s+(" + v.WD + r")" + v.OF_MONTH
+                   + r"(?![\w])", weekday_of)
+
+    def _nth_weekday(self, first: date, weekday: int, nth: int) -> date | None:
+        """The ``nth`` ``weekday`` of the month starting ``first`` (-1: the last), or None (no fifth one)."""
+        days = [first + timedelta(days=i) for i in range((self._first_of_next(first) - first).days)]
+        matching = [d for d in days if d.weekday() == weekday]
+        if nth == -1:
+            return matching[-1]
+        return matching[nth - 1] if nth <= len(matching) else None
+
+    def _widen_named_days(self) -> None:
+        """ "the week of the 14th" is that week; "after the 10th" the days after it; "before friday" until it."""
+        v = self.words
+        for it in self.items:
+            if it.day is None or (it.day[1] - it.day[0]).days != 1 or not (
+                    it.day_is_explicit_date or it.day_is_weekday):
+                continue
+            before = self.text[:it.start]
+            d = it.day[0]
+            if (m := re.search(v.WEEK_OF_BEFORE, before)):
+                monday = d - timedelta(days=d.weekday())
+                it.day = (max(monday, self.today), monday + timedelta(days=7))
+            elif (m := re.search(v.AFTER_DAY_BEFORE, before)):
+                it.day = (d + timedelta(days=1), d + timedelta(days=1 + AFTER_A_DAY_DAYS))
+            elif (m := re.search(v.BEFORE_DAY_BEFORE, before)) and d > self.today:
+                it.day = (self.today, d)
+            else:
+                continue
+            it.start = m.start()
+            it.day_is_explicit_date = it.day_is_weekday = False
 
     def _next_weekend(self, following: bool) -> date:
         wd = self.today.weekday()
@@ -316,8 +502,10 @@ class Claims:
                 key = "morning" if m.group(3).startswith("a") else "afternoon"
                 return Item(m.start(), m.end(), part=PARTS[key])
             name = v.PART_WORDS[m.group(2)]
+            if re.search(v.GREETING_BEFORE, self.text[:m.start()]) and not m.group(1):
+                return None  # "Good morning, ...", "good afternoon Dr. Patel"
             if m.group(2) in ("night", "nite") and word_before(self.text, m.start()) in (
-                    "last", "all", "good", "every", "one", "other"):
+                    "last", "all", "every", "one", "other"):
                 return None
             if m.group(2) == "eve" and not self._near_day(m.start(), m.end()):
                 return None
@@ -346,8 +534,9 @@ class Claims:
         for it in self.items:
             if it.part is None and it.day is None:
                 continue
-            if it.start >= b and re.fullmatch(r"[\s,]*", self.text[b:it.start]) and it.part:
-                return True
+            if it.start >= b and re.fullmatch(r"[\s,]*", self.text[b:it.start]) and (
+                    it.part or word_before(self.text, a) not in self.words.NOT_TIME_LEADS):
+                return True  # "3 this afternoon", "10 tomorrow"
             if it.end <= a and re.fullmatch(r"[\s,]*(?:at\s+|@\s*)?", self.text[it.end:a]):
                 return True
         return False
@@ -357,6 +546,16 @@ class Claims:
         return any(it.time is not None and it.end <= a
                    and re.fullmatch(r"\s*(?:or|,|/)\s*(?:maybe\s+)?", self.text[it.end:a])
                    for it in self.items)
+
+    def _minutes_to_an_hour(self, m: re.Match) -> bool:
+        """True for "10 to 1" (12:50) as opposed to "10 to 2" after "from" or "free" (a range)."""
+        v = self.words
+        first, sep = m.group(1).strip(), self.text[m.end(1):m.start(2)].strip()
+        if first not in v.MINUTE_WORDS or sep not in v.TO_WORDS:
+            return False
+        if word_before(self.text, m.start()) in v.RANGE_CUES:
+            return False
+        return parse_atom(f"{first} {sep} {m.group(2).strip()}", v) is not None
 
     def _claim_times(self) -> None:
         v = self.words
@@ -370,6 +569,8 @@ class Claims:
             a, b = parse_atom(m.group(1), v), parse_atom(m.group(2), v)
             if a is None or b is None or not ok_follower(m):
                 return None
+            if need_context and self._minutes_to_an_hour(m):
+                return None  # "at 10 to 1" is 12:50, claimed as one time below
             if need_context and not (a.strong or b.strong or self._near_part(m.start(), m.end())
                                      or word_before(t, m.start()) in (
                                          "at", "@", "around", "anytime", "time", "free",
@@ -398,13 +599,13 @@ class Claims:
                 return None
             return Item(m.start(), m.end(), time=TimeSpec(kind, a))
 
-        tail = r"\s*(" + v.ATOM + r"|lunch\s*time|lunch|work|school)" + E
-        self._scan(B + r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:after|aftr|afer|"
-                   r"later\s+than|no\s+earlier\s+than|(?:not|nothing)\s+(?:before|earlier\s+than))" + tail,
-                   lambda m: bounded(m, "after"))
-        self._scan(B + r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:before|b4|bfore|by|"
-                   r"until|till?|no\s+later\s+than|(?:not|nothing)\s+(?:after|later\s+than)|earlier\s+than)" + tail,
-                   lambda m: bounded(m, "before"))
+        # "after 1:30 but before 3": one range
+        gap = r"(?:\s+|(?=\d))"  # "after 3", "after3"; never "afternoon"
+        self._scan(B + v.BOUND_LEAD + v.AFTER_RE + gap + A + v.BOUNDS_JOINT + v.BEFORE_RE + gap + A + E,
+                   lambda m: rng(m, False))
+        tail = gap + r"(" + v.ATOM + r"|lunch\s*time|lunch|work|school)" + E
+        self._scan(B + v.BOUND_LEAD + v.AFTER_RE + tail, lambda m: bounded(m, "after"))
+        self._scan(B + v.BOUND_LEAD + v.BEFORE_RE + tail, lambda m: bounded(m, "before"))
 
         def exact(m, need_context: bool):
             a = parse_atom(m.group(1), v)

@@ -48,6 +48,21 @@ HOUR_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }
+# Minutes before or after an hour, in words or digits ("ten past 4", "quarter to 5", "20 past 9").
+MINUTE_WORDS = {
+    "five": 5, "ten": 10, "quarter": 15, "a quarter": 15, "fifteen": 15, "twenty": 20,
+    "twenty-five": 25, "twenty five": 25, "half": 30, "5": 5, "10": 10, "15": 15, "20": 20, "25": 25,
+}
+PAST_WORDS = ("past", "after")
+TO_WORDS = ("to", "till", "til", "of", "before")
+# Words before "10 to 1" that make it a range from 10 to 1, not ten minutes to one.
+RANGE_CUES = {"from", "between", "anytime", "free", "available", "avail", "open", "btwn"}
+# "good morning", "good afternoon Dr. Patel": a greeting, not a part of the day.
+GREETING_LEADS = {"good", "gd"}
+# Ordinals that pick one weekday of a month ("the second friday of next month"); -1 is the last.
+WEEKDAY_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
+                    "fourth": 4, "4th": 4, "fifth": 5, "5th": 5, "last": -1}
+
 COUNT_WORDS = dict(HOUR_WORDS, a=1, an=1, couple=2, **{"a couple": 2, "a couple of": 2,
                                                       "couple of": 2})
 
@@ -87,6 +102,11 @@ BOUND_WORDS = {"after", "aftr", "afer", "before", "b4", "bfore", "by", "until", 
 CONNECTIVES = {"or", "and", "maybe", "even", "also", "either", "perhaps", ",", "/", "else",
                 "if", "not", "then"}
 
+# Numbers after these are choices, not times, even right before a day ("option 2 tomorrow").
+NOT_TIME_LEADS = {"option", "options", "press", "number", "no", "room", "reply", "choice", "pick", "#"}
+# "the 12th of next month": how many months on from this one.
+MONTH_SHIFTS = {"this": 0, "next": 1, "the following": 1, "following": 1}
+
 # ------------------------------------------------------------------ patterns
 
 WD = alt(WEEKDAY_OF)
@@ -94,15 +114,45 @@ MON = alt(MONTH_OF)
 ORDW = alt(ORDINAL_WORDS)
 HW = alt(HOUR_WORDS)
 CNT = r"(?:\d{1,3}|a\s+couple(?:\s+of)?|couple(?:\s+of)?|" + HW + r"|an?)"
+MINW = alt(MINUTE_WORDS)
+HOUR = r"(?:\d{1,2}|" + HW + r")"
+MIN_PAST = r"(" + MINW + r")(?:\s+min(?:ute)?s?)?\s+(?:" + alt(PAST_WORDS) + r")\s+(" + HOUR + r")"
+MIN_TO = r"(" + MINW + r")(?:\s+min(?:ute)?s?)?\s+(?:" + alt(TO_WORDS) + r")\s+(" + HOUR + r")"
+WORDED_MINUTES = r"(?:" + MINW + r")(?:\s+min(?:ute)?s?)?\s+(?:" + alt(PAST_WORDS + TO_WORDS) + r")\s+" + HOUR
+ISH = r"(?:\s*-?ish)"
+# A time bound: "after 3", "no earlier than 10"; "before noon", "by 11", "not after 4".
+AFTER_RE = r"(?:after|aftr|afer|later\s+than|no\s+earlier\s+than|(?:not|nothing)\s+(?:before|earlier\s+than))"
+BEFORE_RE = (r"(?:before|b4|bfore|by|until|till?|no\s+later\s+than|(?:not|nothing)\s+(?:after|later\s+than)"
+             r"|earlier\s+than)")
+BOUND_LEAD = r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?"
+# "after 1:30 but before 3": the joint between two bounds that make one range.
+BOUNDS_JOINT = r"\s*,?\s*(?:(?:but|and)\s+)?"
+# Days: a range of days ("Nov 3 to 6", "between the 3rd and the 6th"), a day's place in a month, weeks.
+DAY_NUMBER = r"(\d{1,2}(?=st|nd|rd|th|\b)|" + alt(ORDINAL_WORDS) + r")(?:st|nd|rd|th)?"
+DAY_RANGE_FROM = r"(?:(?P<lead>from|between)\s+)?"
+DAY_RANGE_SEP = r"\s*(?P<sep>-|to|till?|until|through|thru|and)\s*"
+DAY_RANGE_AND = "and"  # only after "between"
+THE = r"(?:the\s+)?"
+MONTH_SHIFT = r"(" + alt(MONTH_SHIFTS) + r")\s+month"
+ORDINAL_WEEKDAY = r"(" + alt(WEEKDAY_ORDINALS) + r")"
+OF_MONTH = r"\s+(?:of|in)\s+(?:(the|this|next|the\s+following)\s+month|(" + alt(MONTH_OF) + r"))"
+WEEKEND = r"week[-]?ends?"
+UPCOMING_WEEK = r"(?:(?:the|this)\s+)?(?:coming|following|upcoming)\s+week(?![-\w])"
+# Words right before a day that widen it: "the week of the 14th", "after the 10th", "before friday".
+WEEK_OF_BEFORE = r"(?:the\s+)?week\s+(?:of|starting|beginning|commencing)\s+(?:on\s+)?$"
+AFTER_DAY_BEFORE = r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:after|aftr|afer)\s+$"
+BEFORE_DAY_BEFORE = r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:before|b4|bfore)\s+$"
+# "good morning": the greeting words right before a part of the day.
+GREETING_BEFORE = r"\b(?:" + alt(GREETING_LEADS) + r")\s+$"
 TMRW = (r"(?:tomorrow|tomorow|tommorow|tommorrow|tommorw|tomorrw|tmrw|tmrow|tmro|tmr|tmw|"
         r"tomm|tomoro|tomorro|2morrow|2morow|2moro|2mrw|2mrow|2mro)")
 TODAY = r"(?:today|2day|tdy)"
 TONIGHT = r"(?:tonight|tonite|2nite|2night|this\s+evening|this\s+eve)"
 MER = r"(?:\s*(?:a\.m\.?|p\.m\.?|am|pm)(?![a-z])|[ap](?![a-z]))"
-ATOM = (r"(?:12\s*noon|noon|mid-?day|midnight|"
-        r"(?:half\s+past|quarter\s+past|quarter\s+(?:to|till|til|of))\s+(?:\d{1,2}|" + HW + r")"
+ATOM = (r"(?:(?:12\s*noon|noon|mid-?day)" + ISH + r"?|midnight|"
+        + WORDED_MINUTES + r"(?:" + MER + r")?"
         r"|(?:\d{1,2}[:.]\d{2}|\d{3,4}|\d{1,2}|(?:" + HW + r")(?:[\s-]+(?:thirty|fifteen|"
-        r"forty[\s-]?five|o'?clock))?)(?:" + MER + r")?(?:\s*o'?clock)?(?:\s*-?ish)?)")
+        r"forty[\s-]?five|o'?clock))?)(?:" + MER + r")?(?:\s*o'?clock)?" + ISH + r"?)")
 
 # Every word of PART_WORDS but the meridiems, which stand for a part only in context ("the am", "tmrw pm").
 _PART_NAMES = alt(word for word in PART_WORDS if word not in ("am", "pm"))
