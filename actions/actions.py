@@ -23,7 +23,7 @@ class ActionSessionStart(PracticeAction):
     def act(self, turn: Turn) -> None:
         turn.events.append(SessionStarted())
         turn.set(practice_name=turn.practice.name, practice_phone=format_phone(turn.practice.phone))
-        if handoff.open_ticket_for(turn.session, turn.phone) is not None:
+        if handoff.open_ticket_for(turn.session, turn.conversation) is not None:
             turn.events.append(ConversationPaused())
         turn.events.append(ActionExecuted("action_listen"))
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from actions.state import ConversationState, slot_value
 from bot.db import get_engine, transaction
-from bot.models import Practice
+from bot.messaging.conversations import conversation_for_sender
+from bot.models import Conversation, Practice
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.privacy import mask_phone
 
@@ -52,6 +53,11 @@ class Turn:
     @property
     def phone(self) -> str:
         return self.tracker.sender_id
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation Rasa's sender id names (SMS: the phone), created if new."""
+        return conversation_for_sender(self.session, self.tracker.sender_id, self.now)
 
     @property
     def text(self) -> str:

@@ -37,7 +37,7 @@ def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
     chosen = turn.slot("patient_id")
     patient_id = int(chosen) if chosen is not None else (patients[0].id if len(patients) == 1 else None)
     ticket = handoff.open_ticket(
-        turn.session, phone=turn.phone, queue=queue, reason=reason, now=turn.now,
+        turn.session, conversation=turn.conversation, queue=queue, reason=reason, now=turn.now,
         intent=turn.intent or queue_intent, patient_id=patient_id,
     )
     turn.say(
@@ -59,7 +59,7 @@ def emergency(turn: Turn) -> None:
     turn.say("utter_emergency")
     why = (turn.tracker.latest_message or {}).get("emergency_reason") or "emergency intent"
     handoff.open_ticket(
-        turn.session, phone=turn.phone, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
+        turn.session, conversation=turn.conversation, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
         reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
     )
     turn.set(awaiting=None, flow=None)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from bot.models import InboundMessage, TicketStatus
 from bot.practice import get_practice
 from bot.staff import handoff
+from tests.rows import sms
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -55,7 +56,7 @@ def test_answer_time_phrase_reads_naturally():
 
 def test_open_ticket_attaches_earlier_messages_and_is_reused_per_queue(engine, now):
     with Session(engine) as session, session.begin():
-        session.add(InboundMessage(message_sid="SM1", phone="+15035550111", body="question about my bill", received_at=now))
+        session.add(InboundMessage(message_sid="SM1", **sms(session, "+15035550111", inbound=True), body="question about my bill", received_at=now))
         session.flush()
         first = handoff.open_ticket(session, phone="+15035550111", queue="billing", reason="billing question", now=now)
         again = handoff.open_ticket(session, phone="+15035550111", queue="billing", reason="more", now=now)

@@ -19,6 +19,7 @@ from bot import patients
 from bot.models import (
     Appointment,
     CannedResponse,
+    Channel,
     HandoffTicket,
     Patient,
     Practice,
@@ -92,6 +93,9 @@ def _hand_back_words(state: handback.HandBack | None) -> tuple[str | None, str |
     return None, "pause failed", "The assistant could not be paused: it may answer this patient's texts (see the note)."
 
 
+CHANNEL_LABELS = {Channel.SMS: "SMS"}  # how the inbox names each conversation's channel
+
+
 def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], zone: ZoneInfo,
                at: datetime, state: handback.HandBack | None = None) -> dict[str, Any]:
     answered = ticket.first_response_at is not None
@@ -111,7 +115,8 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
         "queue": ticket.queue,
         "queue_name": queue_names.get(ticket.queue, ticket.queue),
         "patient": _patient_label(session, ticket),
-        "phone": format_phone(ticket.phone),
+        "channel": CHANNEL_LABELS.get(ticket.conversation.channel, ticket.conversation.channel.value),
+        "phone": format_phone(ticket.phone) if ticket.phone else ticket.conversation.address,
         "reason": ticket.reason,
         "status": ticket.status.value,
         "status_label": doing or ticket.status.value,

@@ -100,9 +100,9 @@ def _demo_contacts(args: argparse.Namespace) -> int:
 
 
 def _outbox_run(args: argparse.Namespace) -> int:
-    from channels.sms_twilio.sender import run_outbox
+    from channels.registry import run_outbox_senders
 
-    run_outbox(once=args.once)
+    run_outbox_senders(once=args.once)
     return 0
 
 

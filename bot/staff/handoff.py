@@ -1,7 +1,7 @@
 """Handing a conversation to staff: tickets, queues and the answer time we promise.
 
-A conversation (one phone) has at most one open ticket per queue; while any is
-open the bot is paused for that phone. The answer time is the queue's goal
+A conversation (:class:`~bot.models.Conversation`: SMS, one phone) has at most
+one open ticket per queue; while any is open the bot is paused for it. The answer time is the queue's goal
 counted in office hours, so a billing question texted on Friday evening is
 promised for Monday morning, not for Friday night.
 """
@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.messaging import conversations
 from bot.messaging.outbox import transcript_label
 from bot.models import (
+    Conversation,
     HandoffTicket,
     InboundMessage,
     OutboundMessage,
@@ -66,11 +68,17 @@ def answer_time_phrase(due_at: datetime, now: datetime, zone: ZoneInfo) -> str:
     return f"by {clock} {day}"
 
 
-def open_ticket_for(session: Session, phone: str) -> HandoffTicket | None:
-    """The conversation's open ticket (the newest), if staff have it; None when the bot has it."""
+def open_ticket_for(session: Session, conversation: Conversation | str) -> HandoffTicket | None:
+    """The conversation's open ticket (the newest), if staff have it; None when the bot has it.
+
+    ``conversation`` may be a phone, meaning its SMS conversation.
+    """
+    conversation = conversations.existing_conversation(session, conversation)
+    if conversation is None:
+        return None
     return session.execute(
         select(HandoffTicket)
-        .where(HandoffTicket.phone == phone, HandoffTicket.status.in_(OPEN_STATUSES))
+        .where(HandoffTicket.conversation_id == conversation.id, HandoffTicket.status.in_(OPEN_STATUSES))
         .order_by(HandoffTicket.id.desc()).limit(1)
     ).scalar_one_or_none()
 
@@ -78,23 +86,29 @@ def open_ticket_for(session: Session, phone: str) -> HandoffTicket | None:
 def open_ticket(
     session: Session,
     *,
-    phone: str,
     queue: str,
     reason: str,
     now: datetime,
+    conversation: Conversation | None = None,
+    phone: str | None = None,
     intent: str | None = None,
     patient_id: int | None = None,
 ) -> HandoffTicket:
     """Open a ticket in ``queue`` for the conversation, or return its open one in that queue.
 
-    The messages the patient sent since the last ticket are attached to it, so
+    Give the ``conversation``, or a ``phone`` for its SMS conversation. The
+    messages the patient sent since the last ticket are attached to it, so
     staff see what led here.
     """
     practice = get_practice(session)
     queue_details(practice, queue)  # unknown queue -> KeyError, before anything is written
+    if conversation is None:
+        if phone is None:
+            raise TypeError("open_ticket needs a conversation or a phone")
+        conversation = conversations.sms_conversation(session, phone, now)
     existing = session.execute(
         select(HandoffTicket).where(
-            HandoffTicket.phone == phone,
+            HandoffTicket.conversation_id == conversation.id,
             HandoffTicket.queue == queue,
             HandoffTicket.status.in_(OPEN_STATUSES),
         )
@@ -106,7 +120,8 @@ def open_ticket(
         queue=queue,
         reason=reason[:300],
         status=TicketStatus.OPEN,
-        phone=phone,
+        conversation_id=conversation.id,
+        phone=conversations.phone_of(conversation),
         patient_id=patient_id,
         intent=intent,
         created_at=now,
@@ -116,7 +131,8 @@ def open_ticket(
     session.add(ticket)
     session.flush()
     for message in session.execute(
-        select(InboundMessage).where(InboundMessage.phone == phone, InboundMessage.ticket_id.is_(None))
+        select(InboundMessage).where(InboundMessage.conversation_id == conversation.id,
+                                     InboundMessage.ticket_id.is_(None))
     ).scalars():
         message.ticket_id = ticket.id
     return ticket
@@ -181,7 +197,7 @@ def add_note(session: Session, ticket_id: int, staff_user_id: int, body: str, no
 
 @dataclass(frozen=True)
 class ConversationSpan:
-    """One ticket's part of a phone's conversation: from the first text that led to it to its resolution.
+    """One ticket's part of a conversation: from the first text that led to it to its resolution.
 
     ``ends`` is None while the ticket is open (the span runs until now).
     """
@@ -195,8 +211,8 @@ class ConversationSpan:
         return self.begins <= at and (self.ends is None or at <= self.ends)
 
 
-def conversation_spans(session: Session, phone: str) -> list[ConversationSpan]:
-    """Every ticket's span on this phone, in the order the spans began.
+def conversation_spans(session: Session, conversation_id: int) -> list[ConversationSpan]:
+    """Every ticket's span in this conversation, in the order the spans began.
 
     A span begins at the earliest of the ticket's creation and the texts
     attached to it (the texts that led to the hand-over), and ends when the
@@ -204,11 +220,12 @@ def conversation_spans(session: Session, phone: str) -> list[ConversationSpan]:
     """
     first_text = dict(session.execute(
         select(InboundMessage.ticket_id, func.min(InboundMessage.received_at))
-        .where(InboundMessage.phone == phone, InboundMessage.ticket_id.is_not(None))
+        .where(InboundMessage.conversation_id == conversation_id, InboundMessage.ticket_id.is_not(None))
         .group_by(InboundMessage.ticket_id)
     ).all())
     spans = []
-    for ticket in session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars():
+    for ticket in session.execute(
+            select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id)).scalars():
         begins = min(filter(None, (ticket.created_at, first_text.get(ticket.id))))
         ends = ticket.resolved_at if ticket.status == TicketStatus.RESOLVED else None
         spans.append(ConversationSpan(ticket.id, ticket.queue, begins, ends))
@@ -255,12 +272,12 @@ MARKERS = ("span", "withheld")
 def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int = 200) -> list[TranscriptEntry]:
     """The ticket's conversation, oldest first, as a staff member of ``role`` may see it (minimum necessary).
 
-    Shown: the ticket's own span, and the spans of other tickets on the phone
+    Shown: the ticket's own span, and the spans of other tickets in the conversation
     that began before this one ended, when ``role`` may see their queue. Every
     other span that began by then is one ``withheld`` line (consecutive ones of
     a queue merged). The bot's talk outside every span is not shown.
     """
-    spans = conversation_spans(session, ticket.phone)
+    spans = conversation_spans(session, ticket.conversation_id)
     own = next(s for s in spans if s.ticket_id == ticket.id)
     relevant = [s for s in spans if own.ends is None or s.begins <= own.ends]
     visible = {s.ticket_id for s in relevant if s.ticket_id == ticket.id or access.may_see_queue(role, s.queue)}
@@ -273,12 +290,12 @@ def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int
 
     inbound = session.execute(
         select(InboundMessage).where(
-            InboundMessage.phone == ticket.phone,
+            InboundMessage.conversation_id == ticket.conversation_id,
             (InboundMessage.received_at >= since) | (InboundMessage.ticket_id == ticket.id))
     ).scalars()
     outbound = session.execute(
         select(OutboundMessage).where(
-            OutboundMessage.phone == ticket.phone,
+            OutboundMessage.conversation_id == ticket.conversation_id,
             (OutboundMessage.created_at >= since) | (OutboundMessage.ticket_id == ticket.id))
     ).scalars()
     notes = session.execute(select(TicketNote).where(TicketNote.ticket_id.in_(visible))).scalars()

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bot.messaging.outbox import OutboundKind, enqueue_text
+from bot.messaging.outbox import OutboundKind, enqueue
 from bot.models import ConversationCommand, HandoffTicket, OutboundStatus, TicketStatus
 from bot.staff import accounts, handback, handoff
 
@@ -52,7 +52,8 @@ def send_staff_reply(session: Session, ticket_id: int, *, staff_user_id: int, bo
         raise ReplyRefused(RESOLVED)
     if ticket.status == TicketStatus.OPEN:
         handoff.claim_ticket(session, ticket_id, staff_user_id, now)
-    row = enqueue_text(session, ticket.phone, body, OutboundKind.STAFF, now, ticket_id=ticket_id, staff_user_id=staff_user_id)
+    row = enqueue(session, ticket.conversation, body, OutboundKind.STAFF, now, ticket_id=ticket_id,
+                  staff_user_id=staff_user_id)
     handoff.record_staff_reply(session, ticket_id, now)
     accounts.audit(session, "reply", now, staff_user_id=staff_user_id, ticket_id=ticket_id,
                    detail=f"outbound {row.id}")

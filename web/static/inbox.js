@@ -36,7 +36,9 @@
           tr.appendChild(el("td", "", t.queue_name));
           var who = el("td");
           var link = el("a", "", t.patient); link.href = t.url;
-          who.appendChild(link); who.appendChild(el("br")); who.appendChild(el("small", "", t.phone));
+          var address = el("small"); address.appendChild(el("span", "channel", t.channel));
+          address.appendChild(document.createTextNode(" " + t.phone));
+          who.appendChild(link); who.appendChild(el("br")); who.appendChild(address);
           tr.appendChild(who);
           tr.appendChild(el("td", "", t.reason));
           tr.appendChild(el("td", "", t.waiting));
