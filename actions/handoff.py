@@ -7,9 +7,10 @@ from datetime import timedelta
 from rasa_sdk.events import ActionExecuted, ConversationPaused
 
 from actions.base import Turn
+from bot import wording
 from bot.messaging import consent
 from bot.patients import patients_for_phone
-from bot.practice import closed_days, describe_office_hours, format_phone
+from bot.practice import closed_days, format_phone, weekly_hours
 from bot.staff import handoff, routing
 
 REASONS = {
@@ -43,7 +44,7 @@ def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
     turn.say(
         "utter_handoff",
         team=routing.queue_details(turn.practice, queue)["team"],
-        answer_time=handoff.answer_time_phrase(ticket.due_at, turn.now, turn.zone),
+        answer_time=wording.answer_time_phrase(ticket.due_at, turn.now, turn.zone, turn.language),
     )
     turn.set(awaiting=None, flow=None)
     pause(turn)
@@ -91,15 +92,14 @@ def office_info(turn: Turn) -> None:
     topic = next((name for name, pattern in TOPICS if re.search(pattern, text)), None)
     practice = turn.practice
     if topic == "hours":
-        turn.say("utter_office_hours", hours=describe_office_hours(practice))
+        turn.say("utter_office_hours", hours=turn.words.office_hours(weekly_hours(practice)))
     elif topic == "address":
         turn.say("utter_office_address", parking=practice.parking or "")
     elif topic == "contact":
-        turn.say("utter_office_contact", fax=format_phone(practice.fax) if practice.fax else "none")
+        turn.say("utter_office_contact", fax=format_phone(practice.fax) if practice.fax else turn.words.no_fax())
     elif topic == "holidays":
         today = turn.local_now.date()
         upcoming = closed_days(turn.session, today, today + timedelta(days=200))
-        listed = ", ".join(f"{name} ({day.strftime('%a, %b')} {day.day})" for day, name in sorted(upcoming.items())[:4])
-        turn.say("utter_office_holidays", holidays=listed or "no holidays in the coming months")
+        turn.say("utter_office_holidays", holidays=turn.words.holidays(sorted(upcoming.items())[:4]))
     else:
-        turn.say("utter_office_overview", hours=describe_office_hours(practice))
+        turn.say("utter_office_overview", hours=turn.words.office_hours(weekly_hours(practice)))

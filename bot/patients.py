@@ -58,6 +58,12 @@ def patients_for_phone(session: Session, phone: str) -> list[Patient]:
     ).scalars())
 
 
+def language_for_phone(session: Session, phone: str) -> str | None:
+    """The language texts to ``phone`` are written in: its first patient's (several share a phone), None if unknown."""
+    patients = patients_for_phone(session, phone)
+    return patients[0].language if patients else None
+
+
 def upcoming_appointments(session: Session, patient_ids: Iterable[int], now: datetime) -> list[Appointment]:
     """The patients' active appointments that start after ``now``, soonest first."""
     ids = list(patient_ids)

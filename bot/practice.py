@@ -349,23 +349,7 @@ def format_phone(e164: str) -> str:
     return e164
 
 
-def _clock(t: time) -> str:
-    text = t.strftime("%I:%M %p").lstrip("0")
-    return text.replace(":00", "")
-
-
-def describe_office_hours(practice: Practice) -> str:
-    """'Mon-Wed 8 AM-5 PM, Thu 8 AM-7 PM, Fri 8 AM-4 PM, Sat 9 AM-12 PM; closed Sun'."""
-    spans: list[tuple[list[str], str]] = []
-    for day in WEEKDAYS:
-        span = practice.office_hours.get(day)
-        label = f"{_clock(_hhmm(span[0]))}-{_clock(_hhmm(span[1]))}" if span else "closed"
-        if spans and spans[-1][1] == label:
-            spans[-1][0].append(day)
-        else:
-            spans.append(([day], label))
-    parts = []
-    for days, label in spans:
-        name = days[0].title() if len(days) == 1 else f"{days[0].title()}-{days[-1].title()}"
-        parts.append(f"closed {name}" if label == "closed" else f"{name} {label}")
-    return ", ".join(parts)
+def weekly_hours(practice: Practice) -> dict[str, tuple[time, time] | None]:
+    """The office's opening and closing time per weekday key ('mon'...), None when closed that day."""
+    return {day: (_hhmm(span[0]), _hhmm(span[1])) if (span := practice.office_hours.get(day)) else None
+            for day in WEEKDAYS}

@@ -20,9 +20,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot import wording
 from bot.language.safety import emergency_reason
 from bot.messaging import consent, conversations, outbox
 from bot.models import Conversation, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
+from bot.patients import language_for_phone
 from bot.practice import get_practice, practice_zone
 from bot.staff import handoff, routing
 from bot.wording import texts
@@ -215,8 +217,10 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     message.ticket_id = ticket.id
     message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
     team = routing.queue_details(practice, queue).get("team", "our staff")
+    language = language_for_phone(session, message.phone) if message.phone else None
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
-                        answer_time=handoff.answer_time_phrase(ticket.due_at, now, practice_zone(practice)))
+                        language=language,
+                        answer_time=wording.answer_time_phrase(ticket.due_at, now, practice_zone(practice), language))
     outbox.enqueue(session, message.conversation, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
     return ticket
 
@@ -335,9 +339,10 @@ def triage_inbound(
     the front desk to call, since the patient may have meant an appointment.
     """
     practice = get_practice(session)
-    fill = {"practice_name": practice.name, "practice_phone": practice.phone}
     conversation, body = message.conversation, message.body or ""
     phone = conversations.phone_of(conversation)
+    fill = {"practice_name": practice.name, "practice_phone": practice.phone,
+            "language": language_for_phone(session, phone) if phone is not None else None}
     nlu_text = text_for_nlu(body)
     result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body), phone=phone or "",
                     sender_id=conversations.conversation_sender_id(conversation),

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Iterable, Union
-from zoneinfo import ZoneInfo
+from typing import Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +43,6 @@ from bot.practice import WEEKDAYS, closed_days, get_practice, office_hours_on, p
 __all__ = [
     "PARTS_OF_DAY", "DEFAULT_WINDOW_DAYS", "SlotTaken", "Slot", "find_open_slots", "book_appointment",
     "cancel_appointment", "reschedule_appointment", "confirm_appointment", "record_outcome",
-    "describe_slot",
 ]
 
 # The three parts a patient picks a slot by, on the clock the date parser uses (defined once there).
@@ -485,15 +483,3 @@ def record_outcome(session: Session, appointment_id: int, status: AppointmentSta
         session.flush()
     return appointment
 
-
-# --- Words for texts ------------------------------------------------------------------
-
-def describe_slot(slot_or_appointment: Union[Slot, Appointment], zone: tzinfo | str) -> str:
-    """"Thu, Mar 4 at 9:30 AM with Dr. Patel": date, time and provider, never the visit type."""
-    if isinstance(zone, str):
-        zone = ZoneInfo(zone)
-    item = slot_or_appointment
-    name = item.provider_name if isinstance(item, Slot) else item.provider.display_name
-    local = item.start.astimezone(zone)
-    hour = local.hour % 12 or 12
-    return f"{local:%a}, {local:%b} {local.day} at {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'} with {name}"

@@ -51,23 +51,6 @@ def expected_answer_at(session: Session, practice: Practice, queue: str, now: da
     raise LookupError(f"no office hours in the next {SEARCH_DAYS} days to answer the {queue} queue")
 
 
-def answer_time_phrase(due_at: datetime, now: datetime, zone: ZoneInfo) -> str:
-    """'by 11:00 AM tomorrow', 'by 3:15 PM today', 'by 9:00 AM Monday', 'by 9:00 AM Mon, Jan 4'."""
-    due = due_at.astimezone(zone)
-    today = now.astimezone(zone).date()
-    clock = due.strftime("%I:%M %p").lstrip("0")
-    days = (due.date() - today).days
-    if days == 0:
-        day = "today"
-    elif days == 1:
-        day = "tomorrow"
-    elif days < 7:
-        day = due.strftime("%A")
-    else:
-        day = due.strftime("%a, %b ") + str(due.day)
-    return f"by {clock} {day}"
-
-
 def open_ticket_for(session: Session, conversation: Conversation | str) -> HandoffTicket | None:
     """The conversation's open ticket (the newest), if staff have it; None when the bot has it.
 
