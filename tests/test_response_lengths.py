@@ -25,6 +25,7 @@ REALISTIC = {
     "first_name": "Alexandria",
     "team": "our clinical team",
     "answer_time": "by 12:45 PM Wed, Sep 29",
+    "callback": "Our on-call nurse practitioner team will call you back within 120 minutes.",
 }
 UCS2_TWO_SEGMENTS = 134  # 2 x 67 characters once a text needs UCS-2
 
