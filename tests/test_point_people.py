@@ -64,6 +64,7 @@ def test_a_queue_answered_by_the_roles_its_file_lists(engine):
         assert not access.may_see_queue("admin", "urgent", practice)  # the file said clinical only
         assert access.may_see_queue("clinical", "urgent", practice)
         assert not access.may_see_queue("clinical", "nurse_line", practice)  # no such queue
+        assert access.visible_queues("front_desk", practice) == ("front_desk", "billing")  # what the inbox lists
 
 
 def test_a_new_queue_must_list_its_roles(tmp_path):
