@@ -11,7 +11,8 @@ from bot import wording
 from bot.messaging import consent
 from bot.patients import patients_for_phone
 from bot.practice import closed_days, format_phone, weekly_hours
-from bot.staff import handoff, routing
+from bot.staff import handoff, oncall, routing
+from bot.wording.on_call import render_callback
 
 REASONS = {
     "billing_question": "Billing question",
@@ -56,13 +57,23 @@ def handoff_for_intent(turn: Turn) -> None:
 
 
 def emergency(turn: Turn) -> None:
-    """Say 911/988 first, then alert the urgent queue; staff take the conversation over."""
-    turn.say("utter_emergency")
-    why = (turn.tracker.latest_message or {}).get("emergency_reason") or "emergency intent"
-    handoff.open_ticket(
+    """Say 911/988 first, then alert the urgent queue (which pages on-call); staff take the conversation over.
+
+    Outside office hours, when on-call was paged, the reply also says who calls back and within how long.
+    """
+    latest = turn.tracker.latest_message or {}
+    safety_reason = latest.get("emergency_reason")
+    confidence = None if safety_reason else float((latest.get("intent") or {}).get("confidence") or 0.0)
+    ticket = handoff.open_ticket(
         turn.session, conversation=turn.conversation, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
-        reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
+        reason=f"Possible emergency ({safety_reason or 'emergency intent'}): {turn.text[:200]}", now=turn.now,
+        intent="emergency", classifier_confidence=confidence,
     )
+    promise = oncall.after_hours_callback(turn.session, turn.practice, ticket, turn.now)
+    if promise is None:
+        turn.say("utter_emergency")
+    else:
+        turn.say("utter_emergency_on_call", callback=render_callback(promise.team, promise.minutes, turn.language))
     turn.set(awaiting=None, flow=None)
     pause(turn)
 

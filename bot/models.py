@@ -384,6 +384,24 @@ class TicketNote(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
+class OnCallPage(Base):
+    """One step of paging the on-call staff about an urgent ticket: step 0 at once, then the escalation.
+
+    The unique (ticket, step) is what makes each step go out exactly once, whatever
+    the workers or restarts: the row and its outbox text are written in one
+    transaction, and a second insert of the same step fails.
+    """
+
+    __tablename__ = "on_call_page"
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
+    step = Column(Integer, nullable=False)  # 0: the on-call number; 1, 2...: the escalation
+    phone = Column(String(20), nullable=False)  # the staff number paged
+    paged_at = Column(UTCDateTime, nullable=False)
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    __table_args__ = (UniqueConstraint("ticket_id", "step", name="uq_on_call_page_step"),)
+
+
 class CommandKind(str, enum.Enum):
     """What Rasa is told about a conversation: staff let it go (resume) or took it again (pause)."""
 

@@ -58,6 +58,9 @@ def examples(language: str) -> dict[str, str]:
         "answer_time": say.answer_by(START, date(2027, 9, 19)),
         "visit": say.visit("Comprehensive periodontal evaluation", False),
         "with_provider": say.with_provider(PROVIDER),
+        "minutes": "120",
+        "callback": wording.render("on_call_callback", language, team_capitalised="Our on-call nurse", minutes=120),
+        "link": "https://inbox.northwestfamilymedicine.example.org/inbox/tickets/123456",
     }
 
 

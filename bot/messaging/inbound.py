@@ -26,8 +26,9 @@ from bot.messaging import consent, conversations, outbox
 from bot.models import Conversation, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.patients import language_for_phone
 from bot.practice import get_practice, practice_zone
-from bot.staff import handoff, routing
+from bot.staff import handoff, oncall, routing
 from bot.wording import texts
+from bot.wording.on_call import render_callback
 
 MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
 MAX_NLU_CHARS = 500      # what the classifier gets; longer texts are cut
@@ -409,8 +410,11 @@ def triage_inbound(
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
-            row = outbox.enqueue(session, conversation, texts.render("emergency", **fill), outbox.OutboundKind.REPLY, now,
-                                      ticket_id=ticket.id)
+            body = texts.render("emergency", **fill)
+            promise = oncall.after_hours_callback(session, practice, ticket, now)
+            if promise is not None:  # the office is closed and on-call was paged: say who calls back, by when
+                body = f"{body} {render_callback(promise.team, promise.minutes, fill.get('language'))}"
+            row = outbox.enqueue(session, conversation, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id
 

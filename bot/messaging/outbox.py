@@ -48,6 +48,11 @@ class OutboundKind(str, enum.Enum):
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
     CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system")  # the opt-out's
     HELP_REPLY = ("help_reply", False, True, False, "system")
+    # A page to the practice's on-call staff number about an urgent ticket (bot.staff.oncall), not a text to
+    # a patient: it must go at 3 AM, so it is not automated (quiet hours and caps are the patient's
+    # protection), and a patient's consent records say nothing about a staff phone, so an opt-out stored
+    # for that number does not hold it back (Twilio's own STOP block, error 21610, still does).
+    ON_CALL_PAGE = ("on_call_page", False, True, False, "on call")
 
 
 def transcript_label(kind: str) -> str:

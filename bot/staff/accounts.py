@@ -137,7 +137,10 @@ def list_staff_users(session: Session) -> list[StaffUser]:
 
 def staff_for_queue(session: Session, queue: str) -> list[StaffUser]:
     """Active staff whose role answers ``queue``: who a ticket there may be assigned to."""
-    return [u for u in list_staff_users(session) if u.active and may_see_queue(role_of(u), queue)]
+    from bot.practice import get_practice
+
+    practice = get_practice(session)
+    return [u for u in list_staff_users(session) if u.active and may_see_queue(role_of(u), queue, practice)]
 
 
 # --- Logins ----------------------------------------------------------------------

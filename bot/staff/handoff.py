@@ -27,16 +27,24 @@ from bot.models import (
     TicketStatus,
 )
 from bot.practice import get_practice, iter_open_days, practice_zone
-from bot.staff import access
+from bot.staff import access, oncall, pointpeople
 from bot.staff.routing import queue_details
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 SEARCH_DAYS = 60  # how far ahead we look for office hours (covers long closures)
+WALL_CLOCK = "wall_clock"  # a queue's goal_counts: minutes round the clock, not office minutes
 
 
 def expected_answer_at(session: Session, practice: Practice, queue: str, now: datetime) -> datetime:
-    """When the queue will have answered: its goal in minutes of office hours from ``now``."""
-    remaining = timedelta(minutes=int(queue_details(practice, queue)["goal_minutes"]))
+    """When the queue will have answered: its goal in minutes of office hours from ``now``.
+
+    A queue with ``goal_counts: wall_clock`` (the urgent queue: its on-call
+    staff answer at night too) counts plain minutes instead.
+    """
+    details = queue_details(practice, queue)
+    remaining = timedelta(minutes=int(details["goal_minutes"]))
+    if counts_wall_clock(details):
+        return (now.astimezone(ZoneInfo("UTC")) + remaining).astimezone(practice_zone(practice))
     zone = practice_zone(practice)
     local_now = now.astimezone(zone)
     for hours in iter_open_days(session, practice, local_now.date(), SEARCH_DAYS):
@@ -49,6 +57,11 @@ def expected_answer_at(session: Session, practice: Practice, queue: str, now: da
             return (start.astimezone(ZoneInfo("UTC")) + remaining).astimezone(zone)
         remaining -= available
     raise LookupError(f"no office hours in the next {SEARCH_DAYS} days to answer the {queue} queue")
+
+
+def counts_wall_clock(queue_details: dict) -> bool:
+    """Does the queue's goal count wall-clock minutes (``goal_counts: wall_clock``) rather than office hours?"""
+    return queue_details.get("goal_counts") == WALL_CLOCK
 
 
 def open_ticket_for(session: Session, conversation: Conversation | str) -> HandoffTicket | None:
@@ -76,12 +89,16 @@ def open_ticket(
     phone: str | None = None,
     intent: str | None = None,
     patient_id: int | None = None,
+    classifier_confidence: float | None = None,
 ) -> HandoffTicket:
     """Open a ticket in ``queue`` for the conversation, or return its open one in that queue.
 
     Give the ``conversation``, or a ``phone`` for its SMS conversation. The
     messages the patient sent since the last ticket are attached to it, so
-    staff see what led here.
+    staff see what led here. A new ticket goes to the queue's owner when on
+    shift (:mod:`bot.staff.pointpeople`), and one in the on-call queue pages
+    the on-call phone at once (:mod:`bot.staff.oncall`; ``classifier_confidence``:
+    only the NLU classifier called it an emergency, at that confidence).
     """
     practice = get_practice(session)
     queue_details(practice, queue)  # unknown queue -> KeyError, before anything is written
@@ -118,6 +135,8 @@ def open_ticket(
                                      InboundMessage.ticket_id.is_(None))
     ).scalars():
         message.ticket_id = ticket.id
+    pointpeople.assign_to_owner(session, practice, ticket, now)
+    oncall.page_for_new_ticket(session, practice, ticket, now, classifier_confidence=classifier_confidence)
     return ticket
 
 
@@ -263,7 +282,9 @@ def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int
     spans = conversation_spans(session, ticket.conversation_id)
     own = next(s for s in spans if s.ticket_id == ticket.id)
     relevant = [s for s in spans if own.ends is None or s.begins <= own.ends]
-    visible = {s.ticket_id for s in relevant if s.ticket_id == ticket.id or access.may_see_queue(role, s.queue)}
+    practice = get_practice(session)
+    visible = {s.ticket_id for s in relevant
+               if s.ticket_id == ticket.id or access.may_see_queue(role, s.queue, practice)}
     since = relevant[0].begins
 
     def shown(at: datetime, owner: int | None) -> bool:
