@@ -61,6 +61,11 @@ class StaffContext:
     def queues(self) -> tuple[str, ...]:
         return access.visible_queues(self.role)
 
+    @property
+    def sees_urgent(self) -> bool:
+        """Whose pages raise a browser notification for a new urgent ticket."""
+        return access.may_see_queue(self.role, "urgent")
+
 
 def db() -> sessionmaker[Session]:
     """``with db().begin() as session:`` around one use case."""
