@@ -147,14 +147,15 @@ def test_staff_cannot_start_a_conversation_with_an_opted_out_phone_and_the_refus
         user = accounts.create_staff_user(session, "dana", "long enough", "front_desk", "Dana", now)
         patient = _patient(session)
         consent.record_opt_out(session, PHONE, "keyword", now)
-        with pytest.raises(replies.ReplyRefused) as refused:
-            replies.start_conversation(session, patient.id, queue="front_desk", staff_user_id=user.id,
-                                       role="front_desk", body="Hi", now=now)
-        assert refused.value.reason == replies.OPTED_OUT
+        started = replies.start_conversation(session, patient.id, queue="front_desk", staff_user_id=user.id,
+                                             role="front_desk", body="Hi", now=now)
+        assert started.opted_out and started.ticket_id is None
+        patient_id = patient.id
+    with Session(engine) as session:
         assert session.execute(select(OutboundMessage)).first() is None
         assert session.execute(select(HandoffTicket)).first() is None
         assert [(e.action, e.detail) for e in session.execute(select(AuditEntry)).scalars()] == [
-            ("start_refused", f"patient {patient.id}: opted out of texts")]
+            ("start_refused", f"patient {patient_id}: opted out of texts")]
 
 
 def test_staff_start_a_conversation_only_from_a_queue_their_role_answers(engine, now):

@@ -530,12 +530,15 @@ def start_post():
             started = replies.start_conversation(session, patient_id, queue=queue, staff_user_id=g.staff.user_id,
                                                  role=g.staff.role, body=body, now=now(),
                                                  confirmed=request.form.get("confirmed") == "1")
-            pause_id = started.pause.id
+            pause_id = started.pause.id if started.pause else None
     except LookupError:
         abort(404)
     except replies.ReplyRefused as refused:
         flash(refusal_words(refused), "warning")
         return _render_start(patient_id=patient_id, draft=body, queue=queue, findings=refused.findings, status=422)
+    if started.opted_out:
+        flash(REPLY_REFUSALS[replies.OPTED_OUT], "warning")
+        return _render_start(patient_id=patient_id, draft=body, queue=queue, status=422)
     if not _hand_over_now(pause_id):
         flash("Sent. The assistant could not be reached yet to pause it: it is tried again in the background.",
               "warning")

@@ -156,18 +156,25 @@ OPTED_OUT = "opted out"
 
 @dataclass(frozen=True)
 class StartedConversation:
-    ticket_id: int
-    outbound_id: int
-    pause: ConversationCommand  # deliver it to Rasa (the bot stays quiet while staff have the chat)
+    """The conversation staff started; all None when the phone opted out (nothing sent, the refusal audited)."""
+
+    ticket_id: int | None
+    outbound_id: int | None
+    pause: ConversationCommand | None  # deliver it to Rasa (the bot stays quiet while staff have the chat)
+
+    @property
+    def opted_out(self) -> bool:
+        return self.ticket_id is None
 
 
 def start_conversation(session: Session, patient_id: int, *, queue: str, staff_user_id: int, role: str,
                        body: str, now: datetime, confirmed: bool = False) -> StartedConversation:
     """Text a patient first: a ticket in ``queue`` claimed by the sender, the text, the bot paused, audited.
 
-    Refused (:class:`ReplyRefused`, nothing written but the audit of an opt-out) for an opted-out phone
-    (OPTED_OUT), and like any staff text (empty, too long, unfilled, the send guard). A queue the
-    role does not answer raises PermissionError. An open ticket of that queue on the phone is reused.
+    An opted-out phone gets nothing: the refusal is audited and ``opted_out`` is True (returned, not
+    raised, so the audit entry commits with the caller's transaction). The text is checked like any
+    staff text (:class:`ReplyRefused`: empty, too long, unfilled, the send guard). A queue the role
+    does not answer raises PermissionError. An open ticket of that queue on the phone is reused.
     """
     if not access.may_see_queue(role, queue):
         raise PermissionError(f"{role} may not write from the {queue} queue")
@@ -178,7 +185,7 @@ def start_conversation(session: Session, patient_id: int, *, queue: str, staff_u
     if consent.is_opted_out(session, patient.phone):
         accounts.audit(session, "start_refused", now, staff_user_id=staff_user_id,
                        detail=f"patient {patient.id}: opted out of texts")
-        raise ReplyRefused(OPTED_OUT)
+        return StartedConversation(None, None, None)
     ticket = handoff.open_ticket(session, phone=patient.phone, queue=queue, reason=STARTED_BY_STAFF, now=now,
                                  patient_id=patient.id)
     handoff.claim_ticket(session, ticket.id, staff_user_id, now)
