@@ -5,27 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messaging import consent
 from bot.messaging.inbound import store_inbound
-from bot.models import AuditEntry, CannedResponse, HandoffTicket, OutboundMessage, Patient
+from bot.models import AuditEntry, CannedResponse, HandoffTicket, OutboundMessage
 from bot.staff import handoff
-from tests.web_helpers import add_appointment, add_user, audit_actions, login, make_app, open_ticket
+from tests.web_helpers import add_appointment, add_patient, add_user, audit_actions, login, make_app, open_ticket
 
 PHONE = "+15035550123"
 MEDIA_URL = "https://api.twilio.com/2010-04-01/Accounts/ACtest0000000000000000000000000000/Messages/MM1/Media/ME1"
 
 
 def _patient(engine, first="Dana", last="Reyes", phone=PHONE) -> int:
-    with Session(engine) as session, session.begin():
-        patient = Patient(phone=phone, first_name=first, last_name=last, date_of_birth=date(1980, 5, 4))
-        session.add(patient)
-        session.flush()
-        return patient.id
+    return add_patient(engine, first, last, phone)
 
 
 def _outbound(engine) -> list[OutboundMessage]:
@@ -204,12 +200,13 @@ def test_the_urgent_feed_gives_ids_and_links_only_to_roles_that_see_urgent(app, 
 
 
 def test_reports_csv_has_the_weekly_figures(app, engine, now, clock):
-    ticket_id = open_ticket(engine, PHONE, "billing", now)
-    add_user(engine, "bea", "billing", now)
+    from bot.staff import replies
+    bea = add_user(engine, "bea", "billing", now)
+    with Session(engine) as session, session.begin():
+        ticket = handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+        replies.send_staff_reply(session, ticket.id, staff_user_id=bea, body="Done.", now=now + timedelta(minutes=30))
     client = app.test_client()
-    csrf = login(client, "bea")
-    clock.at = now + timedelta(minutes=30)
-    client.post(f"/tickets/{ticket_id}/reply", data={"body": "Done.", "csrf_token": csrf})
+    login(client, "bea")
     response = client.get("/reports/weekly.csv?weeks=4")
     assert response.mimetype == "text/csv"
     assert 'filename="response-times-4-weeks.csv"' in response.headers["Content-Disposition"]
