@@ -59,6 +59,11 @@ class StaffContext:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def sees_urgent(self) -> bool:
+        """Whose pages raise a browser notification for a new urgent ticket: who answers the urgent queue."""
+        return "urgent" in self.queues
+
 
 def db() -> sessionmaker[Session]:
     """``with db().begin() as session:`` around one use case."""

@@ -287,6 +287,7 @@ def end_session(session: Session, staff_session: StaffSession, now: datetime) ->
 AUDIT_ACTIONS = frozenset({
     "login", "logout", "view", "reply", "note", "claim", "assign", "resolve", "reopen", "denied",
     "user_add", "user_change", "canned_change",
+    "start", "start_refused", "media",  # staff texted a patient first (or were refused: opted out); a picture shown
 })
 
 
