@@ -222,3 +222,10 @@ def test_a_clock_time_before_one_or_slot_is_still_a_time():
         when = parse_when(text, now)
         assert when is not None and (when.start.hour, when.start.minute) == (hour, minute), text
     assert parse_when("the 2 one", now) is None
+
+
+def test_lunch_after_a_lead_word_is_the_lunch_hour():
+    """ "at lunch" used to raise KeyError: the part's lead hid that the words were "lunch"."""
+    wednesday = _at(2026, 11, 18, 10, 0)
+    assert parse_when("tuesday at lunch", wednesday) == When(_at(2026, 11, 24, 11, 30), _at(2026, 11, 24, 13, 30))
+    assert parse_when("around lunchtime", wednesday) == When(_at(2026, 11, 18, 11, 30), _at(2026, 11, 18, 13, 30))
