@@ -2,7 +2,7 @@
 
 A vocabulary is a module with the names of vocabulary/en.py (word tables and regex fragments, with the
 same groups); claims.py, atoms.py and resolution.py spell no words of their own. A new language is a
-sibling module and one entry in VOCABULARIES (tests/test_dates_es.py checks it has every name).
+sibling module and one entry in VOCABULARIES (tests/test_dates.py checks it has every name).
 """
 from __future__ import annotations
 
