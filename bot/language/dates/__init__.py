@@ -56,7 +56,10 @@ changes; a wall time that does not exist (02:30 on spring-forward day) comes
 out as the same instant expressed correctly (03:30 daylight time).
 A wall time that happens twice (01:30 on fall-back day) is the first, daylight one.
 
-The package: ``vocabulary/`` (the words, one module per language: English now), ``parts`` (the parts
+Spanish (``language="es"``) follows the same conventions in its own words; what is particular to it
+("mañana" alone is tomorrow, "3 y media", "el lunes 14", greetings, "mar") is in vocabulary/es.py.
+
+The package: ``vocabulary/`` (the words, one module per language: English and Spanish), ``parts`` (the parts
 of the day on the clock, defined once), ``atoms`` (one clock time as written), ``claims`` (which
 spans of the text name a day, a part of the day or a time) and ``resolution`` (claims grouped into
 expressions and turned into intervals).
