@@ -216,3 +216,28 @@ def test_reports_csv_has_the_weekly_figures(app, engine, now, clock):
     assert 'href="/reports/weekly.csv?weeks=8"' in client.get("/reports/").get_data(as_text=True)
     with Session(engine) as session:
         assert session.execute(select(AuditEntry)).first() is not None
+
+
+
+def test_reports_show_the_goal_figures_and_download_them_as_csv(app, engine, now, clock):
+    """First response 90 business minutes: over 1 business hour (goal missed), not over 1 business day."""
+    bea = add_user(engine, "bea", "billing", now)
+    add_user(engine, "fran", "front_desk", now)
+    from bot.staff import replies
+    with Session(engine) as session, session.begin():
+        ticket = handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+        replies.send_staff_reply(session, ticket.id, staff_user_id=bea, body="Done.", now=now + timedelta(minutes=90))
+    client = app.test_client()
+    login(client, "bea")
+    response = client.get("/reports/figures.csv?weeks=4")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["queue"], r["tickets"], r["p50_first_response_min"], r["over_1_hour_pct"], r["over_1_hour_goal"],
+             r["over_1_day_pct"], r["over_1_day_goal"]) for r in rows] == [
+        ("Billing", "1", "90", "100.0", "missed (<= 5%)", "0.0", "met (none)")]
+    page = client.get("/reports/").get_data(as_text=True)
+    assert 'id="goal-figures"' in page and "missed (&lt;= 5%)" in page
+    front_desk = app.test_client()
+    login(front_desk, "fran")
+    assert "Billing" not in front_desk.get("/reports/figures.csv?weeks=4").get_data(as_text=True)
+

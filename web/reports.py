@@ -1,9 +1,10 @@
 """Response times per queue and ISO week, with a server-drawn SVG chart of the share answered within goal,
 and the same figures as a CSV download (``/reports/weekly.csv``).
 
-One list, :data:`CSV_COLUMNS`, names every figure of a row: the figures per business hour and
-day (p50/p90 in business minutes, % waiting over 1 business hour / day, tickets per owner) join
-it, and the page's table, when :mod:`bot.staff.responsetimes` gives them.
+One list, :data:`CSV_COLUMNS`, names every figure of a row. The figures practices compare (first
+response p50/p90 in business minutes — urgent: wall-clock —, the share waiting over 1 business hour and
+over 1 business day beside the goals, tickets per owner) are a second table and ``/reports/figures.csv``,
+cell for cell what ``python -m bot report --csv`` prints (:func:`bot.staff.responsetimes.figures_table`).
 """
 from __future__ import annotations
 
@@ -80,7 +81,6 @@ CSV_COLUMNS: list[tuple[str, Callable[[responsetimes.QueueWeek], Any]]] = [
     ("within_goal", lambda r: r.within_goal),
     ("decided", lambda r: r.decided),
     ("within_goal_share", lambda r: "" if r.within_goal_share is None else f"{r.within_goal_share:.3f}"),
-    # Slot: business-minute p50/p90, % over 1 business hour / day, tickets per owner (branch oncall).
 ]
 
 
@@ -113,6 +113,28 @@ def weekly_csv():
         "Content-Disposition": f'attachment; filename="response-times-{weeks_back}-weeks.csv"'})
 
 
+def _figures(weeks_back: int) -> list[tuple[str, ...]]:
+    """The goal figures of the viewer's queues (queue names as the practice file gives them)."""
+    with db().begin() as session:
+        practice = get_practice(session)
+        names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+        rows = responsetimes.queue_figures(session, now(), weeks_back, tuple(g.staff.queues))
+        return [(cells[0], names.get(cells[1], cells[1]), *cells[2:]) for cells in responsetimes.figures_table(rows)]
+
+
+@bp.get("/figures.csv")
+def figures_csv():
+    """The goal figures per queue and week, as `python -m bot report --csv` prints them."""
+    weeks_back = _weeks_back()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(responsetimes.FIGURE_COLUMNS)
+    for cells in _figures(weeks_back):
+        writer.writerow([_cell(cell) for cell in cells])
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="queue-goals-{weeks_back}-weeks.csv"'})
+
+
 def _cell(text: str) -> str:
     """A spreadsheet never runs a cell as a formula (a queue's name comes from the practice file)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
@@ -133,4 +155,9 @@ def index():
     } for r in rows]
     chart = share_chart_svg(rows, weeks, [q for q in queues if any(r.queue == q for r in rows)], names)
     return render_template("reports/index.html", table=table, chart=chart, weeks_back=weeks_back,
-                           has_data=bool(rows))
+                           has_data=bool(rows), figures=_figures(weeks_back), figure_columns=FIGURE_HEADINGS)
+
+
+# The goal table's headings, one per responsetimes.FIGURE_COLUMNS entry.
+FIGURE_HEADINGS = ("Week", "Queue", "Counted in", "Tickets", "Answered", "First response p50 (min)", "p90 (min)",
+                   "Over 1 business hour", "Goal", "Over 1 business day", "Goal", "Tickets per owner")
