@@ -241,3 +241,25 @@ def test_reports_show_the_goal_figures_and_download_them_as_csv(app, engine, now
     login(front_desk, "fran")
     assert "Billing" not in front_desk.get("/reports/figures.csv?weeks=4").get_data(as_text=True)
 
+
+
+def test_a_queue_owner_sees_the_tickets_assigned_to_them_and_how_many_are_unanswered(app, engine, now, clock):
+    from bot.practice import get_practice
+    from bot.staff import replies
+    bea = add_user(engine, "bea", "billing", now, display_name="Bea")
+    with Session(engine) as session, session.begin():
+        practice = get_practice(session)
+        queues = {**practice.config["queues"]}
+        queues["billing"] = {**queues["billing"], "owner": "bea"}
+        practice.config = {**practice.config, "queues": queues}
+    with Session(engine) as session, session.begin():
+        ticket = handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+        ticket_id = ticket.id
+        assert ticket.claimed_by == bea  # assigned to the owner on shift (office hours)
+    client = app.test_client()
+    login(client, "bea")
+    page = client.get("/").get_data(as_text=True)
+    assert "1 unanswered assigned to you" in page
+    with Session(engine) as session, session.begin():
+        replies.send_staff_reply(session, ticket_id, staff_user_id=bea, body="On it.", now=now + timedelta(minutes=5))
+    assert "unanswered assigned to you" not in client.get("/").get_data(as_text=True)

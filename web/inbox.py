@@ -29,7 +29,7 @@ from bot.models import (
     TicketStatus,
 )
 from bot.practice import format_phone, get_practice, practice_zone
-from bot.staff import access, handback, handoff, queue_view, replies
+from bot.staff import access, handback, handoff, pointpeople, queue_view, replies
 from bot.staff import accounts as staff
 from bot.staff.responsetimes import format_duration
 from channels import rasa_commands
@@ -247,9 +247,10 @@ def queue():
     with db().begin() as session:
         rows = _queue_rows(session, request.args)
         queue_names = g.queue_names
+        my_unanswered = pointpeople.unanswered_assigned_count(session, g.staff.user_id)
     wanted, _ = queue_filter(request.args)
     return render_template("inbox/queue.html", rows=rows, show=show, wanted=wanted, args=request.args.to_dict(),
-                           queues=[(q, queue_names.get(q, q)) for q in g.staff.queues])
+                           queues=[(q, queue_names.get(q, q)) for q in g.staff.queues], my_unanswered=my_unanswered)
 
 
 @bp.get("/api/queue")
