@@ -14,6 +14,7 @@ from tools import evaluate
 from tools.evaluate import (
     SystemResult,
     comparison_table,
+    confusions,
     out_of_domain_table,
     score,
     score_heldout,
@@ -125,6 +126,15 @@ def test_heldout_accuracy_is_also_given_on_the_intents_the_training_data_knows(t
     assert figures["accuracy"] == pytest.approx(2 / 3)
     assert figures["known_accuracy"] == 1.0 and figures["known_n"] == 2
     assert figures["unknown_intents"] == ["running_late"]
+
+
+def test_confusions_of_a_graded_set_are_counted_without_its_texts():
+    figures = {"errors": [{"text": "secret text one", "intent": "greet", "intent_prediction": {"name": "affirm"}},
+                          {"text": "secret text two", "intent": "greet", "intent_prediction": {"name": "affirm"}},
+                          {"text": "secret three", "intent": "deny", "intent_prediction": {"name": "nlu_fallback"}}]}
+    said = confusions(figures)
+    assert said == "greet -> affirm x2, deny -> nlu_fallback x1"
+    assert "secret" not in said
 
 
 def test_tfidf_baseline_learns_its_training_data():
