@@ -113,9 +113,12 @@ def test_out_of_domain_rates_count_what_would_act_and_the_net_apart_from_the_cla
     assert figures["by_category"]["restaurant"]["booking_changing"] == 1.0
     assert figures["by_category"]["maths"]["booking_changing"] == 0.0
     table = out_of_domain_table([SystemResult("project", out_of_domain=figures)])
-    assert "| project | 20.0 (goal <= 3: short by 17.0) | 20.0 (goal <= 0.5: short by 19.5) |" in table
+    assert "| project | 20.0 (goal <= 3: short by 17.0) | 20.00 (goal <= 0.5: short by 19.50) |" in table
+    near = score_out_of_domain(texts[:1] + [("what's 1+1", "maths")] * 199, predictions[3:4] * 199 + predictions[2:3],
+                               ["nlu_fallback"] * 199 + ["emergency"])
+    assert "0.50 (goal <= 0.5: met)" in out_of_domain_table([SystemResult("project", out_of_domain=near)])
     met = score_out_of_domain(texts[3:4], predictions[3:4], before_net[3:4])
-    assert "| project | 0.0 (goal <= 3: met) | 0.0 (goal <= 0.5: met) |" in out_of_domain_table(
+    assert "| project | 0.0 (goal <= 3: met) | 0.00 (goal <= 0.5: met) |" in out_of_domain_table(
         [SystemResult("project", out_of_domain=met)])
 
 

@@ -507,10 +507,12 @@ OOD_COLUMNS = (("booking_changing", "booking-changing (confirm/cancel/reschedule
 
 
 def _goal_cell(value: float, goal: float | None) -> str:
+    """A rate beside its goal, in percent; two decimals where the goal is under 1 % (0.52 is not 0.5)."""
     if goal is None:
         return _pct(value).strip()
-    verdict = "met" if value <= goal else f"short by {(value - goal) * 100:.1f}"
-    return f"{value * 100:.1f} (goal <= {goal * 100:g}: {verdict})"
+    places = 2 if goal < 0.01 else 1
+    verdict = "met" if value <= goal else f"short by {(value - goal) * 100:.{places}f}"
+    return f"{value * 100:.{places}f} (goal <= {goal * 100:g}: {verdict})"
 
 
 def confusions(figures: dict, limit: int = 25) -> str:
