@@ -69,7 +69,7 @@ def main() -> int:
         else:
             model, seconds = train_once(Path(args.config), Path(tmp))
             print(f"rasa train nlu ({Path(args.config).name}, data/nlu): {seconds:.1f} s wall clock")
-        _, timings = parse_with_model(model, texts, warmup=5)
+        _, timings, _ = parse_with_model(model, texts, warmup=5)
     print(f"parse latency over {len(timings)} held-out texts: median {statistics.median(timings):.1f} ms, "
           f"p95 {percentile(timings, 95):.1f} ms, max {max(timings):.1f} ms")
     print(machine())

@@ -11,6 +11,7 @@ judges the blended confidence:
     - name: DIETClassifier
     - name: nlu.blended_intent.BlendedIntentClassifier
       lr_weight: 0.8
+      class_weight: balanced
     - name: FallbackClassifier
 """
 from __future__ import annotations
@@ -36,14 +37,18 @@ MODEL_FILE = "tfidf_lr.joblib"
 RANKING_LENGTH = 10
 
 
-def tfidf_lr(c: float, seed: int) -> Pipeline:
-    """Word uni- and bigrams plus character 1-5-grams (typos, emoji), into a logistic regression."""
+def tfidf_lr(c: float, seed: int, class_weight: Optional[str] = None) -> Pipeline:
+    """Word uni- and bigrams plus character 1-5-grams (typos, emoji), into a logistic regression.
+
+    ``class_weight="balanced"`` weighs each intent by the inverse of its share of the examples, so an
+    intent with many examples (out_of_scope) does not win near-ties by sheer number.
+    """
     return Pipeline([
         ("features", FeatureUnion([
             ("words", TfidfVectorizer(lowercase=True, ngram_range=(1, 2), sublinear_tf=True)),
             ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True)),
         ])),
-        ("classifier", LogisticRegression(C=c, max_iter=3000, random_state=seed)),
+        ("classifier", LogisticRegression(C=c, max_iter=3000, random_state=seed, class_weight=class_weight)),
     ])
 
 
@@ -60,7 +65,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # C=100 (little regularisation) beat C=10 on cross-validation and held-out (docs/pipeline.md).
-        return {"lr_weight": 0.8, "C": 100.0, "random_seed": 42}
+        return {"lr_weight": 0.8, "C": 100.0, "random_seed": 42, "class_weight": None}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[Pipeline] = None) -> None:
@@ -79,7 +84,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         if len({e.get(INTENT) for e in examples}) < 2:
             logger.debug("fewer than two intents: nothing to train")
             return self._resource
-        self.model = tfidf_lr(float(self.config["C"]), int(self.config["random_seed"]))
+        self.model = tfidf_lr(float(self.config["C"]), int(self.config["random_seed"]), self.config["class_weight"])
         self.model.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
         with self._model_storage.write_to(self._resource) as directory:
             joblib.dump(self.model, directory / MODEL_FILE)

@@ -14,8 +14,10 @@ so that a low-confidence `nlu_fallback` for "cant breath" still becomes
 When `bot.language.safety.emergency_reason(text)` finds something, the message's intent
 becomes `{"name": "emergency", "confidence": 1.0}`, `emergency` moves to the top
 of `intent_ranking`, and the category is put in the parse result as
-`emergency_reason` (actions read it from `tracker.latest_message`). Messages the
-safety net does not match are left exactly as the classifier produced them.
+`emergency_reason` (actions read it from `tracker.latest_message`), and what the
+classifier had said as `classifier_intent` (so `make evaluate` can count the
+classifier's own emergencies apart from the net's). Messages the safety net does
+not match are left exactly as the classifier produced them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from bot.messaging.inbound import WHOLE_TEXT_KEY
 
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_REASON_KEY = "emergency_reason"
+CLASSIFIER_INTENT_KEY = "classifier_intent"
 PARSED_INTENT_KEY = "parsed_intent"  # channels.sms_twilio.rasa_channel reads it
 
 
@@ -89,6 +92,7 @@ class EmergencyOverride(GraphComponent, IntentClassifier):
                 self._leave_for_channel(message)
                 continue
             emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.set(CLASSIFIER_INTENT_KEY, dict(message.get(INTENT) or {}), add_to_output=True)
             ranking = [
                 ranked
                 for ranked in message.get(INTENT_RANKING_KEY) or []

@@ -54,3 +54,21 @@ def test_weight_zero_keeps_the_previous_classifier(tmp_path):
     message.set("intent_ranking", [{"name": "billing_question", "confidence": 0.9}])
     [result] = component.process([message])
     assert result.get("intent") == {"name": "billing_question", "confidence": 0.9}
+
+
+def test_balanced_class_weight_keeps_a_crowded_intent_from_winning_by_numbers(tmp_path):
+    """One intent with many examples pulls an unseen text its way; balanced weights undo the pull."""
+    crowded = {**EXAMPLES, "out_of_scope": [f"play song number {n} on the speaker" for n in range(40)]}
+    data = TrainingData([Message(data={"text": text, "intent": intent})
+                         for intent, texts in crowded.items() for text in texts])
+    context = ExecutionContext(GraphSchema({}), "test")
+    shares = {}
+    for weight in (None, "balanced"):
+        (tmp_path / str(weight)).mkdir()
+        component = BlendedIntentClassifier.create({"class_weight": weight}, LocalModelStorage(tmp_path / str(weight)),
+                                                   Resource("blended"), context)
+        component.train(data)
+        assert component.model.named_steps["classifier"].class_weight == weight
+        own = dict(zip(component.model.classes_, component.model.predict_proba(["ok"])[0]))
+        shares[weight] = own["out_of_scope"]
+    assert shares["balanced"] < shares[None]

@@ -199,9 +199,22 @@ def test_emergency_says_911_first_and_opens_an_urgent_ticket(demo, now, converse
     assert ticket.queue == "urgent" and "chest pain" in ticket.reason
 
 
+def test_a_request_not_for_the_practice_is_declined_politely_and_acts_on_nothing(demo, now, converse):
+    chat = converse(MARIA, demo, now)
+    with Session(demo) as session:
+        booked_before = session.execute(select(Appointment.id, Appointment.start)).all()
+    reply = chat.say("can you move my 3pm meeting with sarah to thursday", "out_of_scope")
+    assert reply.startswith("Sorry, that's not something I can help with here.")
+    assert "appointments" in reply and "talk to a person" in reply
+    assert tickets(demo, MARIA) == []
+    with Session(demo) as session:
+        assert session.execute(select(Appointment.id, Appointment.start)).all() == booked_before
+        assert session.execute(select(ConsentRecord).where(ConsentRecord.phone == MARIA)).all() == []
+
+
 def test_a_second_miss_in_a_row_goes_to_the_front_desk(demo, now, converse):
     chat = converse(MARIA, demo, now)
-    assert "didn't understand" in chat.say("asdf qwerty", "out_of_scope")
+    assert "not something I can help with" in chat.say("asdf qwerty", "out_of_scope")
     assert tickets(demo, MARIA) == []
     reply = chat.say("blorp", "nlu_fallback")
     assert "front desk" in reply

@@ -11,7 +11,18 @@ import json
 import pytest
 
 from tools import evaluate
-from tools.evaluate import SystemResult, comparison_table, score, standings, stratified_folds, tfidf_lr_runner
+from tools.evaluate import (
+    SystemResult,
+    comparison_table,
+    confusions,
+    out_of_domain_table,
+    score,
+    score_heldout,
+    score_out_of_domain,
+    standings,
+    stratified_folds,
+    tfidf_lr_runner,
+)
 
 EXAMPLES = {
     "billing_question": ["question about my bill", "why was i charged twice", "do you take my insurance",
@@ -29,6 +40,20 @@ HELDOUT = {
     "office_info": ["what time do you open tomorrow", "where do i park"],
     "emergency": ["crushing chest pain", "cant breath at all"],
 }
+
+
+INDEPENDENT = {
+    "billing_question": ["is a payment plan possible", "what is this charge"],
+    "emergency": ["crushing chest pain", "cant breath at all"],
+    "running_late": ["stuck in traffic, 10 min late"],  # an intent the training data does not have
+}
+OUT_OF_DOMAIN = {"bank": ["move 200 dollars to savings", "what is my balance"],
+                 "speaker": ["turn the volume down", "play some jazz"]}
+
+
+def _ood_yaml(categories: dict[str, list[str]]) -> str:
+    return 'version: "3.1"\ncategories:\n' + "".join(
+        f"  {name}:\n" + "".join(f"    - {text}\n" for text in texts) for name, texts in categories.items())
 
 
 def _nlu_yaml(examples: dict[str, list[str]]) -> str:
@@ -69,6 +94,52 @@ def test_score_counts_a_fallback_as_wrong_and_reports_emergency_recall(tmp_path)
     assert {e["text"] for e in errors} == {"hours?", "cant breathe"}
 
 
+def test_out_of_domain_rates_count_what_would_act_and_the_net_apart_from_the_classifier():
+    texts = [("move my dinner to 8", "restaurant"), ("stop the music", "speaker"),
+             ("my phone is dying", "phone"), ("what's 2+2", "maths"),
+             ("my chest hurts, says the movie", "trivia")]
+    predictions = [("reschedule_appointment", 0.6), ("opt_out", 0.7), ("emergency", 0.4),
+                   ("nlu_fallback", 0.1), ("emergency", 1.0)]
+    before_net = ["reschedule_appointment", "opt_out", "emergency", "nlu_fallback", "out_of_scope"]
+    figures = score_out_of_domain(texts, predictions, before_net)
+
+    assert figures["n"] == 5
+    assert figures["booking_changing"] == pytest.approx(0.2)
+    assert figures["opt_out"] == pytest.approx(0.2)
+    assert figures["classifier_emergency"] == pytest.approx(0.2)  # the net's "chest hurts" is not the classifier's
+    assert figures["net_emergency"] == pytest.approx(0.2)
+    assert figures["emergency_with_net"] == pytest.approx(0.4)
+    assert figures["out_of_scope_or_fallback"] == pytest.approx(0.2)
+    assert figures["by_category"]["restaurant"]["booking_changing"] == 1.0
+    assert figures["by_category"]["maths"]["booking_changing"] == 0.0
+    table = out_of_domain_table([SystemResult("project", out_of_domain=figures)])
+    assert "| project | 20.0 (goal <= 3: short by 17.0) | 20.00 (goal <= 0.5: short by 19.50) |" in table
+    near = score_out_of_domain(texts[:1] + [("what's 1+1", "maths")] * 199, predictions[3:4] * 199 + predictions[2:3],
+                               ["nlu_fallback"] * 199 + ["emergency"])
+    assert "0.50 (goal <= 0.5: met)" in out_of_domain_table([SystemResult("project", out_of_domain=near)])
+    met = score_out_of_domain(texts[3:4], predictions[3:4], before_net[3:4])
+    assert "| project | 0.0 (goal <= 3: met) | 0.00 (goal <= 0.5: met) |" in out_of_domain_table(
+        [SystemResult("project", out_of_domain=met)])
+
+
+def test_heldout_accuracy_is_also_given_on_the_intents_the_training_data_knows(tmp_path):
+    heldout = [("my bill", "billing_question"), ("late, sorry", "running_late"), ("hours?", "office_info")]
+    predictions = [("billing_question", 0.9), ("greet", 0.3), ("office_info", 0.8)]
+    figures = score_heldout(_examples(), heldout, predictions, tmp_path)
+    assert figures["accuracy"] == pytest.approx(2 / 3)
+    assert figures["known_accuracy"] == 1.0 and figures["known_n"] == 2
+    assert figures["unknown_intents"] == ["running_late"]
+
+
+def test_confusions_of_a_graded_set_are_counted_without_its_texts():
+    figures = {"errors": [{"text": "secret text one", "intent": "greet", "intent_prediction": {"name": "affirm"}},
+                          {"text": "secret text two", "intent": "greet", "intent_prediction": {"name": "affirm"}},
+                          {"text": "secret three", "intent": "deny", "intent_prediction": {"name": "nlu_fallback"}}]}
+    said = confusions(figures)
+    assert said == "greet -> affirm x2, deny -> nlu_fallback x1"
+    assert "secret" not in said
+
+
 def test_tfidf_baseline_learns_its_training_data():
     run = tfidf_lr_runner()(_examples(), ["why was i charged twice", "what are your hours"])
     assert [intent for intent, _ in run.predictions] == ["billing_question", "office_info"]
@@ -99,8 +170,11 @@ def test_standings_say_where_the_project_leads_is_level_and_trails():
 def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_path, capsys):
     """Trains a tiny real Rasa pipeline per fold and on all data, and the TF-IDF baseline, then compares."""
     nlu, heldout = tmp_path / "nlu.yml", tmp_path / "heldout.yml"
+    independent, ood = tmp_path / "independent.yml", tmp_path / "ood.yml"
     nlu.write_text(_nlu_yaml(EXAMPLES))
     heldout.write_text(_nlu_yaml(HELDOUT))
+    independent.write_text(_nlu_yaml(INDEPENDENT))
+    ood.write_text(_ood_yaml(OUT_OF_DOMAIN))
     config = tmp_path / "config.yml"
     config.write_text("recipe: default.v1\nlanguage: en\nassistant_id: tiny\npipeline:\n"
                       "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
@@ -111,19 +185,26 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     reports = tmp_path / "reports"
 
     assert evaluate.main(["--folds", "2", "--no-default", "--config", str(config), "--nlu", str(nlu),
-                          "--heldout", str(heldout), "--reports", str(reports)]) == 0
+                          "--heldout", str(heldout), "--independent", str(independent),
+                          "--out-of-domain", str(ood), "--reports", str(reports)]) == 0
     out = capsys.readouterr().out
 
     assert out.count("  training config.yml") == 3
     assert "| project |" in out and "| tfidf_lr |" in out
     assert "project is ahead of tfidf_lr on:" in out
     assert "held-out emergency recall: project 100.0" in out  # the safety net catches "cant breath"
+    assert "independent emergency recall: project 100.0" in out
+    assert "## The independent held-out set" in out and "(running_late)" in out
+    assert "## Out of domain" in out and "booking-changing (confirm/cancel/reschedule/book)" in out
+    assert out.count("(goal <= 0.1: ") == 2  # the opt-out goal, for the project and the baseline
     for system in ("project", "tfidf_lr"):
         for which in ("cv", "heldout"):
             assert (reports / system / which / "intent_report.json").exists()
             assert (reports / system / which / "intent_confusion_matrix.png").stat().st_size > 0
         summary = json.loads((reports / system / "summary.json").read_text())
         assert summary["cv"]["n"] == 24 and summary["heldout"]["n"] == 6
+        assert summary["independent"]["n"] == 5 and summary["independent"]["known_n"] == 4
+        assert summary["out_of_domain"]["n"] == 4
     assert len(list((reports / ".cache").glob("*.tar.gz"))) == 3  # two folds and all the data
 
     # A second run retrains nothing: the cached models and predictions are reused.
@@ -132,3 +213,11 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
                           "--heldout", str(heldout), "--reports", str(reports)]) == 0
     assert "  training config.yml" not in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
+
+    # --folds 0: the held-out sets only, from the one model trained on all the data.
+    assert evaluate.main(["--folds", "0", "--config", str(config), "--nlu", str(nlu), "--heldout", str(heldout),
+                          "--independent", str(independent), "--out-of-domain", str(ood),
+                          "--reports", str(reports)]) == 0
+    out = capsys.readouterr().out
+    assert "  training config.yml" not in out and "no CV (--folds 0)" in out
+    assert "| project |    n/a |" in out and "## Out of domain" in out

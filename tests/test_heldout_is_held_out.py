@@ -83,3 +83,25 @@ def test_heldout_set_is_large_enough_to_grade():
     emergencies = [text for text, intent in examples if intent == "emergency"]
     assert len(examples) >= MIN_HELDOUT_TEXTS
     assert len(emergencies) >= MIN_HELDOUT_EMERGENCIES
+
+
+INDEPENDENT = ROOT / "tests" / "nlu_heldout_independent.yml"
+OUT_OF_DOMAIN = ROOT / "tests" / "nlu_out_of_domain.yml"
+OUT_OF_SCOPE_TRAINING = ROOT / "data" / "nlu" / "out_of_scope.yml"
+
+
+def out_of_domain_texts(path) -> list[str]:
+    """Every text of an out-of-domain file (``categories: {name: [text, ...]}``)."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [str(text) for texts in (document.get("categories") or {}).values() for text in texts or []]
+
+
+def test_the_out_of_scope_training_texts_are_in_neither_independent_set():
+    """data/nlu/out_of_scope.yml is graded by tests/nlu_out_of_domain.yml: the two must not share a text
+    (nor may it share one with the independent held-out set), or the grade measures memory."""
+    graded = {normalise(text): "nlu_out_of_domain.yml" for text in out_of_domain_texts(OUT_OF_DOMAIN)}
+    graded.update({normalise(text): "nlu_heldout_independent.yml" for text, _ in intent_examples(INDEPENDENT)})
+    training = intent_examples(OUT_OF_SCOPE_TRAINING)
+    assert len(training) >= 500
+    shared = [f"  {text!r} is also in {graded[normalise(text)]}" for text, _ in training if normalise(text) in graded]
+    assert not shared, f"{len(shared)} out_of_scope training texts are graded texts:\n" + "\n".join(shared)

@@ -251,6 +251,7 @@ def test_override_turns_fallback_for_emergency_text_into_emergency() -> None:
     assert ranking[0] == {"name": "emergency", "confidence": 1.0}
     assert [r["name"] for r in ranking].count("emergency") == 1
     assert result.get("emergency_reason") == "breathing"
+    assert result.get("classifier_intent") == {"name": "nlu_fallback", "confidence": 0.3}
     output = result.as_dict(only_output_properties=True)
     assert output["emergency_reason"] == "breathing"
     assert output["intent"]["name"] == "emergency"
@@ -265,6 +266,7 @@ def test_override_leaves_ordinary_messages_alone() -> None:
 
     assert result.get("intent") == {"name": "billing_question", "confidence": 0.93}
     assert result.get("emergency_reason") is None
+    assert result.get("classifier_intent") is None
 
 
 def test_override_reads_the_whole_text_from_the_metadata_when_the_classifier_got_a_cut() -> None:

@@ -2,7 +2,12 @@
 
 A trainer's tool, not part of the running assistant (so it may import Rasa;
 it does so inside functions). It compares, on the SAME stratified folds of
-data/nlu and on the held-out set tests/nlu_heldout.yml:
+data/nlu and on three sets never trained on: the project's held-out set
+tests/nlu_heldout.yml, the independent one tests/nlu_heldout_independent.yml
+(written from the intent definitions alone) and the out-of-domain texts
+tests/nlu_out_of_domain.yml (requests not meant for a practice, scored by how
+often they would act: booking-changing intents, emergencies with and without
+the keyword net, opt-outs):
 
 * ``project``  - config.yml, what patients are served by;
 * ``default``  - configs/default.yml, Rasa's default pipeline (`rasa init`);
@@ -12,7 +17,7 @@ data/nlu and on the held-out set tests/nlu_heldout.yml:
 Rasa's own ``rasa test nlu --cross-validation`` draws unseeded folds, so the
 folds are drawn here (seeded) and each Rasa fold model is trained and parsed
 in-process; Rasa's evaluate_intents then writes the usual files per system
-under ``reports/<system>/{cv,heldout}/``: intent_report.json,
+under ``reports/<system>/{cv,heldout,independent}/``: intent_report.json,
 intent_errors.json, intent_confusion_matrix.png, intent_histogram.png.
 
 A prediction of ``nlu_fallback`` counts as wrong: that is what the patient
@@ -34,6 +39,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -42,13 +48,21 @@ from bot.settings import ROOT
 
 NLU_DATA = ROOT / "data" / "nlu"
 HELDOUT = ROOT / "tests" / "nlu_heldout.yml"
+INDEPENDENT = ROOT / "tests" / "nlu_heldout_independent.yml"
+OUT_OF_DOMAIN = ROOT / "tests" / "nlu_out_of_domain.yml"
 REPORTS = ROOT / "reports"
 CACHE = REPORTS / ".cache"
 PROJECT_CONFIG = ROOT / "config.yml"
 DEFAULT_CONFIG = ROOT / "configs" / "default.yml"
+CLASSIFIER_INTENT = "classifier_intent"  # nlu.emergency_override.CLASSIFIER_INTENT_KEY
 SAFETY_SOURCES = (ROOT / "bot" / "language" / "safety.py", ROOT / "nlu" / "emergency_override.py")
 EMERGENCY = "emergency"
 FALLBACK = "nlu_fallback"
+OPT_OUT = "opt_out"
+OUT_OF_SCOPE = "out_of_scope"
+BOOKING_CHANGING = ("confirm_appointment", "cancel_appointment", "reschedule_appointment", "book_appointment")
+# The out-of-domain goals (issue 14): the most of those texts that may act so.
+OOD_GOALS = {"booking_changing": 0.03, "classifier_emergency": 0.005, "opt_out": 0.001}
 SEED = 42
 
 Example = tuple[str, str]  # (text, intent)
@@ -62,6 +76,9 @@ class RunResult:
     predictions: list[Prediction]
     train_seconds: float
     parse_ms: list[float] = field(default_factory=list)
+    # The classifier's intent before the keyword safety net (EmergencyOverride) changed it;
+    # the same as the prediction where the net did not fire or the system has no net.
+    before_net: list[str] | None = None
 
 
 @dataclass
@@ -69,6 +86,8 @@ class SystemResult:
     name: str
     cv: dict | None = None
     heldout: dict | None = None
+    independent: dict | None = None
+    out_of_domain: dict | None = None
     cv_train_seconds: float = 0.0
     full_train_seconds: float = 0.0
     parse_ms: list[float] = field(default_factory=list)
@@ -83,6 +102,15 @@ def load_examples(path: Path) -> tuple[list[Example], object]:
     data = load_data(str(path))
     examples = [(m.get("text"), m.get("intent")) for m in data.intent_examples]
     return examples, data
+
+
+def load_out_of_domain(path: Path) -> list[tuple[str, str]]:
+    """(text, category) of every text in an out-of-domain file: ``categories: {name: [text, ...]}``."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [(str(text), category) for category, texts in (document.get("categories") or {}).items()
+            for text in texts or []]
 
 
 def stratified_folds(examples: Sequence[Example], folds: int) -> list[tuple[list[int], list[int]]]:
@@ -133,24 +161,28 @@ def train_rasa_nlu(config: Path, training_yaml: str, out_dir: Path) -> tuple[Pat
     return Path(model), seconds
 
 
-async def _parse_all(model: Path, texts: Sequence[str], warmup: int) -> tuple[list[Prediction], list[float]]:
+async def _parse_all(model: Path, texts: Sequence[str],
+                     warmup: int) -> tuple[list[Prediction], list[float], list[str]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
     for text in texts[:warmup]:  # the first calls build TensorFlow's graphs: not a patient's wait
         await agent.parse_message(text)
-    predictions, timings = [], []
+    predictions, timings, before_net = [], [], []
     for text in texts:
         started = time.perf_counter()
         parsed = await agent.parse_message(text)
         timings.append((time.perf_counter() - started) * 1000)
         intent = parsed.get("intent") or {}
         predictions.append((intent.get("name") or "", float(intent.get("confidence") or 0.0)))
-    return predictions, timings
+        before_net.append((parsed.get(CLASSIFIER_INTENT) or intent).get("name") or "")
+    return predictions, timings, before_net
 
 
-def parse_with_model(model: Path, texts: Sequence[str], warmup: int = 3) -> tuple[list[Prediction], list[float]]:
-    """Parse each text with a trained model; returns predictions and per-message milliseconds."""
+def parse_with_model(model: Path, texts: Sequence[str],
+                     warmup: int = 3) -> tuple[list[Prediction], list[float], list[str]]:
+    """Parse each text with a trained model: predictions, per-message milliseconds, and the
+    classifier's intent before the safety net (EmergencyOverride's ``classifier_intent``)."""
     return asyncio.run(_parse_all(model, texts, warmup))
 
 
@@ -163,10 +195,10 @@ def rasa_runner(config: Path, cache: Path = CACHE) -> Callable[[str, Sequence[st
         model_key = _cache_key(config_text, training_yaml)  # the safety net acts at parse time only
         key = _cache_key(model_key, safety, "\n".join(texts))
         cached = cache / f"{key}.json"
-        if cached.exists():
-            stored = json.loads(cached.read_text())
+        stored = json.loads(cached.read_text()) if cached.exists() else {}
+        if "before_net" in stored:
             return RunResult([tuple(p) for p in stored["predictions"]], stored["train_seconds"],
-                             stored.get("parse_ms", []))
+                             stored.get("parse_ms", []), stored["before_net"])
         model = cache / f"{model_key}.tar.gz"
         seconds_file = cache / f"{model_key}.seconds"
         if model.exists() and seconds_file.exists():
@@ -178,10 +210,10 @@ def rasa_runner(config: Path, cache: Path = CACHE) -> Callable[[str, Sequence[st
                 cache.mkdir(parents=True, exist_ok=True)
                 trained.replace(model)
             seconds_file.write_text(str(seconds))
-        predictions, timings = parse_with_model(model, texts)
-        result = RunResult(predictions, seconds, timings)
+        predictions, timings, before_net = parse_with_model(model, texts)
+        result = RunResult(predictions, seconds, timings, before_net)
         cached.write_text(json.dumps({"predictions": predictions, "train_seconds": seconds,
-                                      "parse_ms": timings}))
+                                      "parse_ms": timings, "before_net": before_net}))
         return result
 
     return run
@@ -208,7 +240,7 @@ def tfidf_lr_runner() -> Callable[[Sequence[Example], Sequence[str]], RunResult]
         probabilities = model.predict_proba(list(texts))
         classes = model.classes_
         predictions = [(str(classes[row.argmax()]), float(row.max())) for row in probabilities]
-        return RunResult(predictions, seconds)
+        return RunResult(predictions, seconds, before_net=[intent for intent, _ in predictions])
 
     return run
 
@@ -246,9 +278,11 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction], out_di
 
 def evaluate_system(name: str, examples: list[Example], data, heldout: list[Example],
                     folds: list[tuple[list[int], list[int]]], rasa_config: Path | None,
-                    reports: Path = REPORTS) -> SystemResult:
-    """Cross-validate one system on `folds`, then train on all of data/nlu and test on held-out."""
-    cv_predictions: list[Prediction | None] = [None] * len(examples)
+                    reports: Path = REPORTS, independent: Sequence[Example] = (),
+                    out_of_domain: Sequence[tuple[str, str]] = ()) -> SystemResult:
+    """Cross-validate one system on `folds`, then train on all of data/nlu and test it on the
+    held-out set, the independent held-out set and the out-of-domain texts (one parse of all three)."""
+    cv_predictions: list[Prediction | None] = [None] * len(examples) if folds else []
     run_rasa = rasa_runner(rasa_config, reports / ".cache") if rasa_config else None
     run_tfidf = None if rasa_config else tfidf_lr_runner()
     cv_train_seconds = 0.0
@@ -262,14 +296,24 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
         for position, i in enumerate(test):
             cv_predictions[i] = run.predictions[position]
 
-    heldout_texts = [t for t, _ in heldout]
+    texts = [t for t, _ in heldout] + [t for t, _ in independent] + [t for t, _ in out_of_domain]
     if run_rasa:
-        run = run_rasa(_subset_yaml(data, range(len(examples))), heldout_texts, "all data -> held-out")
+        run = run_rasa(_subset_yaml(data, range(len(examples))), texts, "all data -> held-out")
     else:
-        run = run_tfidf(examples, heldout_texts)
-    result = scored_system(name, examples, heldout, cv_predictions, run.predictions, reports)
+        run = run_tfidf(examples, texts)
+    first, second = len(heldout), len(heldout) + len(independent)
+    result = scored_system(name, examples, heldout, cv_predictions, run.predictions[:first], reports)
+    if independent:
+        result.independent = score_heldout(examples, independent, run.predictions[first:second],
+                                           reports / name / "independent")
+    if out_of_domain:
+        result.out_of_domain = score_out_of_domain(out_of_domain, run.predictions[second:],
+                                                   (run.before_net or [p for p, _ in run.predictions])[second:])
+    (reports / name / "summary.json").write_text(json.dumps(
+        {which: _public(getattr(result, which) or {}) for which in ("cv", "heldout", "independent", "out_of_domain")
+         if getattr(result, which) is not None}, indent=1))
     result.cv_train_seconds, result.full_train_seconds, result.parse_ms = (
-        cv_train_seconds, run.train_seconds, run.parse_ms)
+        cv_train_seconds, run.train_seconds, run.parse_ms[:first])
     return result
 
 
@@ -278,15 +322,66 @@ def scored_system(name: str, examples: list[Example], heldout: list[Example],
                   reports: Path = REPORTS) -> SystemResult:
     """Score cross-validated and held-out predictions; writes reports/<name>/."""
     result = SystemResult(name)
-    result.cv = score(examples, cv_predictions, reports / name / "cv")
-    result.heldout = score(heldout, heldout_predictions, reports / name / "heldout")
-    seen = {_normalised(t) for t, _ in examples}
-    unseen = [(g, p) for (t, g), (p, _) in zip(heldout, heldout_predictions) if _normalised(t) not in seen]
-    result.heldout["unseen_n"] = len(unseen)
-    result.heldout["unseen_accuracy"] = sum(g == p for g, p in unseen) / len(unseen) if unseen else None
+    result.cv = score(examples, cv_predictions, reports / name / "cv") if cv_predictions else None
+    result.heldout = score_heldout(examples, heldout, heldout_predictions, reports / name / "heldout")
     (reports / name / "summary.json").write_text(json.dumps(
-        {"cv": _public(result.cv), "heldout": _public(result.heldout)}, indent=1))
+        {"cv": result.cv and _public(result.cv), "heldout": _public(result.heldout)}, indent=1))
     return result
+
+
+def score_heldout(examples: Sequence[Example], heldout: Sequence[Example], predictions: Sequence[Prediction],
+                  out_dir: Path) -> dict:
+    """`score`, plus accuracy on the texts not also in the training data and on the intents it knows.
+
+    A held-out set may name intents the training data does not have yet (written for intents
+    still to come); those texts count as wrong in the accuracy, and ``known_accuracy`` leaves them out.
+    """
+    figures = score(heldout, predictions, out_dir)
+    seen = {_normalised(t) for t, _ in examples}
+    unseen = [(g, p) for (t, g), (p, _) in zip(heldout, predictions) if _normalised(t) not in seen]
+    figures["unseen_n"] = len(unseen)
+    figures["unseen_accuracy"] = sum(g == p for g, p in unseen) / len(unseen) if unseen else None
+    trained = {intent for _, intent in examples}
+    known = [(g, p) for (_, g), (p, _) in zip(heldout, predictions) if g in trained]
+    figures["unknown_intents"] = sorted({g for _, g in heldout} - trained)
+    figures["known_n"] = len(known)
+    figures["known_accuracy"] = sum(g == p for g, p in known) / len(known) if known else None
+    return figures
+
+
+def score_out_of_domain(texts: Sequence[tuple[str, str]], predictions: Sequence[Prediction],
+                        before_net: Sequence[str]) -> dict:
+    """How often texts not meant for a practice would act, overall and per category.
+
+    ``classifier_emergency`` counts the classifier's own emergencies (before the keyword net);
+    ``emergency_with_net`` adds the texts the net (bot.language.safety) matches, for every
+    system alike, so a system without the net is shown as it would be with it.
+    """
+    from bot.language.safety import emergency_reason
+
+    rows = []
+    for (text, category), (predicted, _), classifier in zip(texts, predictions, before_net):
+        net = emergency_reason(text) is not None
+        rows.append({
+            "category": category,
+            "booking_changing": predicted in BOOKING_CHANGING,
+            "classifier_emergency": classifier == EMERGENCY,
+            "emergency_with_net": predicted == EMERGENCY or net,
+            "net_emergency": net,
+            "opt_out": predicted == OPT_OUT,
+            "out_of_scope_or_fallback": predicted in (OUT_OF_SCOPE, FALLBACK),
+        })
+    measures = [k for k in rows[0] if k != "category"] if rows else []
+
+    def rates(selected: list[dict]) -> dict:
+        return {"n": len(selected), **{m: sum(r[m] for r in selected) / len(selected) for m in measures}}
+
+    figures = rates(rows)
+    figures["by_category"] = {c: rates([r for r in rows if r["category"] == c])
+                              for c in dict.fromkeys(r["category"] for r in rows)}
+    figures["acted_on"] = Counter(p for p, _ in predictions
+                                  if p not in (OUT_OF_SCOPE, FALLBACK)).most_common()
+    return figures
 
 
 def _normalised(text: str) -> str:
@@ -319,16 +414,21 @@ def comparison_table(systems: Sequence[SystemResult], folds: int) -> str:
         "| held-out emergency recall |",
         "|---|" + "---:|" * 11,
     ]
+    no_cv = {"accuracy": None, "fallback_rate": None, "macro_f1": None, "weighted_f1": None,
+             "emergency_recall": None, "n": 0}
     for s in systems:
+        cv = s.cv or no_cv
+        wrong = None if s.cv is None else 1 - cv["accuracy"] - cv["fallback_rate"]
         lines.append(
-            f"| {s.name} | {_pct(s.cv['accuracy'])} | {_pct(s.cv['fallback_rate'])} "
-            f"| {_pct(1 - s.cv['accuracy'] - s.cv['fallback_rate'])} | {_pct(s.cv['macro_f1'])} "
-            f"| {_pct(s.cv['weighted_f1'])} "
-            f"| {_pct(s.cv['emergency_recall'])} | {_pct(s.heldout['accuracy'])} | {_pct(s.heldout['unseen_accuracy'])} "
+            f"| {s.name} | {_pct(cv['accuracy'])} | {_pct(cv['fallback_rate'])} "
+            f"| {_pct(wrong)} | {_pct(cv['macro_f1'])} "
+            f"| {_pct(cv['weighted_f1'])} "
+            f"| {_pct(cv['emergency_recall'])} | {_pct(s.heldout['accuracy'])} | {_pct(s.heldout['unseen_accuracy'])} "
             f"| {_pct(s.heldout['fallback_rate'])} | {_pct(s.heldout['macro_f1'])} "
             f"| {_pct(s.heldout['emergency_recall'])} |")
-    n_cv, n_held = systems[0].cv["n"], systems[0].heldout["n"]
-    lines.append(f"\n{folds}-fold CV over {n_cv} examples of data/nlu (seed {SEED}); "
+    n_cv, n_held = (systems[0].cv or no_cv)["n"], systems[0].heldout["n"]
+    cv_said = f"{folds}-fold CV over {n_cv} examples of data/nlu (seed {SEED})" if folds else "no CV (--folds 0)"
+    lines.append(f"\n{cv_said}; "
                  f"held-out: {n_held} texts of tests/nlu_heldout.yml, "
                  f"{systems[0].heldout['unseen_n']} of them not (case/space-insensitively) in data/nlu.\n"
                  "A fallback (nlu_fallback: the patient is asked again or handed to staff) counts as wrong;\n"
@@ -339,7 +439,10 @@ def comparison_table(systems: Sequence[SystemResult], folds: int) -> str:
 HEADLINE_FIGURES = (("cv", "accuracy", "CV accuracy"), ("cv", "macro_f1", "CV macro F1"),
                     ("cv", "emergency_recall", "CV emergency recall"),
                     ("heldout", "accuracy", "held-out accuracy"), ("heldout", "macro_f1", "held-out macro F1"),
-                    ("heldout", "emergency_recall", "held-out emergency recall"))
+                    ("heldout", "emergency_recall", "held-out emergency recall"),
+                    ("independent", "accuracy", "independent accuracy"),
+                    ("independent", "known_accuracy", "independent accuracy, known intents"),
+                    ("independent", "emergency_recall", "independent emergency recall"))
 
 
 def standings(systems: Sequence[SystemResult]) -> str:
@@ -351,6 +454,8 @@ def standings(systems: Sequence[SystemResult]) -> str:
     lines, ahead, level, behind = [], [], [], []
     project, others = systems[0], systems[1:]
     for which, key, label in HEADLINE_FIGURES:
+        if any(getattr(s, which) is None for s in systems):
+            continue
         values = [(s.name, getattr(s, which)[key]) for s in systems if getattr(s, which)[key] is not None]
         ranked = sorted(values, key=lambda item: item[1], reverse=True)
         shown = f"{ranked[0][0]} {ranked[0][1] * 100:.1f}" if ranked else "n/a"
@@ -371,6 +476,77 @@ def standings(systems: Sequence[SystemResult]) -> str:
         names = ", ".join(s.name for s in others)
         lines.append(f"\n{project.name} is ahead of {names} on: {', '.join(ahead) or 'nothing'}; "
                      f"level on: {', '.join(level) or 'nothing'}; behind on: {', '.join(behind) or 'nothing'}.")
+    return "\n".join(lines)
+
+
+def independent_table(systems: Sequence[SystemResult]) -> str:
+    """The independent held-out set per system (percent), and the intents it names that data/nlu lacks."""
+    lines = ["| system | accuracy | accuracy, known intents | accuracy, unseen texts | fallback | wrong intent "
+             "| macro F1 | emergency recall |", "|---|" + "---:|" * 7]
+    for s in systems:
+        f = s.independent
+        lines.append(f"| {s.name} | {_pct(f['accuracy'])} | {_pct(f['known_accuracy'])} | {_pct(f['unseen_accuracy'])} "
+                     f"| {_pct(f['fallback_rate'])} "
+                     f"| {_pct(1 - f['accuracy'] - f['fallback_rate'])} | {_pct(f['macro_f1'])} "
+                     f"| {_pct(f['emergency_recall'])} |")
+    first = systems[0].independent
+    lines.append(f"\n{first['n']} texts of tests/nlu_heldout_independent.yml, written from the intent definitions "
+                 f"alone (never trained on, never copied from); {first['n'] - first['unseen_n']} of them happen to "
+                 "be (case/space-insensitively) in data/nlu too, short ones mostly, left out of 'unseen texts'.")
+    if first["unknown_intents"]:
+        lines.append(f"{first['n'] - first['known_n']} of them are of intents data/nlu does not have yet "
+                     f"({', '.join(first['unknown_intents'])}): wrong in 'accuracy', left out of 'known intents'.")
+    return "\n".join(lines)
+
+
+OOD_COLUMNS = (("booking_changing", "booking-changing (confirm/cancel/reschedule/book)"),
+               ("classifier_emergency", "emergency, classifier"),
+               ("emergency_with_net", "emergency, with the keyword net"),
+               ("opt_out", "opt-out"),
+               ("out_of_scope_or_fallback", "out of scope or fallback"))
+
+
+def _goal_cell(value: float, goal: float | None) -> str:
+    """A rate beside its goal, in percent; two decimals where the goal is under 1 % (0.52 is not 0.5)."""
+    if goal is None:
+        return _pct(value).strip()
+    places = 2 if goal < 0.01 else 1
+    verdict = "met" if value <= goal else f"short by {(value - goal) * 100:.{places}f}"
+    return f"{value * 100:.{places}f} (goal <= {goal * 100:g}: {verdict})"
+
+
+def confusions(figures: dict, limit: int = 25) -> str:
+    """Which intents were taken for which, with counts and no texts: the independent set is graded,
+    never read to write training data (README "Teaching the assistant")."""
+    counted = Counter((e["intent"], (e.get("intent_prediction") or {}).get("name")) for e in figures["errors"])
+    return ", ".join(f"{gold} -> {predicted} x{n}" for (gold, predicted), n in counted.most_common(limit)) or "none"
+
+
+def out_of_domain_table(systems: Sequence[SystemResult]) -> str:
+    """How often the out-of-domain texts would act, per system, each rate beside its goal (percent)."""
+    lines = ["| system | " + " | ".join(label for _, label in OOD_COLUMNS) + " |",
+             "|---|" + "---:|" * len(OOD_COLUMNS)]
+    for s in systems:
+        cells = " | ".join(_goal_cell(s.out_of_domain[key], OOD_GOALS.get(key)) for key, _ in OOD_COLUMNS)
+        lines.append(f"| {s.name} | {cells} |")
+    first = systems[0].out_of_domain
+    net = first["net_emergency"]
+    lines.append(f"\n{first['n']} texts of tests/nlu_out_of_domain.yml, none meant for a practice. The keyword net "
+                 f"alone matches {net * 100:.1f} % ({round(net * first['n'])}); the TF-IDF baseline has no net "
+                 "of its own, its 'with the keyword net' column adds it.")
+    return "\n".join(lines)
+
+
+def out_of_domain_by_category(system: SystemResult) -> str:
+    """One system's out-of-domain rates per category (percent), the worst for booking first."""
+    by = system.out_of_domain["by_category"]
+    lines = ["| category | n | " + " | ".join(label for _, label in OOD_COLUMNS) + " |",
+             "|---|---:|" + "---:|" * len(OOD_COLUMNS)]
+    for category in sorted(by, key=lambda c: by[c]["booking_changing"], reverse=True):
+        cells = " | ".join(_pct(by[category][key]) for key, _ in OOD_COLUMNS)
+        lines.append(f"| {category} | {by[category]['n']} | {cells} |")
+    acted = ", ".join(f"{intent} {n}" for intent, n in system.out_of_domain["acted_on"])
+    lines.append(f"\nTaken for: {acted or 'nothing'}.")
     return "\n".join(lines)
 
 
@@ -404,13 +580,18 @@ def top_errors(errors: Sequence[dict], limit: int = 20) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
+    parser.add_argument("--folds", type=int, default=3,
+                        help="cross-validation folds (default 3; 0: none, one training per system)")
     parser.add_argument("--quick", action="store_true", help="config.yml only, no baselines")
     parser.add_argument("--no-default", action="store_true",
                         help="skip Rasa's default pipeline (2 transformer layers: its trainings are the slow ones)")
     parser.add_argument("--config", default=str(PROJECT_CONFIG), help="the project's config (default config.yml)")
     parser.add_argument("--nlu", default=str(NLU_DATA), help="training data (default data/nlu)")
     parser.add_argument("--heldout", default=str(HELDOUT), help="held-out texts (default tests/nlu_heldout.yml)")
+    parser.add_argument("--independent", default=str(INDEPENDENT),
+                        help="the independent held-out texts (default tests/nlu_heldout_independent.yml; '' skips)")
+    parser.add_argument("--out-of-domain", default=str(OUT_OF_DOMAIN),
+                        help="texts not meant for a practice (default tests/nlu_out_of_domain.yml; '' skips)")
     parser.add_argument("--reports", default=str(REPORTS), help="where reports and cached models go (default reports/)")
     parser.add_argument("--extra", action="append", default=[], metavar="CONFIG",
                         help="another Rasa config to compare (repeatable), e.g. configs/previous_blend.yml")
@@ -427,7 +608,9 @@ def main(argv: list[str] | None = None) -> int:
 
     examples, data = load_examples(Path(args.nlu))
     heldout, _ = load_examples(Path(args.heldout))
-    folds = stratified_folds(examples, args.folds)
+    independent = load_examples(Path(args.independent))[0] if args.independent else []
+    out_of_domain = load_out_of_domain(Path(args.out_of_domain)) if args.out_of_domain else []
+    folds = stratified_folds(examples, args.folds) if args.folds else []
     overlap = {_normalised(t) for t, _ in examples} & {_normalised(t) for t, _ in heldout}
     if overlap:
         longest = sorted(overlap, key=len, reverse=True)[:5]
@@ -445,16 +628,29 @@ def main(argv: list[str] | None = None) -> int:
     systems = []
     for name, config in plan:
         print(f"{name}: {args.folds}-fold cross-validation and held-out test", flush=True)
-        systems.append(evaluate_system(name, examples, data, heldout, folds, config, Path(args.reports)))
+        systems.append(evaluate_system(name, examples, data, heldout, folds, config, Path(args.reports),
+                                       independent, out_of_domain))
 
     project = systems[0]
     print("\n## Intent classification (percent)\n")
     print(comparison_table(systems, args.folds))
     print("\n" + standings(systems))
-    print("\n## F1 per intent, cross-validated (weakest first)\n")
-    print(per_intent_table(systems, "cv"))
+    if folds:
+        print("\n## F1 per intent, cross-validated (weakest first)\n")
+        print(per_intent_table(systems, "cv"))
     print("\n## F1 per intent, held-out\n")
     print(per_intent_table(systems, "heldout"))
+    if independent:
+        print("\n## The independent held-out set (percent)\n")
+        print(independent_table(systems))
+        print("\n## F1 per intent, independent held-out set\n")
+        print(per_intent_table(systems, "independent"))
+        print(f"\n{project.name}'s confusions on it (gold -> predicted): {confusions(project.independent)}")
+    if out_of_domain:
+        print("\n## Out of domain: how often a text not meant for a practice would act (percent)\n")
+        print(out_of_domain_table(systems))
+        print(f"\n### {project.name}, per category\n")
+        print(out_of_domain_by_category(project))
 
     print("\n## project: training and parsing on this machine\n")
     print(f"{args.folds} fold trainings: {project.cv_train_seconds:.1f} s; training on all of data/nlu: "
@@ -463,15 +659,20 @@ def main(argv: list[str] | None = None) -> int:
     if project.parse_ms:
         print(f"parse latency per message over {len(project.parse_ms)} held-out texts: "
               f"median {statistics.median(project.parse_ms):.1f} ms, p95 {percentile(project.parse_ms, 95):.1f} ms")
-    for which in ("cv", "heldout"):
+    for which in ("cv", "heldout", "independent"):
+        if getattr(project, which) is None:
+            continue
         missed = getattr(project, which)["emergency_missed"]
-        if missed:
+        if missed and which == "independent":  # its texts stay unread by trainers: the count only
+            print(f"EMERGENCIES MISSED (independent): {len(missed)} (texts in reports/{project.name}/independent/)")
+        elif missed:
             print(f"EMERGENCIES MISSED ({which}): {missed}")
 
-    errors = project.cv["errors"]
-    print(f"\n## project: top {min(20, len(errors))} of {len(errors)} cross-validation errors "
-          f"(gold -> predicted, confidence)\n")
-    print(top_errors(errors))
+    if folds:
+        errors = project.cv["errors"]
+        print(f"\n## project: top {min(20, len(errors))} of {len(errors)} cross-validation errors "
+              f"(gold -> predicted, confidence)\n")
+        print(top_errors(errors))
     print(f"\nReports: {args.reports}/<system>/cv|heldout/ "
           "(intent_report.json, intent_errors.json, intent_confusion_matrix.png)")
     return 0
