@@ -7,6 +7,7 @@ from datetime import timedelta
 from rasa_sdk.events import ActionExecuted, ConversationPaused
 
 from actions.base import Turn
+from bot.language.safety import emergency_language
 from bot.messaging import consent
 from bot.patients import patients_for_phone
 from bot.practice import closed_days, describe_office_hours, format_phone
@@ -55,9 +56,12 @@ def handoff_for_intent(turn: Turn) -> None:
 
 
 def emergency(turn: Turn) -> None:
-    """Say 911/988 first, then alert the urgent queue; staff take the conversation over."""
-    turn.say("utter_emergency")
-    why = (turn.tracker.latest_message or {}).get("emergency_reason") or "emergency intent"
+    """Say 911/988 first (in Spanish too when the text is Spanish), then alert the urgent queue;
+    staff take the conversation over."""
+    latest = turn.tracker.latest_message or {}
+    language = latest.get("emergency_language") or emergency_language(turn.text)
+    turn.say("utter_emergency_es" if language == "es" else "utter_emergency")
+    why = latest.get("emergency_reason") or "emergency intent"
     handoff.open_ticket(
         turn.session, phone=turn.phone, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
         reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",

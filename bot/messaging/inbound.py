@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.language.safety import emergency_reason
+from bot.language.safety import emergency_language, emergency_reason
 from bot.messaging import consent, outbox
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.practice import get_practice, practice_zone
@@ -379,7 +379,8 @@ def triage_inbound(
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
-            row = outbox.enqueue_text(session, phone, texts.render("emergency", **fill), outbox.OutboundKind.REPLY, now,
+            advice = "emergency_es" if emergency_language(result.whole_text) == "es" else "emergency"
+            row = outbox.enqueue_text(session, phone, texts.render(advice, **fill), outbox.OutboundKind.REPLY, now,
                                       ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id

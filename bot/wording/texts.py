@@ -30,6 +30,10 @@ TEMPLATES: dict[str, str] = {
     "emergency": (
         "If this is an emergency, call 911. For a mental health crisis, call or text 988."
     ),
+    "emergency_es": (  # a Spanish or bilingual emergency: both languages, GSM-7 (no "envíe")
+        "If this is an emergency, call 911. For a mental health crisis, call or text 988. "
+        "Si es una emergencia, llame al 911; para una crisis, llame o mande un mensaje al 988."
+    ),
     "holding_reply": (
         "{practice_name}: we got your text. {team_capitalised} will reply {answer_time}. "
         "If it is urgent, call us at {practice_phone}; in an emergency call 911."
