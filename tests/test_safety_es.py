@@ -297,3 +297,30 @@ def test_a_spanish_emergency_while_staff_have_the_chat_gets_the_spanish_advice_a
         [reply] = session.execute(select(OutboundMessage)).scalars().all()
     assert reply.body == TEMPLATES["emergency_es"]
     assert result.opened_ticket_id is not None and len(_urgent_tickets(engine, phone)) == 1
+
+
+# --- an independent set, written by someone who had not read the patterns ----------------
+
+def _independent_set() -> dict:
+    import yaml
+
+    from bot.settings import ROOT
+
+    return yaml.safe_load((ROOT / "tests" / "safety_es_texts.yml").read_text())
+
+
+def test_every_emergency_of_the_independent_spanish_set_is_caught_and_answered_in_spanish():
+    emergencies = _independent_set()["emergencies"]
+    assert len(emergencies) >= 100
+    missed = [item["text"] for item in emergencies if not is_emergency(item["text"])]
+    assert missed == []
+    assert [item["text"] for item in emergencies if emergency_language(item["text"]) != "es"] == []
+
+
+def test_the_independent_spanish_non_emergencies_raise_few_false_alarms():
+    """The net does not read tense, as it does not read negations: a past episode ("el dolor de pecho
+    de la semana pasada era acidez") still gets the one-line advice. 10 of the 72 do, all of that kind
+    or hyperbole ("me va a dar un infarto con este bill"); none may be added."""
+    ordinary = _independent_set()["not_emergencies"]
+    false_alarms = [(text, emergency_reason(text)) for text in ordinary if is_emergency(text)]
+    assert len(false_alarms) <= 10, false_alarms

@@ -179,7 +179,7 @@ _ES_BREATHE = r"(?:r[ae]sp[ie]?r\w*|breath\w*|breth\w*)"
 _ES_PILLS = (
     r"(?:pastill\w*|pildor\w*|medicin\w*|medicament\w*|tabletas?|capsulas?|tylenol|advil|ibuprofeno|"
     r"paracetamol|acetaminofen\w*|aspirinas?|insulina|meds|pills|fentanil\w*|opio\w*|xanax|clonazepam|"
-    r"benadryl|calmantes|antidepresiv\w*|somniferos|pastas)"
+    r"benadryl|calmantes|antidepresiv\w*|somniferos|pastas|jarabe\w*)"
 )
 _ES_MANY = (
     r"(?:todas?|todos|demasiad\w*|monton|muchas|muchos|frasco|caja|bote|punado|doble|triple|"
@@ -189,7 +189,7 @@ _ES_TOOK = r"(?:tom\w*|trag\w*|comi\w*|bebi\w*|ingiri\w*|ingeri\w*|se echo|se me
 _ES_POISONS = (
     r"(?:cloro|clorox|blanqueador|lejia|lavandina|veneno|detergente|capsulas? de (?:detergente|lavar|ropa)|pods|"
     r"anticongelante|gasolina|pilas?|baterias?|iman\w*|raticida|matarratas|mata ratas|insecticida|pesticida|"
-    r"liquido (?:de|del) (?:vape|vapeador)|nicotina|thinner|aguarras|limpiador\w*|quimicos?|acido|amoniaco|"
+    r"liquido (?:de|del) (?:vape|vapeador)|nicotina|thinner|aguarras|limpi\w*|suavizante|jabon|quimicos?|acido|amoniaco|"
     r"bleach)"
 )
 # "me muero de hambre", "muerta de risa": everyday, never an emergency.
@@ -202,6 +202,14 @@ _ES_SELF_END = (
     r"(?:morir\w*|muert[oa]s?|matar(?:me|se|te)|suicid\w*|quitar(?:me|se) la vida|no (?:estar|existir|despertar)\w*|"
     r"desaparecer|acabar con (?:mi|su|todo)\w*|terminar con (?:mi|su|todo)\w*|hacer(?:me|se) dano|lastimar(?:me|se)|"
     r"cortar(?:me|se))"
+)
+_ES_SIDE = (
+    r"\b(?:(?:un|el|del|de un|mi|su) lado(?: del cuerpo| de la cara| izquierdo| derecho)?|lado (?:izquierdo|derecho)|"
+    r"(?:la )?mitad (?:del cuerpo|de la cara|de su cuerpo|de mi cuerpo)|medio cuerpo|media cara)"
+)
+_ES_NUMB = (
+    r"(?:dorm\w*|durm\w*|entum\w*|adormec\w*|debil\w*|paraliz\w*|sin fuerza|no (?:lo |la )?(?:puede|puedo) mover)"
+    r"\b(?! (?:por|de|con) la anestesia)"
 )
 _ES_BODY_SWELL = r"(?:lengua|labios?|cara|boca|ojos|parpados|garganta|face|lips|tongue|throat)"
 _ES_SWELL = r"(?:hinch\w*|inflam\w*|infla\w*|cerr\w*|cierr\w*|swell\w*|swoll\w*)"
@@ -221,14 +229,14 @@ _ES_PATTERNS: list[tuple[str, str]] = [
                   r" (?:a )?(?:seguir )?(?:vivir|viviendo|la vida|seguir)\b|\bla vida no (?:tiene sentido|vale)"),
     ("self-harm", r"\b(?:estarian|estaria|estan|estarian todos|vivirian) mejor sin mi\b|\bmejor (?:estar )?muert[oa]\b|"
                   r"\bojala (?:estuviera muert|me muriera|no despert|no existiera|no hubiera nacido)"),
-    ("self-harm", r"\b(?:ahorcar(?:me|se)|colgar(?:me|se)|dispararme|pegarme un tiro|tirar(?:me|se) (?:de|del|desde|a|al) "
+    ("self-harm", r"\b(?:ahorcar(?:me|se)|colgar(?:me|se)|disparar(?:me|se)|se va a disparar|(?:pegar\w*|darse|darme) un (?:tiro|balazo)|tirar(?:me|se) (?:de|del|desde|a|al) "
                   r"(?:un |una |el |la )?(?:puente|edificio|techo|azotea|tren|metro|balcon|ventana))"),
 
     ("overdose", r"\bsobre ?dosis\b|\bsobredosi\w*|\bse (?:paso|pasaron) (?:de|con) (?:la dosis|las pastillas|el medicamento)"),
     ("overdose", r"\b" + _ES_TOOK + " " + _gap(2) + _ES_MANY + " " + _gap(4) + _ES_PILLS),
     ("overdose", r"\b" + _ES_TOOK + " " + _gap(3) + r"(?:de mas|demasiad\w*|el doble|doble dosis|triple dosis|"
                  r"todo el (?:frasco|bote)|toda la caja)\b"),
-    ("overdose", r"\b(?:le di|le dimos|le dieron|le puse|me dieron) " + _gap(3) + r"(?:de mas|demasiad\w*|el doble|doble|"
+    ("overdose", r"\b(?:le di|le dimos|le dieron|le puse|me dieron|(?:se|me|le) (?:puso|puse|inyecto|inyecte|aplico|aplique)) " + _gap(3) + r"(?:de mas|demasiad\w*|el doble|doble|el triple|triple|"
                  r"la (?:medicina|dosis) (?:equivocada|incorrecta)|otra medicina)\b"),
     ("overdose", _ES_PILLS + " " + _gap(4) + r"(?:con|y) " + _gap(2) + r"(?:alcohol|tequila|vodka|cerveza|vino|licor|"
                  r"whisky|ron|mezcal|trago)"),
@@ -248,7 +256,9 @@ _ES_PATTERNS: list[tuple[str, str]] = [
                           r"hinch\w*|apret\w*)"),
     ("allergic reaction", r"\b(?:cierr\w*|cerr\w*|hinch\w*|apret\w*) " + _gap(3) + r"(?:la )?(?:garganta|throat)\b"),
     ("allergic reaction", r"\b" + _ES_BODY_SWELL + r"\b " + _gap(3) + _ES_SWELL),
-    ("allergic reaction", r"\b(?:hinch\w*|inflam\w*|swell\w*|swoll\w*) " + _gap(3) + _ES_BODY_SWELL + r"\b"),
+    ("allergic reaction", r"\b(?:hinch\w*|inflam\w*|swell\w*|swoll\w*) " + _gap(3) + _ES_BODY_SWELL
+                          + r"\b(?! ya (?:bajo|se (?:me |le )?(?:bajo|desinflamo|quito)|paso|mejoro))"),
+    ("allergic reaction", r"\b(?:hinch\w*|inflam\w*) (?:todo|toda|todo el cuerpo|el cuerpo)\b|\btodo hinchad[oa]\b"),
     ("allergic reaction", r"\banafila\w*|\breaccion alergica|\bchoque alergico|\bshock alergico|"
                           r"\b(?:use|uso|usamos|puse|puso|pusimos|inyect\w*|aplic\w*) " + _gap(3) + r"(?:epi ?pen|epinefrina)"),
 
@@ -257,7 +267,7 @@ _ES_PATTERNS: list[tuple[str, str]] = [
                   + _gap(2) + _ES_BREATHE),
     ("breathing", _ES_BREATHE + " " + _gap(1) + r"(?:con dificultad|muy rapido|bien raro|con silbido|entrecortad\w*)"),
     ("breathing", r"\b(?:falta|faltando|sin) (?:de )?(?:el )?aire\b|\bno (?:me|le|les) (?:entra|llega) (?:el )?aire|"
-                  r"\bahog\w*|\basfixi\w*|\batragant\w*|\bse (?:esta |estan )?(?:atorando|atoro)\b|\batorad[oa] con\b"),
+                  r"\bahog\w*\b(?! (?:de|en|con) (?:trabajo|chamba|deudas|tareas|pendientes|cuentas|problemas))|\basfixi\w*|\batragant\w*|\bse (?:esta |estan )?(?:atorando|atoro)\b|\batorad[oa] con\b"),
     ("breathing", r"\blabios " + _gap(2) + r"(?:morad\w*|azul\w*|moret\w*|gris\w*)|\b(?:se puso|se esta poniendo|se pone|"
                   r"se le puso|se le pusieron) " + _gap(2) + r"(?:morad\w*|azul\w*)"),
     ("breathing", r"\b(?:ataque|crisis) (?:de )?asma\w*|\binhalador " + _gap(2) + r"no (?:le |me )?(?:funciona|sirve|ayuda)|"
@@ -266,18 +276,20 @@ _ES_PATTERNS: list[tuple[str, str]] = [
     ("stroke", r"\bderrame\b|\bembolia\b|\bictus\b|\baccidente cerebro ?vascular|\bataque cerebral"),
     ("stroke", r"\b(?:cara|boca|rostro) " + _gap(3) + r"(?:caid\w*|torcid\w*|chuec\w*|dormid\w*|paraliz\w*|entumid\w*|"
                r"adormecid\w*|colgad\w*|desviad\w*)"),
-    ("stroke", r"\bse (?:le|me) (?:cayo|esta cayendo|cae|durmio|torcio|paralizo) (?:la )?(?:cara|boca|mitad|un lado)"),
-    ("stroke", r"\b(?:un|el|del|de un|mi|su) lado (?:del cuerpo|de la cara|izquierdo|derecho)? ?" + _gap(3)
-               + r"(?:dormid\w*|entumid\w*|adormecid\w*|debil\w*|paraliz\w*|sin fuerza|no (?:lo |la )?(?:puede|puedo) mover)"),
+    ("stroke", r"\bse (?:le|me) (?:cayo|esta cayendo|cae|durmio|torcio|paralizo) (?:la )?(?:cara|boca|mitad|un lado)\b"
+               r"(?! (?:por|de|con) la anestesia)"),
+    ("stroke", _ES_SIDE + " " + _gap(3) + _ES_NUMB),
+    ("stroke", _ES_NUMB + " " + _gap(3) + _ES_SIDE),
     ("stroke", r"\b(?:brazo|mano|cara|boca) " + _gap(3) + r"(?:paraliz\w*|sin fuerza|entumid\w*|adormecid\w*)"),
     ("stroke", r"\bno (?:puede|puedo|podia|pudo) (?:mover|levantar|sentir) (?:el |la |su |mi )?(?:brazo|pierna|mano|cara|lado)"),
     ("stroke", r"\barrastr\w* (?:las )?palabras|\bhabla\w* " + _gap(2) + r"(?:raro|enredad\w*|trabad\w*|incoherent\w*|"
                r"sin sentido|arrastrad\w*|mocho|chistoso)|\bno (?:puede|pudo|podia) hablar\b|\bno se le entiende\b|"
-               r"\bse le traba la lengua|\bbalbuce\w*"),
+               r"\bse (?:le|me) traba (?:la lengua|al hablar)|\bbalbuce\w*"),
     ("stroke", r"\bpeor dolor de cabeza|\bdolor de cabeza " + _gap(3) + r"(?:de repente|repentin\w*|subito|horrible|"
                r"insoportable|explosiv\w*)"),
     ("stroke", r"\bperdi\w* (?:la )?(?:vista|vision)\b|\bde repente no (?:puede|puedo) (?:ver|hablar|caminar)|"
-               r"\bno (?:ve|veo) (?:de|por) un ojo|\bconfundid\w* de repente|\bde repente " + _gap(2) + r"confundid\w*"),
+               r"\bno (?:ve|veo) (?:bien )?(?:de|por) un ojo|\bde golpe " + _gap(2) + r"(?:no (?:puede|puedo) (?:ver|hablar)|confundid\w*)|"
+               r"\bconfundid\w* de golpe|\bconfundid\w* de repente|\bde repente " + _gap(2) + r"confundid\w*"),
 
     ("seizure", r"\bconvuls\w*|\bataque (?:epileptic\w*|de epilepsia)|\bcrisis (?:epileptic\w*|convulsiv\w*)|"
                 r"\bespuma (?:por|en) la boca|\bse le (?:voltean|voltearon|fueron|van) (?:para atras )?los ojos|\bepilep\w*"),
@@ -287,12 +299,13 @@ _ES_PATTERNS: list[tuple[str, str]] = [
     ("unresponsive", r"\b(?<!me )(?<!nadie )no (?:responde|reacciona|despierta|se despierta|respira ni)\b"
                      r"(?! (?:a )?(?:mis|los|las|el|al|mi|la|nadie|ningun\w*|correos?|mensajes?|llamadas?|telefono)\b)"),
     ("unresponsive", r"\bno (?:lo|la|le|los|las) (?:puedo|podemos|pude|podia|puede) (?:despertar|hacer reaccionar)|"
-                     r"\b(?:se cayo|esta tirad[oa]) " + _gap(5) + r"no se mueve"),
+                     r"\b(?:se cayo|tirad[oa]|desmay\w*|en el (?:piso|suelo)) " + _gap(5) + r"no (?:se mueve|contesta|habla|responde|vuelve en si)|"
+                     r"\bno vuelve en si"),
 
     ("bleeding", r"\bsangr\w* " + _gap(2) + r"(?:mucho|much[ao]|muchisim\w*|demasiad\w*|abundante\w*|bastante|"
                  r"fuerte|sin parar|a chorros|por todos lados|sin control|horrible|un monton)"),
     ("bleeding", r"\b(?:mucha|demasiada|tanta|bastante|chorros? de|charco de|litros de|perdiendo) " + _gap(1) + r"sangre\b"),
-    ("bleeding", r"\bno (?:deja|para|dejaba|paraba|ha parado|ha dejado|se le quita|se detiene|se le para|se para) "
+    ("bleeding", r"\bno (?:le |me |se |les )?(?:deja|para|dejaba|paraba|ha parado|ha dejado|se le quita|se detiene|se le para|se para) "
                  + _gap(1) + r"(?:de )?(?:sangr\w*|bleed\w*)"),
     ("bleeding", r"\b(?:sangr\w*|bleed\w*) " + _gap(3) + r"no (?:para|se detiene|se para|se quita|se le quita|deja|"
                  r"ha parado|paraba|se corta)"),
@@ -320,7 +333,8 @@ _ES_COMPILED = [(reason, re.compile(pattern)) for reason, pattern in _ES_PATTERN
 _SPANISH_WORDS = frozenset(
     "el los las mis sus que del esta estoy esta tiene tengo por favor ayuda ayudame con se le les una muy pero "
     "porque hijo hija esposo esposa abuela abuelo puede puedo hace ahora hoy ayer dolor pecho duele creo "
-    "necesito cita doctora gracias hola buenos buenas dias tardes noches respirar sangre".split()
+    "necesito cita doctora gracias hola buenos buenas dias tardes noches respirar sangre quiero tome tomo "
+    "pastillas vivir morir matar responde contesta como mas".split()
 )
 _MAYBE_SPANISH_WORDS = frozenset("la mi su y es de al no mama papa".split())
 _SPANISH_LETTERS = re.compile(r"[ñáíóúü¿¡]")
@@ -368,16 +382,23 @@ def emergency_reason(text: str) -> Optional[str]:
     return None
 
 
+def _spanish_pattern_alone(text: str) -> bool:
+    """A Spanish pattern matches and no English one does ("me quiero morir")."""
+    normalised = _normalise(text)
+    return (not any(pattern.search(normalised) for _, pattern in _COMPILED)
+            and any(pattern.search(normalised) for _, pattern in _ES_COMPILED))
+
+
 def emergency_language(text: str) -> str:
     """"es" when the emergency advice must be given in Spanish too, else "en".
 
-    Spanish when the text has an accented Spanish letter or a Spanish word
+    Spanish when only a Spanish pattern matches, or the text has an accented Spanish letter or a Spanish word
     (two if they could be English: "mi", "la", "no"); a bilingual text
     ("my mom no puede respirar") is Spanish. A wrong "es" only adds the Spanish line to the English one.
     """
     if not text:
         return "en"
-    if _SPANISH_LETTERS.search(text.lower()):
+    if _SPANISH_LETTERS.search(text.lower()) or _spanish_pattern_alone(text):
         return "es"
     words = set(_normalise(text).split())
     spanish, maybe = len(words & _SPANISH_WORDS), len(words & _MAYBE_SPANISH_WORDS)
