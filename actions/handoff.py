@@ -9,8 +9,11 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused
 from actions.base import Turn
 from bot.language.safety import emergency_language
 from bot.messaging import consent
+from bot.messaging.wrong_number import report_wrong_number
 from bot.patients import patients_for_phone
-from bot.practice import closed_days, describe_office_hours, format_phone
+from bot.practice import closed_days, describe_office_hours, format_phone, late_policy
+from bot.scheduling import appointments
+from bot.scheduling.booking import describe_slot
 from bot.staff import handoff, routing
 
 REASONS = {
@@ -18,6 +21,7 @@ REASONS = {
     "provider_question": "Question for the provider",
     "prescription_refill": "Prescription refill request",
     "request_human": "Patient asked for a person",
+    "records_request": "Records or forms request",
 }
 
 
@@ -67,6 +71,44 @@ def emergency(turn: Turn) -> None:
         reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
     )
     turn.set(awaiting=None, flow=None)
+    pause(turn)
+
+
+def running_late(turn: Turn) -> None:
+    """Thank them, note it on today's visit, tell the front desk (a ticket), say the practice's late policy."""
+    patients = patients_for_phone(turn.session, turn.phone)
+    appointment = appointments.todays_appointment(turn.session, [p.id for p in patients], turn.now, turn.zone)
+    if appointment is None:
+        turn.say("utter_running_late_no_appointment")
+        turn.set(awaiting=None, flow=None)
+        return
+    appointments.note_running_late(turn.session, appointment, turn.now, turn.text[:180])
+    queue = routing.queue_for(turn.practice, "running_late")
+    visit = describe_slot(appointment, turn.zone)
+    handoff.open_ticket(turn.session, phone=turn.phone, queue=queue, reason=f"Running late for {visit}: {turn.text[:200]}",
+                        now=turn.now, intent="running_late", patient_id=appointment.patient_id)
+    named = appointment.patient.first_name + ": " if len(patients) > 1 else ""
+    turn.say("utter_running_late", team=routing.queue_details(turn.practice, queue)["team"],
+             appointment=named + visit, late_policy=late_policy(turn.practice))
+    turn.set(awaiting=None, flow=None)
+    pause(turn)
+
+
+def wrong_number(turn: Turn) -> None:
+    """Stop automated texts to this phone for the patient, and ask the front desk to fix the record.
+
+    The reply never says whose number it was, and the ticket carries the text, not a name.
+    """
+    queue = routing.queue_for(turn.practice, "wrong_number")
+    ticket = handoff.open_ticket(
+        turn.session, phone=turn.phone, queue=queue, now=turn.now, intent="wrong_number",
+        reason=f"Wrong number reported; automated texts stopped, please fix the record: {turn.text[:200]}",
+    )
+    reports = report_wrong_number(turn.session, turn.phone, turn.text, turn.now, ticket_id=ticket.id)
+    if len(reports) == 1:
+        ticket.patient_id = reports[0].patient_id
+    turn.say("utter_wrong_number")
+    turn.set(awaiting=None, flow=None, patient_id=None, appointment_ids=None)
     pause(turn)
 
 

@@ -70,7 +70,9 @@ class PracticeChange:
 
 PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
                    "slot_step_minutes")
-CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type")
+CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
+                   "late_policy")
+DEFAULT_LATE_POLICY = "If you will be more than 15 minutes late we may need to rebook."
 
 
 def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:
@@ -298,6 +300,11 @@ def get_practice(session: Session) -> Practice:
     if practice is None:
         raise LookupError("no practice loaded: run `python -m bot db setup` (or `make run`)")
     return practice
+
+
+def late_policy(practice: Practice) -> str:
+    """What the practice tells a patient who is running late: the file's ``late_policy``, else the default."""
+    return (practice.config or {}).get("late_policy") or DEFAULT_LATE_POLICY
 
 
 def practice_zone(practice: Practice) -> ZoneInfo:

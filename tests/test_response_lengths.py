@@ -25,6 +25,7 @@ REALISTIC = {
     "first_name": "Alexandria",
     "team": "our clinical team",
     "answer_time": "by 12:45 PM Wed, Sep 29",
+    "late_policy": "If you will be more than 15 minutes late we may need to rebook.",
 }
 UCS2_TWO_SEGMENTS = 134  # 2 x 67 characters once a text needs UCS-2
 
