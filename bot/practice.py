@@ -47,6 +47,10 @@ def load_practice_file(path: str | Path) -> dict[str, Any]:
         if field not in data:
             raise PracticeFileError(f"{path}: missing '{field}'")
     ZoneInfo(data["timezone"])  # raises for an unknown zone
+    policy = data.get("late_policy")
+    if policy is not None and (not isinstance(policy, str) or len(policy) > MAX_LATE_POLICY):
+        raise PracticeFileError(f"{path}: 'late_policy' must be a sentence of at most {MAX_LATE_POLICY} characters "
+                                "(it is texted with the running-late reply, which must fit 320)")
     provider_keys = {p["key"] for p in data["providers"]}
     for kind in data["appointment_types"]:
         unknown = set(kind.get("providers", [])) - provider_keys
@@ -73,6 +77,7 @@ PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "mi
 CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
                    "late_policy")
 DEFAULT_LATE_POLICY = "If you will be more than 15 minutes late we may need to rebook."
+MAX_LATE_POLICY = 120
 
 
 def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:

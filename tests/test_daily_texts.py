@@ -244,3 +244,24 @@ def test_a_records_request_goes_where_the_practice_routes_it(demo_engine, now, c
     assert "our clinical team" in reply
     [ticket] = _tickets(demo_engine, MARIA)
     assert ticket.queue == "clinical"
+
+
+def test_a_late_policy_too_long_to_text_is_refused_when_the_practice_file_loads(tmp_path):
+    import yaml
+
+    from bot.practice import MAX_LATE_POLICY, PracticeFileError, load_practice_file
+    from bot.settings import ROOT
+    from bot.wording.texts import gsm7_length
+
+    data = yaml.safe_load((ROOT / "bot" / "demo_practice.yml").read_text())
+    longest = "x" * MAX_LATE_POLICY
+    reply = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_running_late"][0]["text"]
+    filled = reply.format(team="our clinical team", appointment="Alexandria: Wed, Sep 29 at 12:45 PM with Maria Lopez, NP",
+                          late_policy=longest)
+    assert gsm7_length(filled) <= 320
+    path = tmp_path / "practice.yml"
+    path.write_text(yaml.safe_dump({**data, "late_policy": longest}))
+    assert load_practice_file(path)["late_policy"] == longest
+    path.write_text(yaml.safe_dump({**data, "late_policy": longest + "x"}))
+    with pytest.raises(PracticeFileError, match="late_policy"):
+        load_practice_file(path)
