@@ -2,7 +2,8 @@
 
 Actions are thin adapters: :class:`PracticeAction` turns a Rasa tracker into a
 :class:`Turn` (session, phone, text, now, practice) and the action's
-``act(turn)`` calls ``bot/`` and speaks only through responses in domain.yml.
+``act(turn)`` calls ``bot/`` and speaks only through texts of the catalog
+(``bot/wording/catalog/``), in the conversation's language.
 Subclass it, set ``action_name`` and implement ``act``; append slot changes
 with ``turn.set(...)``.
 """
@@ -12,6 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import Any, Callable, Dict, List, Text
 from zoneinfo import ZoneInfo
 
@@ -21,8 +23,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.state import ConversationState, slot_value
+from bot import wording
 from bot.db import get_engine, transaction
-from bot.models import Practice
+from bot.messaging.conversations import conversation_for_sender
+from bot.models import Conversation, Practice
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.privacy import mask_phone
 
@@ -54,6 +58,11 @@ class Turn:
         return self.tracker.sender_id
 
     @property
+    def conversation(self) -> Conversation:
+        """The conversation Rasa's sender id names (SMS: the phone), created if new."""
+        return conversation_for_sender(self.session, self.tracker.sender_id, self.now)
+
+    @property
     def text(self) -> str:
         return (self.tracker.latest_message or {}).get("text") or ""
 
@@ -68,6 +77,16 @@ class Turn:
     @property
     def local_now(self) -> datetime:
         return self.now.astimezone(self.zone)
+
+    @property
+    def language(self) -> str:
+        """The conversation's language (the ``language`` slot, set at the session's start; English by default)."""
+        return wording.language_or_default(self.slot("language"))
+
+    @property
+    def words(self) -> ModuleType:
+        """How facts read in the conversation's language (:mod:`bot.wording.formatting`)."""
+        return wording.words(self.language)
 
     def slot(self, name: str) -> Any:
         for event in reversed(self.events):  # a value set earlier in this turn wins
@@ -85,7 +104,11 @@ class Turn:
         self.events.extend(SlotSet(name, slot_value(value)) for name, value in slots.items())
 
     def say(self, response: str, **values: Any) -> None:
-        """Utter a domain response, with the practice's own details always at hand."""
+        """Utter a response of the catalog, with the practice's own details always at hand.
+
+        Rasa renders it (nlu/catalog_nlg.py) in the ``language`` slot's language; ``values`` are phrases already
+        formatted with :attr:`words`.
+        """
         self.dispatcher.utter_message(
             response=response,
             practice_name=self.practice.name,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from actions.base import Turn
 from actions.state import Awaiting, Flow
+from bot import wording
 from bot.language.answers import asks_for_waitlist
 from bot.language.dates import When
 from bot.messaging import reminders
@@ -28,18 +29,18 @@ SEARCH_DAYS = offers.SEARCH_DAYS
 
 # --- Telling things apart ---------------------------------------------------------
 
-def numbered(lines: list[str]) -> str:
-    return "".join(f"\n{i}. {line}" for i, line in enumerate(lines, 1))
+def numbered(turn: Turn, lines: list[str]) -> str:
+    return turn.words.numbered(lines)
 
 
 def describe(turn: Turn, item, with_name: Patient | None = None) -> str:
-    text = scheduling.describe_slot(item, turn.zone)
-    return f"{with_name.first_name}: {text}" if with_name else text
+    text = wording.describe_slot(item, turn.zone, turn.language)
+    return turn.words.for_patient(with_name.first_name, text) if with_name else text
 
 
 def describe_appointments(turn: Turn, appointments: list[Appointment]) -> str:
     several_patients = len({a.patient_id for a in appointments}) > 1
-    return "; ".join(
+    return turn.words.listing(
         describe(turn, a, a.patient if several_patients else None) for a in appointments[:MAX_LISTED]
     )
 
@@ -102,7 +103,7 @@ def find_patient(turn: Turn, flow: Flow, *, needs_appointments: bool) -> Patient
         ]
         if len(with_appointments) == 1:
             return with_appointments[0]
-    turn.say("utter_ask_which_patient", choices=numbered([p.first_name for p in patients]))
+    turn.say("utter_ask_which_patient", choices=numbered(turn, [p.first_name for p in patients]))
     turn.set(awaiting=Awaiting.PATIENT_CHOICE, flow=flow)
     return None
 
@@ -126,7 +127,7 @@ def choose_appointment(turn: Turn, patient: Patient, flow: Flow) -> Appointment 
         turn.set(awaiting=None, flow=None)
         return None
     listed = meant.choices
-    turn.say("utter_ask_which_appointment", choices=numbered([describe(turn, a) for a in listed]))
+    turn.say("utter_ask_which_appointment", choices=numbered(turn, [describe(turn, a) for a in listed]))
     turn.set(awaiting=Awaiting.WHICH_APPOINTMENT, flow=flow, patient_id=patient.id,
              appointment_ids=[a.id for a in listed])
     return None
@@ -266,12 +267,9 @@ def target_preference(turn: Turn, exclude_appointment: Appointment | None = None
 # --- Offering and taking times -------------------------------------------------------
 
 def describe_preference(turn: Turn, when: When) -> str:
-    start = when.start.astimezone(turn.zone)
-    if when.start == when.end:
-        return start.strftime("%a, %b ") + f"{start.day} at " + start.strftime("%I:%M %p").lstrip("0")
-    if when.end - when.start <= timedelta(days=1, hours=1):
-        return "on " + start.strftime("%a, %b ") + str(start.day)
-    return "then"
+    return turn.words.wish(when.start.astimezone(turn.zone), when.end.astimezone(turn.zone),
+                           a_moment=when.start == when.end,
+                           within_a_day=when.end - when.start <= timedelta(days=1, hours=1))
 
 
 def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = None) -> None:
@@ -290,7 +288,7 @@ def offer_slots(turn: Turn, when: When | None, *, exclude: list[dict] | None = N
         turn.say("utter_no_slots")
         turn.set(awaiting=None, flow=None, offered_slots=None)
         return
-    choices = numbered([describe(turn, s) for s in offered.slots])
+    choices = numbered(turn, [describe(turn, s) for s in offered.slots])
     if offered.nearest and when is not None:
         turn.say("utter_offer_slots_nearest", preference=describe_preference(turn, when), choices=choices)
     else:

@@ -7,14 +7,15 @@ from datetime import timedelta
 from rasa_sdk.events import ActionExecuted, ConversationPaused
 
 from actions.base import Turn
+from bot import wording
 from bot.language.safety import emergency_language
 from bot.messaging import consent
 from bot.messaging.wrong_number import report_wrong_number
 from bot.patients import patients_for_phone
-from bot.practice import closed_days, describe_office_hours, format_phone, late_policy
+from bot.practice import closed_days, format_phone, late_policy, weekly_hours
 from bot.scheduling import appointments
-from bot.scheduling.booking import describe_slot
-from bot.staff import handoff, routing
+from bot.staff import handoff, oncall, routing
+from bot.wording.on_call import render_callback
 
 REASONS = {
     "billing_question": "Billing question",
@@ -42,13 +43,13 @@ def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
     chosen = turn.slot("patient_id")
     patient_id = int(chosen) if chosen is not None else (patients[0].id if len(patients) == 1 else None)
     ticket = handoff.open_ticket(
-        turn.session, phone=turn.phone, queue=queue, reason=reason, now=turn.now,
+        turn.session, conversation=turn.conversation, queue=queue, reason=reason, now=turn.now,
         intent=turn.intent or queue_intent, patient_id=patient_id,
     )
     turn.say(
         "utter_handoff",
         team=routing.queue_details(turn.practice, queue)["team"],
-        answer_time=handoff.answer_time_phrase(ticket.due_at, turn.now, turn.zone),
+        answer_time=wording.answer_time_phrase(ticket.due_at, turn.now, turn.zone, turn.language),
     )
     turn.set(awaiting=None, flow=None)
     pause(turn)
@@ -60,16 +61,27 @@ def handoff_for_intent(turn: Turn) -> None:
 
 
 def emergency(turn: Turn) -> None:
-    """Say 911/988 first (in Spanish too when the text is Spanish), then alert the urgent queue;
-    staff take the conversation over."""
+    """Say 911/988 first (in Spanish too when the text is Spanish), then alert the urgent queue (which pages
+    on-call); staff take the conversation over.
+
+    Outside office hours, when on-call was paged, the reply also says who calls back and within how long.
+    """
     latest = turn.tracker.latest_message or {}
-    language = latest.get("emergency_language") or emergency_language(turn.text)
-    turn.say("utter_emergency_es" if language == "es" else "utter_emergency")
-    why = latest.get("emergency_reason") or "emergency intent"
-    handoff.open_ticket(
-        turn.session, phone=turn.phone, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
-        reason=f"Possible emergency ({why}): {turn.text[:200]}", now=turn.now, intent="emergency",
+    safety_reason = latest.get("emergency_reason")
+    confidence = None if safety_reason else float((latest.get("intent") or {}).get("confidence") or 0.0)
+    ticket = handoff.open_ticket(
+        turn.session, conversation=turn.conversation, queue=routing.queue_for(turn.practice, routing.EMERGENCY),
+        reason=f"Possible emergency ({safety_reason or 'emergency intent'}): {turn.text[:200]}", now=turn.now,
+        intent="emergency", classifier_confidence=confidence,
     )
+    spanish = (latest.get("emergency_language") or emergency_language(turn.text)) == "es"
+    advice, after_hours = (("utter_emergency_es", "utter_emergency_es_on_call") if spanish  # both languages
+                           else ("utter_emergency", "utter_emergency_on_call"))
+    promise = oncall.after_hours_callback(turn.session, turn.practice, ticket, turn.now)
+    if promise is None:
+        turn.say(advice)
+    else:
+        turn.say(after_hours, callback=render_callback(promise.team, promise.minutes, turn.language))
     turn.set(awaiting=None, flow=None)
     pause(turn)
 
@@ -84,9 +96,10 @@ def running_late(turn: Turn) -> None:
         return
     appointments.note_running_late(turn.session, appointment, turn.now, turn.text[:180])
     queue = routing.queue_for(turn.practice, "running_late")
-    visit = describe_slot(appointment, turn.zone)
-    handoff.open_ticket(turn.session, phone=turn.phone, queue=queue, reason=f"Running late for {visit}: {turn.text[:200]}",
-                        now=turn.now, intent="running_late", patient_id=appointment.patient_id)
+    visit = wording.describe_slot(appointment, turn.zone, turn.language)
+    handoff.open_ticket(turn.session, conversation=turn.conversation, queue=queue,
+                        reason=f"Running late for {visit}: {turn.text[:200]}", now=turn.now, intent="running_late",
+                        patient_id=appointment.patient_id)
     named = appointment.patient.first_name + ": " if len(patients) > 1 else ""
     turn.say("utter_running_late", team=routing.queue_details(turn.practice, queue)["team"],
              appointment=named + visit, late_policy=late_policy(turn.practice))
@@ -101,7 +114,7 @@ def wrong_number(turn: Turn) -> None:
     """
     queue = routing.queue_for(turn.practice, "wrong_number")
     ticket = handoff.open_ticket(
-        turn.session, phone=turn.phone, queue=queue, now=turn.now, intent="wrong_number",
+        turn.session, conversation=turn.conversation, queue=queue, now=turn.now, intent="wrong_number",
         reason=f"Wrong number reported; automated texts stopped, please fix the record: {turn.text[:200]}",
     )
     reports = report_wrong_number(turn.session, turn.phone, turn.text, turn.now, ticket_id=ticket.id)
@@ -137,15 +150,14 @@ def office_info(turn: Turn) -> None:
     topic = next((name for name, pattern in TOPICS if re.search(pattern, text)), None)
     practice = turn.practice
     if topic == "hours":
-        turn.say("utter_office_hours", hours=describe_office_hours(practice))
+        turn.say("utter_office_hours", hours=turn.words.office_hours(weekly_hours(practice)))
     elif topic == "address":
         turn.say("utter_office_address", parking=practice.parking or "")
     elif topic == "contact":
-        turn.say("utter_office_contact", fax=format_phone(practice.fax) if practice.fax else "none")
+        turn.say("utter_office_contact", fax=format_phone(practice.fax) if practice.fax else turn.words.no_fax())
     elif topic == "holidays":
         today = turn.local_now.date()
         upcoming = closed_days(turn.session, today, today + timedelta(days=200))
-        listed = ", ".join(f"{name} ({day.strftime('%a, %b')} {day.day})" for day, name in sorted(upcoming.items())[:4])
-        turn.say("utter_office_holidays", holidays=listed or "no holidays in the coming months")
+        turn.say("utter_office_holidays", holidays=turn.words.holidays(sorted(upcoming.items())[:4]))
     else:
-        turn.say("utter_office_overview", hours=describe_office_hours(practice))
+        turn.say("utter_office_overview", hours=turn.words.office_hours(weekly_hours(practice)))

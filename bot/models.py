@@ -3,7 +3,9 @@
 Times are stored in UTC and always come back timezone-aware (see
 :class:`UTCDateTime`). Constraints do the guarding: a unique slot claim per
 provider and 15-minute step is what makes double booking impossible, a
-unique MessageSid is what makes a Twilio retry harmless.
+unique channel message id per channel (SMS: Twilio's MessageSid) is what makes a
+retry harmless. A :class:`Conversation` is who the assistant talks with on one
+channel (SMS: one phone number); texts, tickets and commands belong to one.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import relationship, synonym
 from sqlalchemy.types import TypeDecorator
 
 from bot.db import Base
@@ -265,15 +267,40 @@ class WrongNumberReport(Base):
     cleared_at = Column(UTCDateTime)
 
 
-# --- Messages --------------------------------------------------------------------
+# --- Conversations and messages ------------------------------------------------------
+
+class Channel(str, enum.Enum):
+    """How a conversation reaches the patient; a new channel is a member here plus a folder under channels/."""
+
+    SMS = "sms"  # address: the E.164 phone number
+
+
+class Conversation(Base):
+    """Who the assistant talks with on one channel: SMS, one phone number.
+
+    Get one with :func:`bot.messaging.conversations.conversation_for` (race-free
+    get-or-create); the unique (channel, address) is what keeps it one.
+    """
+
+    __tablename__ = "conversation"
+    id = Column(Integer, primary_key=True)
+    channel = Column(_enum(Channel, "channel"), nullable=False)
+    address = Column(String(120), nullable=False)  # SMS: E.164
+    language = Column(String(10))  # the conversation's language, when known (None: the patient's or the default)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversation_channel_address"),)
+
 
 class InboundMessage(Base):
     """A patient's text, stored before anything else happens to it."""
 
     __tablename__ = "inbound_message"
     id = Column(Integer, primary_key=True)
-    message_sid = Column(String(64), nullable=False, unique=True)
-    phone = Column(String(20), nullable=False, index=True)
+    conversation_id = Column(ForeignKey("conversation.id"), nullable=False, index=True)
+    channel = Column(_enum(Channel, "channel"), nullable=False)  # the conversation's, for the unique key below
+    channel_message_id = Column(String(64), nullable=False)  # the channel's own id (SMS: Twilio's MessageSid)
+    message_sid = synonym("channel_message_id")  # the SMS channel's name for it
+    phone = Column(String(20), index=True)  # the sender's phone (SMS); None on a channel without one
     to_number = Column(String(20))
     body = Column(Text, nullable=False, default="")  # whole, up to 1,600 characters
     media = Column(JSON, nullable=False, default=list)  # [{"url", "content_type"}]
@@ -287,6 +314,8 @@ class InboundMessage(Base):
     outcome = Column(String(20))  # how it ended: replied, with_staff, handed_to_staff, ... (bot.messaging.inbound)
     attempts = Column(Integer, nullable=False, default=0, server_default="0")  # turns tried (Rasa failures)
     opt_out_type = Column(String(10))  # Twilio's OptOutType (STOP, START, HELP) for a configured keyword
+    conversation = relationship("Conversation")
+    __table_args__ = (UniqueConstraint("channel", "channel_message_id", name="uq_inbound_channel_message"),)
 
 
 class OutboundStatus(str, enum.Enum):
@@ -305,7 +334,8 @@ class OutboundMessage(Base):
 
     __tablename__ = "outbound_message"
     id = Column(Integer, primary_key=True)
-    phone = Column(String(20), nullable=False, index=True)
+    conversation_id = Column(ForeignKey("conversation.id"), nullable=False, index=True)
+    phone = Column(String(20), index=True)  # where it goes (SMS); None on a channel without a phone
     body = Column(Text, nullable=False)
     kind = Column(String(20), nullable=False)  # reply, staff, reminder, consent, system
     status = Column(_enum(OutboundStatus, "outbound_status"), nullable=False,
@@ -324,6 +354,7 @@ class OutboundMessage(Base):
     staff_user_id = Column(ForeignKey("staff_user.id"))
     give_up_at = Column(UTCDateTime)   # retries (429, 5xx, network) stop here: created_at + 24 h
     alerted_at = Column(UTCDateTime)   # when staff were told it has not gone out
+    conversation = relationship("Conversation")
 
 
 # --- Handoff and the staff inbox -----------------------------------------------
@@ -343,7 +374,8 @@ class HandoffTicket(Base):
     reason = Column(String(300), nullable=False)
     status = Column(_enum(TicketStatus, "ticket_status"), nullable=False,
                     default=TicketStatus.OPEN, index=True)
-    phone = Column(String(20), nullable=False, index=True)  # the conversation (Rasa sender id)
+    conversation_id = Column(ForeignKey("conversation.id"), nullable=False, index=True)
+    phone = Column(String(20), index=True)  # the conversation's phone (SMS); None on a channel without one
     patient_id = Column(ForeignKey("patient.id"))
     intent = Column(String(40))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -355,6 +387,7 @@ class HandoffTicket(Base):
     resolved_by = Column(ForeignKey("staff_user.id"))
     last_activity_at = Column(UTCDateTime, nullable=False, default=utcnow)
     patient = relationship("Patient")
+    conversation = relationship("Conversation")
     notes = relationship("TicketNote", order_by="TicketNote.id", cascade="all, delete-orphan")
 
 
@@ -369,6 +402,24 @@ class TicketNote(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
+class OnCallPage(Base):
+    """One step of paging the on-call staff about an urgent ticket: step 0 at once, then the escalation.
+
+    The unique (ticket, step) is what makes each step go out exactly once, whatever
+    the workers or restarts: the row and its outbox text are written in one
+    transaction, and a second insert of the same step fails.
+    """
+
+    __tablename__ = "on_call_page"
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
+    step = Column(Integer, nullable=False)  # 0: the on-call number; 1, 2...: the escalation
+    phone = Column(String(20), nullable=False)  # the staff number paged
+    paged_at = Column(UTCDateTime, nullable=False)
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    __table_args__ = (UniqueConstraint("ticket_id", "step", name="uq_on_call_page_step"),)
+
+
 class CommandKind(str, enum.Enum):
     """What Rasa is told about a conversation: staff let it go (resume) or took it again (pause)."""
 
@@ -380,7 +431,7 @@ class CommandStatus(str, enum.Enum):
     PENDING = "pending"          # not yet confirmed by Rasa (retried with backoff)
     DONE = "done"                # Rasa confirmed
     FAILED = "failed"            # given up after the last attempt; staff were told on the ticket
-    SUPERSEDED = "superseded"    # a newer command for the phone (or an open ticket) made it moot
+    SUPERSEDED = "superseded"    # a newer command for the conversation (or an open ticket) made it moot
 
 
 class ConversationCommand(Base):
@@ -393,7 +444,8 @@ class ConversationCommand(Base):
     __tablename__ = "conversation_command"
     id = Column(Integer, primary_key=True)
     kind = Column(_enum(CommandKind, "command_kind"), nullable=False)
-    phone = Column(String(20), nullable=False, index=True)  # the conversation (Rasa sender id)
+    conversation_id = Column(ForeignKey("conversation.id"), nullable=False, index=True)
+    phone = Column(String(20), index=True)  # the conversation's phone (SMS); None on a channel without one
     ticket_id = Column(ForeignKey("handoff_ticket.id", ondelete="CASCADE"), nullable=False, index=True)
     status = Column(_enum(CommandStatus, "command_status"), nullable=False, default=CommandStatus.PENDING)
     attempts = Column(Integer, nullable=False, default=0)
@@ -402,6 +454,7 @@ class ConversationCommand(Base):
     last_error = Column(String(300))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     done_at = Column(UTCDateTime)
+    conversation = relationship("Conversation")
     __table_args__ = (Index("ix_conversation_command_due", "status", "next_attempt_at"),)
 
 

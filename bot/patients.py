@@ -11,13 +11,14 @@ import re
 from datetime import date, datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.models import ACTIVE_STATUSES, Appointment, Patient
 
 __all__ = ["normalize_phone", "patients_for_phone", "upcoming_appointments", "register_new_patient",
-           "match_patient_by_name"]
+           "match_patient_by_name", "patient_matches", "phones_matching"]
 
 NANP_REGIONS = {"US", "CA"}  # +1 numbers; other regions need the +country form
 _PHONE_RUN = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
@@ -48,6 +49,36 @@ def normalize_phone(text: str, default_region: str = "US") -> str | None:
     return f"+1{digits}"
 
 
+def _search_terms(text: str) -> tuple[list[str], str]:
+    words = [w for w in text.lower().split() if not any(c.isdigit() for c in w)]
+    digits = re.sub(r"\D", "", text)
+    return words, digits if len(digits) >= 3 else ""
+
+
+def patient_matches(text: str) -> ColumnElement:
+    """A condition on :class:`Patient`: staff search by name or by phone.
+
+    A name matches when every word is in the full name, any case ("dana rey"); a phone when
+    it contains the digits typed, 3 or more, whatever the punctuation ("555-0123", "(503) 555").
+    """
+    words, digits = _search_terms(text)
+    conditions = []
+    if digits:
+        conditions.append(Patient.phone.contains(digits, autoescape=True))
+    if words:
+        full_name = func.lower(Patient.first_name + " " + Patient.last_name)
+        conditions.append(and_(*[full_name.contains(w, autoescape=True) for w in words]))
+    return or_(*conditions) if conditions else false()
+
+
+def phones_matching(text: str, phone_column) -> ColumnElement:
+    """A condition on an E.164 ``phone_column``: the phone contains the digits typed, or a patient
+    on it matches :func:`patient_matches` (so a number with no patient record is found by its digits)."""
+    _, digits = _search_terms(text)
+    on_phone = phone_column.in_(select(Patient.phone).where(patient_matches(text)))
+    return or_(phone_column.contains(digits, autoescape=True), on_phone) if digits else on_phone
+
+
 def patients_for_phone(session: Session, phone: str) -> list[Patient]:
     """Every patient who uses ``phone`` (any written form), oldest record first."""
     e164 = normalize_phone(phone)
@@ -56,6 +87,12 @@ def patients_for_phone(session: Session, phone: str) -> list[Patient]:
     return list(session.execute(
         select(Patient).where(Patient.phone == e164).order_by(Patient.id)
     ).scalars())
+
+
+def language_for_phone(session: Session, phone: str) -> str | None:
+    """The language texts to ``phone`` are written in: its first patient's (several share a phone), None if unknown."""
+    patients = patients_for_phone(session, phone)
+    return patients[0].language if patients else None
 
 
 def upcoming_appointments(session: Session, patient_ids: Iterable[int], now: datetime) -> list[Appointment]:

@@ -57,7 +57,82 @@ def load_practice_file(path: str | Path) -> dict[str, Any]:
         if unknown:
             raise PracticeFileError(
                 f"{path}: appointment type {kind['key']} names unknown providers {sorted(unknown)}")
+    problems = check_staff_config(data)
+    if problems:
+        raise PracticeFileError(f"{path}: " + "; ".join(problems))
     return data
+
+
+def _is_hhmm(text: Any) -> bool:
+    try:
+        _hhmm(text)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _week_problems(label: str, hours: Any) -> list[str]:
+    """Problems of a ``{mon: ["08:00", "17:00"], ...}`` mapping (a shift, like office hours)."""
+    if not isinstance(hours, dict):
+        return [f"{label} must map weekdays (mon..sun) to [\"HH:MM\", \"HH:MM\"]"]
+    problems = [f"{label}: unknown weekday {day!r}" for day in hours if day not in WEEKDAYS]
+    problems += [f"{label} {day}: {span!r} is not [\"HH:MM\", \"HH:MM\"]" for day, span in hours.items()
+                 if not (isinstance(span, list) and len(span) == 2 and all(map(_is_hhmm, span)))]
+    return problems
+
+
+def _is_e164(number: Any) -> bool:
+    text = str(number)
+    return text.startswith("+") and text[1:].isdigit() and 8 <= len(text) <= 16
+
+
+def check_staff_config(data: dict[str, Any]) -> list[str]:
+    """What is wrong with the file's ``queues``, ``routing`` and ``on_call`` (empty when nothing is).
+
+    Every routing target and the on-call queue must be a queue of the file; a
+    queue's ``roles`` must be staff roles, and a queue not named like one of
+    the four built-in ones must list them (deny by default: nobody would see
+    it); ``owner`` and ``members`` are staff usernames; numbers are E.164.
+    """
+    from bot.models import StaffRole
+    from bot.staff.access import DEFAULT_QUEUE_ROLES
+
+    roles = {r.value for r in StaffRole}
+    queues = data.get("queues") or {}
+    problems = []
+    for name, queue in queues.items():
+        listed = queue.get("roles")
+        if listed is None and name not in DEFAULT_QUEUE_ROLES:
+            problems.append(f"queue {name} lists no roles: add roles: [...] (of {sorted(roles)})")
+        unknown = set(listed or ()) - roles
+        if unknown:
+            problems.append(f"queue {name} names unknown roles {sorted(unknown)}")
+        members = queue.get("members", [])
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            problems.append(f"queue {name}: members must be a list of staff usernames")
+        if "owner" in queue and not isinstance(queue["owner"], str):
+            problems.append(f"queue {name}: owner must be a staff username")
+        if "owner_hours" in queue:
+            problems += _week_problems(f"queue {name} owner_hours", queue["owner_hours"])
+    for handed_off, target in (data.get("routing") or {}).items():
+        if target not in queues:
+            problems.append(f"routing {handed_off} names unknown queue {target!r}; known: {sorted(queues)}")
+    on_call = data.get("on_call")
+    if on_call:
+        if on_call.get("queue") not in queues:
+            problems.append(f"on_call queue {on_call.get('queue')!r} is not a queue; known: {sorted(queues)}")
+        numbers = [on_call.get("number")] if on_call.get("number") else []
+        for index, entry in enumerate(on_call.get("rota") or []):
+            numbers.append(entry.get("number"))
+            problems += _week_problems(f"on_call rota entry {index + 1}", entry.get("hours"))
+        if not numbers:
+            problems.append("on_call needs a number, or a rota of {hours: ..., number: ...}")
+        escalation = on_call.get("escalation") or {}
+        numbers += list(escalation.get("numbers") or [])
+        problems += [f"on_call number {n!r} is not E.164 (+15035550100)" for n in numbers if not _is_e164(n)]
+        if escalation and not int(escalation.get("after_minutes", 0)) > 0:
+            problems.append("on_call escalation after_minutes must be a positive number of minutes")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -75,7 +150,7 @@ class PracticeChange:
 PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
                    "slot_step_minutes")
 CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
-                   "late_policy")
+                   "on_call", "late_policy")
 DEFAULT_LATE_POLICY = "If you will be more than 15 minutes late we may need to rebook."
 MAX_LATE_POLICY = 120
 
@@ -361,23 +436,7 @@ def format_phone(e164: str) -> str:
     return e164
 
 
-def _clock(t: time) -> str:
-    text = t.strftime("%I:%M %p").lstrip("0")
-    return text.replace(":00", "")
-
-
-def describe_office_hours(practice: Practice) -> str:
-    """'Mon-Wed 8 AM-5 PM, Thu 8 AM-7 PM, Fri 8 AM-4 PM, Sat 9 AM-12 PM; closed Sun'."""
-    spans: list[tuple[list[str], str]] = []
-    for day in WEEKDAYS:
-        span = practice.office_hours.get(day)
-        label = f"{_clock(_hhmm(span[0]))}-{_clock(_hhmm(span[1]))}" if span else "closed"
-        if spans and spans[-1][1] == label:
-            spans[-1][0].append(day)
-        else:
-            spans.append(([day], label))
-    parts = []
-    for days, label in spans:
-        name = days[0].title() if len(days) == 1 else f"{days[0].title()}-{days[-1].title()}"
-        parts.append(f"closed {name}" if label == "closed" else f"{name} {label}")
-    return ", ".join(parts)
+def weekly_hours(practice: Practice) -> dict[str, tuple[time, time] | None]:
+    """The office's opening and closing time per weekday key ('mon'...), None when closed that day."""
+    return {day: (_hhmm(span[0]), _hhmm(span[1])) if (span := practice.office_hours.get(day)) else None
+            for day in WEEKDAYS}

@@ -55,6 +55,7 @@ class Settings:
     staff_session_hours: float = 10.0
     staff_cookie_secure: bool = False  # Secure login cookies; from_env: on when PUBLIC_BASE_URL is https
     staff_trusted_proxies: int = 0  # reverse proxies in front of the inbox whose X-Forwarded-For is believed
+    staff_inbox_url: str = "http://127.0.0.1:8000"  # the inbox as on-call staff reach it (their page's link)
 
     # Reminders
     reminder_worker_interval: float = 30.0
@@ -96,6 +97,8 @@ class Settings:
             staff_cookie_secure=_bool(env.get("STAFF_COOKIE_SECURE"),
                                       (env.get("PUBLIC_BASE_URL") or "").lower().startswith("https://")),
             staff_trusted_proxies=int(env.get("STAFF_TRUSTED_PROXIES") or cls.staff_trusted_proxies),
+            staff_inbox_url=(env.get("STAFF_INBOX_URL")
+                             or f"http://{host}:{env.get('STAFF_PORT', cls.staff_port)}").rstrip("/"),
             reminder_worker_interval=float(
                 env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
             ),

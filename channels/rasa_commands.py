@@ -27,10 +27,12 @@ def _utcnow() -> datetime:
 
 
 def rasa_delivery(settings: Settings, timeout: float = 5.0) -> handback.Deliver:
-    """``deliver(kind, phone)`` for :func:`bot.staff.handback.deliver_due`: the event appended to the phone's tracker."""
-    def deliver(kind: str, phone: str) -> None:
+    """``deliver(kind, sender_id)`` for :func:`bot.staff.handback.deliver_due`: the event appended to the
+    conversation's tracker."""
+    def deliver(kind: str, sender_id: str) -> None:
         try:
-            rasa_http.append_events(settings.rasa_url, settings.rasa_token, phone, [{"event": kind}], timeout=timeout)
+            rasa_http.append_events(settings.rasa_url, settings.rasa_token, sender_id, [{"event": kind}],
+                                    timeout=timeout)
         except rasa_http.RasaUnavailable as exc:
             raise handback.NotDelivered(str(exc)) from exc
     return deliver

@@ -2,13 +2,13 @@
 
 No NLU model is involved: each turn names its intent, the rules in
 data/rules/ pick the action (as Rasa's RulePolicy would), the real action
-runs against the test database, and the reply is rendered from domain.yml,
-so tests read exactly what the patient would receive.
+runs against the test database, and the reply is rendered from the wording
+catalog as Rasa's NLG renders it (nlu/catalog_nlg.py: the same
+bot.wording.render_response), so tests read exactly what the patient would receive.
 """
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import actions.actions  # noqa: F401  (registers the action classes)
 from actions import base
+from bot.wording import render_response
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,14 +50,13 @@ def _all_actions() -> dict[str, type]:
 
 
 def render(message: dict, slots: dict) -> str:
-    """Fill a domain response the way Rasa's TemplatedNaturalLanguageGenerator does."""
+    """Fill a response from the catalog the way the Rasa server's NLG does (a missing value raises)."""
     if message.get("text"):
         return message["text"]
-    template = DOMAIN["responses"][message["response"]][0]["text"]
-    values = {**{k: v for k, v in slots.items() if v is not None}, **{k: v for k, v in message.items() if v is not None}}
-    missing = [name for name in re.findall(r"{(\w+)}", template) if name not in values]
-    assert not missing, f"{message['response']} is missing {missing}"
-    return template.format(**values)
+    values = {k: v for k, v in message.items() if k != "response"}
+    text = render_response(message["response"], slots, values)
+    assert text is not None, f"{message['response']} is not in the catalog"
+    return text
 
 
 class Conversation:

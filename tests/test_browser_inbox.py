@@ -8,6 +8,7 @@ Content-Security-Policy: anything the policy refuses (an inline script, say) fai
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import date, timedelta
 
@@ -142,4 +143,212 @@ def test_new_ticket_appears_in_the_open_queue_without_reload(page, inbox, engine
     row = page.locator(f"#queue-body tr[data-id='{ticket_id}']")
     playwright_api.expect(row).to_contain_text("chest pain")
     playwright_api.expect(page.locator("#queue-empty")).to_be_hidden()
+    assert page.csp_refusals == []
+
+
+# --- The staff's day (issue 12): queue, conversation, send guard, start, alerts, reports ---------------------
+
+SHOTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "reports"
+MEDIA_URL = "https://api.twilio.com/2010-04-01/Accounts/ACtest0000000000000000000000000000/Messages/MM7/Media/ME7"
+LONG_TEXT = ("My father has had chest pain since dinner and his face looks like it is drooping on one side. " * 15
+             ).strip() + " END OF MESSAGE"
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _fits(page, width: int) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_queue_pins_urgent_filters_searches_and_moves_with_the_keyboard(page, inbox, engine, now, clock):
+    expect = playwright_api.expect
+    from tests.web_helpers import add_patient
+    add_patient(engine, "Sam", "Okafor", "+15035550111")
+    routine = open_ticket(engine, "+15035550111", "front_desk", now - timedelta(hours=1), reason="asked for a person",
+                          texts=(LONG_TEXT,))
+    urgent = open_ticket(engine, "+15035550177", "urgent", now, reason="chest pain", texts=("Chest pain, face drooping",))
+    add_user(engine, "fran", "front_desk", now, display_name="Fran")
+    _log_in(page, inbox, "fran")
+
+    rows = page.locator("#queue-body tr")
+    expect(rows.first).to_have_attribute("data-id", str(urgent))
+    expect(rows.first).to_have_class(re.compile(r"\bpinned\b"))
+    expect(rows.first).to_contain_text("Urgent")
+    second = page.locator(f"#queue-body tr[data-id='{routine}']")
+    expect(second).not_to_have_class(re.compile(r"\bpinned\b"))
+    last = second.locator(".last")
+    expect(last).to_contain_text("…")
+    assert len(last.inner_text()) <= 120 and "END OF MESSAGE" not in last.inner_text()
+    expect(second.locator(".pulse")).to_have_text("waiting 1 h 00 min")
+    _shot(page, "inbox-queue")
+
+    page.locator("#search").click()
+    page.keyboard.type("jk")  # typing in a field moves nothing
+    expect(page.locator("#queue-body tr.selected")).to_have_count(0)
+    page.locator("#search").fill("okafor")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#queue-body tr")).to_have_count(1)
+    expect(page.locator("#queue-body tr").first).to_have_attribute("data-id", str(routine))
+    page.goto(inbox + "/?unassigned=1&queue=urgent")
+    expect(page.locator("#queue-body tr")).to_have_count(1)
+    expect(page.locator("#queue-body tr").first).to_have_attribute("data-id", str(urgent))
+
+    page.goto(inbox + "/")
+    page.locator("body").press("j")
+    expect(page.locator("#queue-body tr.selected")).to_have_attribute("data-id", str(urgent))
+    page.locator("body").press("j")
+    page.locator("body").press("k")
+    page.locator("body").press("j")
+    expect(page.locator("#queue-body tr.selected")).to_have_attribute("data-id", str(routine))
+    page.wait_for_timeout(3000)  # a poll redraws the rows: the selection stays
+    expect(page.locator("#queue-body tr.selected")).to_have_attribute("data-id", str(routine))
+    page.locator("body").press("Enter")
+    page.wait_for_url(f"{inbox}/tickets/{routine}")
+    expect(page.locator("#transcript")).to_contain_text("END OF MESSAGE")  # the whole long text
+    page.go_back()
+    page.locator("body").press("j")
+    page.locator("body").press("r")
+    page.wait_for_url(f"{inbox}/tickets/{urgent}#reply")
+    expect(page.locator("#reply-body")).to_be_focused()
+    assert page.csp_refusals == []
+
+
+def test_conversation_shows_pictures_fills_templates_and_guards_a_money_amount(page, inbox, engine, now, clock,
+                                                                               twilio_stub):  # noqa: F811
+    expect = playwright_api.expect
+    from bot.messaging.inbound import store_inbound
+    from bot.staff import handoff
+    from tests.web_helpers import add_appointment, add_patient
+    patient_id = add_patient(engine)
+    with Session(engine) as session, session.begin():
+        store_inbound(session, message_sid="SMpicture7", phone=PHONE, to_number="+15035550199", body="My card",
+                      media=[{"url": MEDIA_URL, "content_type": "image/png"}], now=now)
+        ticket_id = handoff.open_ticket(session, phone=PHONE, queue="billing", now=now, patient_id=patient_id,
+                                        reason=f"patient sent a picture with no text: {MEDIA_URL}").id
+        add_appointment(session, patient_id, "patel", "follow_up", now + timedelta(days=2))
+        session.add(CannedResponse(title="Visit", body="Hi {first_name}, {staff_first_name} here: see you "
+                                                       "{next_appointment}."))
+    add_user(engine, "bea", "billing", now, display_name="Bea Lind")
+    _log_in(page, inbox, "bea")
+    page.goto(f"{inbox}/tickets/{ticket_id}")
+    thumb = page.locator("#transcript img.thumb")
+    expect(thumb).to_be_visible()
+    expect(thumb).to_have_js_property("naturalWidth", 48)  # the stub's PNG, fetched through the inbox
+    assert "twilio.com" not in page.content()
+
+    page.select_option("#canned", label="Visit")
+    expect(page.locator("#reply-body")).to_have_value("Hi Dana, Bea here: see you Wed, Mar 3 at 9:00 AM with Dr. Patel.")
+    page.locator("#reply-body").fill("Your balance is $250.")
+    page.get_by_role("button", name="Send text").click()
+    guard = page.locator("#send-guard")
+    expect(guard).to_contain_text("$250")
+    expect(guard).to_contain_text("money amount")
+    expect(page.locator("#reply-body")).to_have_value("Your balance is $250.")
+    with Session(engine) as session:
+        assert session.execute(select(OutboundMessage)).first() is None
+    _shot(page, "inbox-send-guard")
+    page.get_by_role("button", name="Send anyway").click()
+    expect(page.locator("#transcript li.staff")).to_contain_text("Your balance is $250.")
+
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.reload()
+    expect(page.locator("#reply-body")).to_be_visible()
+    assert _fits(page, 375)
+    _shot(page, "inbox-conversation-375")
+    page.goto(inbox + "/")
+    assert _fits(page, 375)
+    _shot(page, "inbox-queue-375")
+    assert page.csp_refusals == []
+
+
+def test_staff_start_a_conversation_and_an_opted_out_phone_is_refused(page, inbox, engine, now):
+    expect = playwright_api.expect
+    from bot.messaging import consent
+    from tests.web_helpers import add_patient
+    add_patient(engine)
+    add_patient(engine, "Sam", "Okafor", "+15035550111")
+    with Session(engine) as session, session.begin():
+        consent.record_opt_out(session, "+15035550111", "keyword", now)
+    add_user(engine, "fran", "front_desk", now)
+    _log_in(page, inbox, "fran")
+    page.click("#start-link")
+    page.fill("#patient-search", "okafor")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name="Sam Okafor").click()
+    expect(page.locator("#opted-out")).to_be_visible()
+    expect(page.locator("#compose textarea")).to_have_count(0)
+
+    page.fill("#patient-search", "503 555 0123")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name="Dana Reyes").click()
+    page.fill("#reply-body", "Hi Dana, please call us about your visit.")
+    _shot(page, "inbox-start-conversation")
+    page.get_by_role("button", name="Send text").click()
+    page.wait_for_url(re.compile(r".*/tickets/\d+$"))
+    expect(page.locator("#transcript li.staff")).to_contain_text("Hi Dana, please call us about your visit.")
+    with Session(engine) as session:
+        assert [m.phone for m in session.execute(select(OutboundMessage)).scalars()] == [PHONE]
+    assert page.csp_refusals == []
+
+
+COUNT_ALERTS = """
+window.__alerts = {notifications: [], tones: 0};
+const RealNotification = window.Notification;
+window.Notification = function (title, options) {
+  window.__alerts.notifications.push({title: title, body: options && options.body});
+  return new RealNotification(title, options);
+};
+window.Notification.permission = RealNotification.permission;
+window.Notification.requestPermission = RealNotification.requestPermission.bind(RealNotification);
+const RealAudio = window.AudioContext;
+window.AudioContext = function () {
+  const context = new RealAudio();
+  const make = context.createOscillator.bind(context);
+  context.createOscillator = function () { window.__alerts.tones += 1; return make(); };
+  return context;
+};
+"""
+
+
+def test_a_new_urgent_ticket_raises_a_notification_and_a_tone(page, inbox, engine, now):
+    page.context.grant_permissions(["notifications"], origin=inbox)
+    page.add_init_script(COUNT_ALERTS)
+    open_ticket(engine, "+15035550144", "urgent", now, reason="earlier emergency")  # there before the login
+    add_user(engine, "fran", "front_desk", now)
+    _log_in(page, inbox, "fran")
+    page.wait_for_timeout(3000)
+    assert page.evaluate("window.__alerts.notifications.length") == 0  # only new urgent tickets are announced
+    open_ticket(engine, "+15035550177", "front_desk", now, reason="routine")
+    open_ticket(engine, "+15035550188", "urgent", now, reason="chest pain", texts=("Chest pain and a drooping face",))
+    for _ in range(40):
+        if page.evaluate("window.__alerts.notifications.length"):
+            break
+        page.wait_for_timeout(250)
+    [alert] = page.evaluate("window.__alerts.notifications")
+    assert alert == {"title": "Urgent patient message waiting", "body": "Open the staff inbox."}  # no health detail
+    assert page.evaluate("window.__alerts.tones") == 1
+    page.goto(inbox + "/reports/")  # another page: the same ticket is not announced again
+    page.wait_for_timeout(3000)
+    assert page.evaluate("window.__alerts.notifications.length") == 0  # a fresh page's counter
+    assert page.csp_refusals == []
+
+
+def test_reports_page_has_a_chart_and_a_csv_download(page, inbox, engine, now, clock):
+    from bot.staff import handoff, replies
+    bea = add_user(engine, "bea", "billing", now)
+    with Session(engine) as session, session.begin():
+        ticket = handoff.open_ticket(session, phone=PHONE, queue="billing", reason="bill", now=now)
+        replies.send_staff_reply(session, ticket.id, staff_user_id=bea, body="Done.", now=now + timedelta(minutes=30))
+    _log_in(page, inbox, "bea")
+    page.goto(inbox + "/reports/")
+    playwright_api.expect(page.locator("svg.chart rect").first).to_be_visible()
+    _shot(page, "inbox-reports")
+    with page.expect_download() as download:
+        page.click("#csv")
+    text = open(download.value.path(), encoding="utf-8").read()
+    assert text.splitlines()[0].startswith("queue,week,tickets,answered")
+    assert "\nBilling,2027-W09,1,1,0,30.0," in text
     assert page.csp_refusals == []

@@ -194,8 +194,9 @@ def test_an_emergency_while_paused_is_answered_at_once_with_an_urgent_ticket(eng
 
     result = _triage(engine, now, "I have chest pain right now")
 
-    [reply] = _outbound(engine)
+    [reply] = [m for m in _outbound(engine) if m.phone == PHONE]  # the on-call page goes to the staff phone
     assert reply.body == texts.TEMPLATES["emergency"]
+    assert [m.kind for m in _outbound(engine) if m.phone != PHONE] == ["on_call_page"]
     with Session(engine) as session:
         assert session.get(HandoffTicket, result.opened_ticket_id).queue == "urgent"
         # The text is the urgent ticket's (its team reads it), not the paused billing ticket's.
@@ -244,7 +245,7 @@ def test_an_emergency_anywhere_in_a_long_text_is_caught_while_staff_have_the_cha
 
     result = _triage(engine, now, body)
 
-    [reply] = _outbound(engine)
+    [reply] = [m for m in _outbound(engine) if m.phone == PHONE]  # the on-call page goes to the staff phone
     assert reply.body == texts.TEMPLATES["emergency"]
     with Session(engine) as session:
         ticket = session.get(HandoffTicket, result.opened_ticket_id)

@@ -365,3 +365,39 @@ def test_every_intent_gets_an_answer_so_silence_means_a_failed_turn(demo, now, c
     """The SMS channel treats a silent turn (the bot in charge, nothing said) as a failed one and retries
     it; that is only right if every rule's answer says something, for a known patient and a stranger."""
     assert converse(phone, demo, now).say("hello", intent).strip()
+
+
+def offered_local_starts(chat) -> list[datetime]:
+    zone = ZoneInfo("America/Los_Angeles")  # the demo practice's time
+    return [datetime.fromisoformat(s["start"]).astimezone(zone) for s in chat.slots["offered_slots"]]
+
+
+def test_next_week_after_three_offers_only_next_week_at_or_after_three(demo, now, converse):  # now is a Monday
+    chat = converse(ROBERT, demo, now)
+    reply = chat.say("do you have anything for a physical next week after 3?", "book_appointment")
+    assert len(offered_lines(reply)) == 3 and "Nothing is open" not in reply, reply
+    for start in offered_local_starts(chat):
+        assert datetime(2027, 3, 8) <= start.replace(tzinfo=None) < datetime(2027, 3, 15), reply
+        assert start.hour >= 15, reply
+
+
+def test_any_morning_next_week_as_the_answer_offers_only_morning_times_next_week(demo, now, converse):
+    chat = converse(MARIA, demo, now)
+    assert "What day and time" in chat.say("i need to reschedule", "reschedule_appointment")
+    reply = chat.say("any morning next week", "inform")
+    assert len(offered_lines(reply)) == 3 and "PM" not in reply, reply
+    for start in offered_local_starts(chat):
+        assert datetime(2027, 3, 8) <= start.replace(tzinfo=None) < datetime(2027, 3, 15), reply
+        assert 8 <= start.hour < 12, reply
+
+
+def test_a_polite_letter_opening_good_morning_gets_the_week_and_the_time_of_day_it_names(demo, now, converse):
+    chat = converse(ROBERT, demo, now)
+    assert "What day and time" in chat.say("I'd like to book a follow-up", "book_appointment")
+    reply = chat.say("Good morning! Thank you for getting back to me so quickly. Would you have anything "
+                     "the week of the 15th? Afternoons are best for me, as I work mornings. Many thanks, Robert",
+                     "inform")
+    assert len(offered_lines(reply)) == 3 and "AM" not in reply, reply
+    for start in offered_local_starts(chat):
+        assert datetime(2027, 3, 15) <= start.replace(tzinfo=None) < datetime(2027, 3, 22), reply
+        assert 12 <= start.hour < 17, reply

@@ -249,13 +249,14 @@ def test_a_records_request_goes_where_the_practice_routes_it(demo_engine, now, c
 def test_a_late_policy_too_long_to_text_is_refused_when_the_practice_file_loads(tmp_path):
     import yaml
 
+    from bot import wording
     from bot.practice import MAX_LATE_POLICY, PracticeFileError, load_practice_file
     from bot.settings import ROOT
     from bot.wording.texts import gsm7_length
 
     data = yaml.safe_load((ROOT / "bot" / "demo_practice.yml").read_text())
     longest = "x" * MAX_LATE_POLICY
-    reply = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_running_late"][0]["text"]
+    reply = wording.catalog("en")["utter_running_late"]
     filled = reply.format(team="our clinical team", appointment="Alexandria: Wed, Sep 29 at 12:45 PM with Maria Lopez, NP",
                           late_policy=longest)
     assert gsm7_length(filled) <= 320

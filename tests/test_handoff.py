@@ -5,9 +5,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
+from bot import wording
 from bot.models import InboundMessage, TicketStatus
 from bot.practice import get_practice
 from bot.staff import handoff
+from tests.rows import sms
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -48,14 +50,14 @@ def test_answer_time_across_daylight_saving_change_is_local_office_time(engine, 
 
 def test_answer_time_phrase_reads_naturally():
     now = datetime(2027, 3, 5, 14, 0, tzinfo=LA)  # Friday
-    assert handoff.answer_time_phrase(datetime(2027, 3, 5, 15, 30, tzinfo=LA), now, LA) == "by 3:30 PM today"
-    assert handoff.answer_time_phrase(datetime(2027, 3, 6, 11, 0, tzinfo=LA), now, LA) == "by 11:00 AM tomorrow"
-    assert handoff.answer_time_phrase(datetime(2027, 3, 8, 9, 0, tzinfo=LA), now, LA) == "by 9:00 AM Monday"
+    assert wording.answer_time_phrase(datetime(2027, 3, 5, 15, 30, tzinfo=LA), now, LA) == "by 3:30 PM today"
+    assert wording.answer_time_phrase(datetime(2027, 3, 6, 11, 0, tzinfo=LA), now, LA) == "by 11:00 AM tomorrow"
+    assert wording.answer_time_phrase(datetime(2027, 3, 8, 9, 0, tzinfo=LA), now, LA) == "by 9:00 AM Monday"
 
 
 def test_open_ticket_attaches_earlier_messages_and_is_reused_per_queue(engine, now):
     with Session(engine) as session, session.begin():
-        session.add(InboundMessage(message_sid="SM1", phone="+15035550111", body="question about my bill", received_at=now))
+        session.add(InboundMessage(message_sid="SM1", **sms(session, "+15035550111", inbound=True), body="question about my bill", received_at=now))
         session.flush()
         first = handoff.open_ticket(session, phone="+15035550111", queue="billing", reason="billing question", now=now)
         again = handoff.open_ticket(session, phone="+15035550111", queue="billing", reason="more", now=now)

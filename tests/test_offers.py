@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from bot.language.answers import asks_for_waitlist
 from bot.language.dates import When
+from bot.language.dates.parts import PARTS, in_part
+from bot.scheduling.booking import find_open_slots
 from bot.scheduling.offers import offer_times, wanted_time
 from bot.scheduling.which_appointment import appointment_meant
 from tests.reminder_factories import appointment, kind, patient, provider
@@ -71,3 +73,54 @@ def test_asking_for_the_waitlist():
     assert asks_for_waitlist("can you let me know if something sooner opens up")
     assert asks_for_waitlist("put me on the wait list")
     assert not asks_for_waitlist("move me to friday")
+
+
+NEXT_WEEK = When(at(2027, 3, 8), at(2027, 3, 15))  # now is Monday, March 1
+
+
+def test_a_span_of_days_with_a_time_of_day_is_offered_only_at_that_time_of_day(engine, now):
+    with Session(engine) as session:
+        for text, fits in (("next week after 3", lambda t: t.hour >= 15),
+                           ("any morning next week", lambda t: 8 <= t.hour < 12)):
+            wish = wanted_time(text, now, ZONE)
+            assert (wish.start, wish.end) == (NEXT_WEEK.start, NEXT_WEEK.end) and wish.each_day, text
+            offered = offer_times(session, appointment_type_id=kind(session, "annual_physical").id, now=now,
+                                  wish=wish)
+            assert len(offered.slots) == 3 and not offered.nearest, text
+            for slot in offered.slots:
+                local = slot.start.astimezone(ZONE)
+                assert NEXT_WEEK.start <= local < NEXT_WEEK.end and fits(local.time()), (text, local)
+
+
+def test_the_end_of_a_time_of_day_is_exclusive():
+    """A start at 12:00 is no morning and one at 3:00 is not "before 3"; the minute before is."""
+    assert in_part(11 * 60 + 45, PARTS["morning"]) and not in_part(12 * 60, PARTS["morning"])
+    assert in_part(14 * 60 + 45, (0, 15 * 60)) and not in_part(15 * 60, (0, 15 * 60))
+    assert in_part(15 * 60, (15 * 60, 15 * 60)) and not in_part(15 * 60 + 15, (15 * 60, 15 * 60))
+
+
+def test_open_slots_in_a_time_of_day_stop_before_its_end(engine, now):
+    with Session(engine) as session:
+        follow_up = kind(session, "follow_up").id
+        for each_day, last in (((8 * 60, 12 * 60), (11, 45)), ((0, 15 * 60), (14, 45))):
+            slots = find_open_slots(session, appointment_type_id=follow_up, now=now, window_start=NEXT_WEEK.start,
+                                    window_end=NEXT_WEEK.end, each_day=each_day, limit=500, spread=False)
+            clocks = {(s.start.astimezone(ZONE).hour, s.start.astimezone(ZONE).minute) for s in slots}
+            assert last in clocks and max(clocks) == last, each_day
+
+
+def test_nothing_at_that_time_of_day_in_the_span_widens_at_that_time_of_day_and_says_nearest(engine, now):
+    with Session(engine) as session:
+        weekend_after_3 = When(at(2027, 3, 6), at(2027, 3, 8), each_day=(15 * 60, 24 * 60))  # Sat 9-12, Sun shut
+        offered = offer_times(session, appointment_type_id=kind(session, "follow_up").id, now=now,
+                              wish=weekend_after_3)
+        assert offered.nearest and offered.slots
+        assert all(s.start.astimezone(ZONE).hour >= 15 and s.start >= weekend_after_3.end for s in offered.slots)
+
+
+def test_a_time_of_day_never_open_widens_to_any_time_and_says_nearest(engine, now):
+    with Session(engine) as session:
+        late_evenings = When(NEXT_WEEK.start, NEXT_WEEK.end, each_day=(20 * 60, 21 * 60))  # closed by 19:00
+        offered = offer_times(session, appointment_type_id=kind(session, "follow_up").id, now=now,
+                              wish=late_evenings)
+        assert offered.nearest and len(offered.slots) == 3

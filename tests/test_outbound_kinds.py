@@ -26,8 +26,10 @@ def test_each_kind_says_whether_it_is_automated_allowed_after_an_opt_out_and_who
         "reminder": (True, False, False, "reminder"), "recall": (True, False, False, "reminder"),
         "waitlist": (True, False, False, "reminder"), "consent": (False, False, False, "system"),
         "consent_confirmation": (False, True, False, "system"), "help_reply": (False, True, False, "system"),
+        # a page to the on-call staff phone: at any hour (not automated), no patient consent applies
+        "on_call_page": (False, True, False, "on call"),
     }
-    assert ALLOWED_WHEN_OPTED_OUT == {"consent_confirmation", "help_reply"}
+    assert ALLOWED_WHEN_OPTED_OUT == {"consent_confirmation", "help_reply", "on_call_page"}
     assert CONVERSATION_KINDS == {"reply", "staff"}
     assert set(reminders.AUTOMATED_KINDS) == {k.value for k in OutboundKind if k.automated}
     assert transcript_label("a kind of an older release") == "system"

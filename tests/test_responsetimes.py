@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from bot.models import HandoffTicket, TicketStatus
 from bot.staff import responsetimes
 from bot.staff.responsetimes import TicketTimes, percentile, summarize
+from tests.rows import sms
 
 LA = ZoneInfo("America/Los_Angeles")
 MIN = timedelta(minutes=1)
@@ -70,11 +71,11 @@ def test_weekly_report_reads_tickets_from_the_database(engine, now):
         for offset, first in [(0, 20), (1, 40), (2, None)]:
             created = now + offset * MIN
             session.add(HandoffTicket(
-                queue="clinical", reason="refill", status=TicketStatus.OPEN, phone="+15035550123",
+                queue="clinical", reason="refill", status=TicketStatus.OPEN, **sms(session, "+15035550123"),
                 created_at=created, due_at=created + 240 * MIN, last_activity_at=created,
                 first_response_at=None if first is None else created + first * MIN))
         session.add(HandoffTicket(  # four weeks earlier: outside a 2-week report
-            queue="clinical", reason="old", status=TicketStatus.RESOLVED, phone="+15035550123",
+            queue="clinical", reason="old", status=TicketStatus.RESOLVED, **sms(session, "+15035550123"),
             created_at=now - timedelta(weeks=4), due_at=now, last_activity_at=now))
     with Session(engine) as session:
         rows = responsetimes.weekly_report(session, LA, now + 60 * MIN, weeks=2)

@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from bot.models import HandoffTicket, InboundMessage, Patient
+from tests.rows import sms
 from tools.review_nlu import TO_LABEL, export_review, render_review_yaml, texts_for_review
 from workers.cli import build_parser
 
@@ -17,13 +18,13 @@ from workers.cli import build_parser
 def _add_inbound(session, now, body, *, intent=None, confidence=None, ticket_id=None,
                  phone="+15035550111", days_ago=1):
     session.add(InboundMessage(
-        message_sid=f"SM{uuid.uuid4().hex}", phone=phone, body=body,
+        message_sid=f"SM{uuid.uuid4().hex}", **sms(session, phone, inbound=True), body=body,
         received_at=now - timedelta(days=days_ago), status="processed", intent=intent,
         confidence=confidence, ticket_id=ticket_id))
 
 
 def _ticket(session, now, phone="+15035550111"):
-    ticket = HandoffTicket(queue="front_desk", reason="patient asked", phone=phone, due_at=now + timedelta(hours=2),
+    ticket = HandoffTicket(queue="front_desk", reason="patient asked", **sms(session, phone), due_at=now + timedelta(hours=2),
                            created_at=now, last_activity_at=now)
     session.add(ticket)
     session.flush()

@@ -24,11 +24,11 @@ from bot.scheduling.booking import (
     book_appointment,
     cancel_appointment,
     confirm_appointment,
-    describe_slot,
     find_open_slots,
     record_outcome,
     reschedule_appointment,
 )
+from bot.wording import describe_slot
 
 ZONE = ZoneInfo("America/Los_Angeles")
 PATEL_HOURS = {0: (8, 17), 1: (8, 17), 2: (8, 12), 3: (10, 19), 4: (8, 16)}

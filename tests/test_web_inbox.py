@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import select
@@ -15,22 +15,26 @@ from bot.models import (
     CannedResponse,
     HandoffTicket,
     OutboundMessage,
-    Patient,
     TicketNote,
     TicketStatus,
 )
-from tests.web_helpers import add_appointment, add_user, audit_actions, login, make_app, open_ticket, patient_texts
+from tests.web_helpers import (
+    add_appointment,
+    add_patient,
+    add_user,
+    audit_actions,
+    login,
+    make_app,
+    open_ticket,
+    patient_texts,
+)
 from web import cli
 
 PHONE = "+15035550123"
 
 
 def _patient(engine, first="Dana", last="Reyes", phone=PHONE) -> int:
-    with Session(engine) as session, session.begin():
-        patient = Patient(phone=phone, first_name=first, last_name=last, date_of_birth=date(1980, 5, 4))
-        session.add(patient)
-        session.flush()
-        return patient.id
+    return add_patient(engine, first, last, phone)
 
 
 def _ticket(engine, ticket_id) -> HandoffTicket:

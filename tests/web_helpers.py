@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messaging.inbound import store_inbound
-from bot.models import Appointment, AppointmentStatus, AppointmentType, AuditEntry, Provider
+from bot.models import Appointment, AppointmentStatus, AppointmentType, AuditEntry, Patient, Provider
 from bot.settings import Settings
 from bot.staff import accounts as staff
 from bot.staff import handoff
@@ -89,6 +89,15 @@ def open_ticket(engine, phone: str, queue: str, at: datetime, reason: str = "ask
     with Session(engine) as session, session.begin():
         return handoff.open_ticket(session, phone=phone, queue=queue, reason=reason, now=at,
                                    patient_id=patient_id).id
+
+
+def add_patient(engine, first: str = "Dana", last: str = "Reyes", phone: str = "+15035550123") -> int:
+    """A patient record (born 1980-05-04); returns its id."""
+    with Session(engine) as session, session.begin():
+        patient = Patient(phone=phone, first_name=first, last_name=last, date_of_birth=date(1980, 5, 4))
+        session.add(patient)
+        session.flush()
+        return patient.id
 
 
 def audit_actions(engine) -> list[tuple[str, int | None, int | None, str | None]]:

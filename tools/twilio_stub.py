@@ -8,6 +8,8 @@ Twilio's Messages API (HTTP Basic auth = account SID + auth token)
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json        create (201 Message resource)
     GET  /2010-04-01/Accounts/{AccountSid}/Messages.json        list (To, From, DateSent, DateSent>, DateSent<, PageSize, Page)
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json  fetch
+    GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}/Media/{MediaSid}  a picture (a small PNG), the
+         way the inbox fetches a patient's MMS media with the account's credentials
   Errors use Twilio's JSON shape and codes: 20003 (401), 20404, 21211 (bad To),
   21602/21603/21604 (missing Body/From/To), 21610 (opted-out recipient), 21617 (too long).
   Accepted messages move queued -> sent -> delivered (or undelivered, ErrorCode 30003,
@@ -81,6 +83,7 @@ HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 MESSAGE_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
+MEDIA_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)/Media/(?P<media>[^/.]+)$")
 MAX_BODY_CHARS = 1600
 
 # GSM 03.38 basic set; the extension set costs two septets each.
@@ -111,6 +114,20 @@ def count_segments(body: str) -> int:
         length = len(body.encode("utf-16-le")) // 2
         single, multi = 70, 67
     return 1 if length <= single else -(-length // multi)
+
+
+def media_png(width: int = 48, height: int = 32) -> bytes:
+    """A small valid PNG (a blue and white tile): what every stub media URL serves."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"".join(b"\x1f\x77\xb4" if (x // 8 + y // 8) % 2 else b"\xff\xff\xff"
+                                       for x in range(width)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def twilio_error(status: int, code: int, message: str) -> dict:
@@ -853,6 +870,10 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
                 return 201, message.to_resource(), lambda: self.stub.start_delivery(message)
             if method == "GET":
                 return 200, self.stub.list_messages(query, path), None
+        match = MEDIA_PATH.match(path)
+        if match and method == "GET":
+            self.stub.check_account(match["account"], path)
+            return 200, (media_png(), "image/png"), None
         match = MESSAGE_PATH.match(path)
         if match and method == "GET":
             self.stub.check_account(match["account"], path)

@@ -31,6 +31,7 @@ from flask import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messaging import outbox
+from bot.practice import get_practice
 from bot.settings import Settings
 from bot.staff import access
 from bot.staff import accounts as staff
@@ -52,14 +53,16 @@ class StaffContext:
     display_name: str
     role: str
     csrf_token: str
+    queues: tuple[str, ...] = ()  # the queues the role answers, from the practice file's queues.<name>.roles
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
     @property
-    def queues(self) -> tuple[str, ...]:
-        return access.visible_queues(self.role)
+    def sees_urgent(self) -> bool:
+        """Whose pages raise a browser notification for a new urgent ticket: who answers the urgent queue."""
+        return "urgent" in self.queues
 
 
 def db() -> sessionmaker[Session]:
@@ -104,8 +107,9 @@ def _load_staff() -> None:
         login = staff.session_for_token(session, token, now())
         if login is not None:
             user = login.staff_user
-            g.staff = StaffContext(login.id, user.id, user.display_name,
-                                   access.role_of(user), login.csrf_token)
+            role = access.role_of(user)
+            g.staff = StaffContext(login.id, user.id, user.display_name, role, login.csrf_token,
+                                   access.visible_queues(role, get_practice(session)))
 
 
 def _check_request():

@@ -16,20 +16,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import patients
+from bot.messaging import consent
 from bot.models import (
     Appointment,
     CannedResponse,
+    Channel,
     HandoffTicket,
+    InboundMessage,
     Patient,
     Practice,
     StaffUser,
     TicketStatus,
 )
 from bot.practice import format_phone, get_practice, practice_zone
-from bot.staff import access, handback, handoff, replies
+from bot.staff import access, handback, handoff, queue_view, replies
 from bot.staff import accounts as staff
 from bot.staff.responsetimes import format_duration
 from channels import rasa_commands
+from channels.sms_twilio import media as twilio_media
 from web.auth import db, deny, now, settings
 
 bp = Blueprint("inbox", __name__)
@@ -39,7 +43,12 @@ REPLY_REFUSALS = {
     replies.EMPTY: "Write a reply first.",
     replies.TOO_LONG: f"A text can be at most {MAX_REPLY} characters.",
     replies.RESOLVED: "This conversation is resolved; reopen it to reply.",
+    replies.UNFILLED: "Not sent: fill in {detail} first (a template's placeholder with nothing to put in it).",
+    replies.NEEDS_CONFIRMATION: "Not sent yet: check the text below and confirm.",
+    replies.OPTED_OUT: "Not sent: this phone has opted out of texts. Call the patient instead.",
 }
+GUARD_WORDS = ("Texts to patients carry dates, times, provider and place only: no amounts or balances, "
+               "medications, diagnoses or results.")
 REQUEST_RASA_TIMEOUT = 3.0  # seconds a resolve or reopen waits for Rasa before leaving it to the retries
 DUE_SOON = timedelta(minutes=15)
 
@@ -92,9 +101,22 @@ def _hand_back_words(state: handback.HandBack | None) -> tuple[str | None, str |
     return None, "pause failed", "The assistant could not be paused: it may answer this patient's texts (see the note)."
 
 
+CHANNEL_LABELS = {Channel.SMS: "SMS"}  # how the inbox names each conversation's channel
+
+
+def pulse_words(pulse: queue_view.ConversationPulse, at: datetime) -> str:
+    """'waiting 12 min' until a staff text answers the patient's newest, then 'answered 3 min ago'."""
+    if pulse.answered_at is not None:
+        return f"answered {waited(at - pulse.answered_at)} ago"
+    return f"waiting {waited(at - (pulse.waiting_since or at))}"
+
+
 def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], zone: ZoneInfo,
-               at: datetime, state: handback.HandBack | None = None) -> dict[str, Any]:
+               at: datetime, state: handback.HandBack | None = None,
+               pulse: queue_view.ConversationPulse | None = None) -> dict[str, Any]:
     answered = ticket.first_response_at is not None
+    if pulse is None:
+        pulse = queue_view.conversation_pulses(session, [ticket])[ticket.id]
     doing, alert, alert_text = _hand_back_words(state)
     if ticket.status == TicketStatus.RESOLVED:
         urgency = "done"
@@ -111,8 +133,9 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
         "queue": ticket.queue,
         "queue_name": queue_names.get(ticket.queue, ticket.queue),
         "patient": _patient_label(session, ticket),
-        "phone": format_phone(ticket.phone),
-        "reason": ticket.reason,
+        "channel": CHANNEL_LABELS.get(ticket.conversation.channel, ticket.conversation.channel.value),
+        "phone": format_phone(ticket.phone) if ticket.phone else ticket.conversation.address,
+        "reason": queue_view.reason_for_staff(ticket.reason),
         "status": ticket.status.value,
         "status_label": doing or ticket.status.value,
         "handing_back": doing is not None,
@@ -125,6 +148,11 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
         "answered": answered,
         "claimed_by": names.get(ticket.claimed_by, "") if ticket.claimed_by else "",
         "mine": ticket.claimed_by == g.staff.user_id,
+        "pinned": ticket.queue == queue_view.URGENT and ticket.status != TicketStatus.RESOLVED,
+        "last_text": pulse.last_text or ("(picture)" if pulse.pictures else ""),
+        "last_from": pulse.last_from or "",
+        "pulse": pulse_words(pulse, at),
+        "replied": pulse.answered_at is not None,
     }
 
 
@@ -133,25 +161,34 @@ def _ticket_row(session: Session, ticket: HandoffTicket, names: dict[int, str], 
     return _queue_row(session, ticket, names, zone, at, handback.hand_back_states(session, [ticket.id]).get(ticket.id))
 
 
-def _queue_rows(session: Session, show: str) -> list[dict[str, Any]]:
+QUEUE_FLAGS = ("mine", "unassigned", "unanswered", "over_goal")
+
+
+def queue_filter(args) -> tuple[queue_view.QueueFilter, bool]:
+    """The filter a queue URL asks for, and whether it asks for the resolved list (``show=resolved``).
+
+    ``show=mine`` (the older tab) is the same as ``mine=1``.
+    """
+    show = args.get("show", "open")
+    queue = args.get("queue") or None
+    return queue_view.QueueFilter(
+        queue=queue if queue in g.staff.queues else None,
+        search=args.get("q", "")[:80],
+        mine=show == "mine" or args.get("mine") == "1",
+        **{flag: args.get(flag) == "1" for flag in QUEUE_FLAGS if flag != "mine"},
+    ), show == "resolved"
+
+
+def _queue_rows(session: Session, args) -> list[dict[str, Any]]:
     practice = get_practice(session)
     g.queue_names = _queue_names(practice)
     zone, at = practice_zone(practice), now()
-    query = select(HandoffTicket).where(HandoffTicket.queue.in_(g.staff.queues))
-    if show == "resolved":
-        query = query.where(HandoffTicket.status == TicketStatus.RESOLVED).order_by(
-            HandoffTicket.resolved_at.desc()).limit(50)
-    else:
-        # A resolved ticket stays among the open ones until Rasa has the conversation again.
-        query = query.where(HandoffTicket.status.in_(handoff.OPEN_STATUSES)
-                            | HandoffTicket.id.in_(handback.tickets_handing_back())).order_by(
-            HandoffTicket.created_at, HandoffTicket.id)
-        if show == "mine":
-            query = query.where(HandoffTicket.claimed_by == g.staff.user_id)
+    wanted, resolved = queue_filter(args)
+    tickets = queue_view.queue_tickets(session, g.staff.queues, g.staff.user_id, at, wanted, resolved=resolved)
     names = _names(session)
-    tickets = list(session.execute(query).scalars())
     states = handback.hand_back_states(session, [t.id for t in tickets])
-    return [_queue_row(session, t, names, zone, at, states.get(t.id)) for t in tickets]
+    pulses = queue_view.conversation_pulses(session, tickets)
+    return [_queue_row(session, t, names, zone, at, states.get(t.id), pulses[t.id]) for t in tickets]
 
 
 def marker_text(entry: handoff.TranscriptEntry, ticket_id: int, queue_names: dict[str, str]) -> str:
@@ -179,13 +216,6 @@ def _entry_json(entry: handoff.TranscriptEntry, zone: ZoneInfo, at: datetime, ti
             "at": entry.at.isoformat(), "time": local_time(entry.at, zone, at)}
 
 
-def fill_placeholders(body: str, values: dict[str, str]) -> str:
-    """Replace {first_name}, {practice_phone}, {practice_name}; other braces stay as written."""
-    for key, value in values.items():
-        body = body.replace("{" + key + "}", value)
-    return body
-
-
 def _upcoming_appointments(session: Session, ticket: HandoffTicket, at: datetime) -> list[Appointment]:
     """The booked visits of the ticket's patient (or of everyone on its phone), soonest first."""
     patient_ids = [ticket.patient_id] if ticket.patient_id else list(
@@ -201,7 +231,7 @@ def _check_ticket_access(ticket_id: int) -> None:
         queue = session.execute(select(HandoffTicket.queue).where(HandoffTicket.id == ticket_id)).scalar()
     if queue is None:
         abort(404)
-    if not access.may_see_queue(g.staff.role, queue):
+    if queue not in g.staff.queues:
         deny(f"{g.staff.role} may not open the {queue} queue", ticket_id=ticket_id)
 
 
@@ -215,23 +245,49 @@ def _back(ticket_id: int):
 def queue():
     show = request.args.get("show", "open")
     with db().begin() as session:
-        rows = _queue_rows(session, show)
-    return render_template("inbox/queue.html", rows=rows, show=show)
+        rows = _queue_rows(session, request.args)
+        queue_names = g.queue_names
+    wanted, _ = queue_filter(request.args)
+    return render_template("inbox/queue.html", rows=rows, show=show, wanted=wanted, args=request.args.to_dict(),
+                           queues=[(q, queue_names.get(q, q)) for q in g.staff.queues])
 
 
 @bp.get("/api/queue")
 def api_queue():
-    show = request.args.get("show", "open")
     with db().begin() as session:
-        rows = _queue_rows(session, show)
+        rows = _queue_rows(session, request.args)
+    return jsonify(tickets=rows)
+
+
+@bp.get("/api/urgent")
+def api_urgent():
+    """The open urgent tickets (ids and links only: a browser notification carries no health detail)."""
+    if not access.may_see_queue(g.staff.role, queue_view.URGENT):
+        deny(f"{g.staff.role} may not open the urgent queue")
+    with db().begin() as session:
+        tickets = queue_view.queue_tickets(session, (queue_view.URGENT,), g.staff.user_id, now())
+        rows = [{"id": t.id, "url": url_for("inbox.ticket", ticket_id=t.id)}
+                for t in tickets if t.status != TicketStatus.RESOLVED]
     return jsonify(tickets=rows)
 
 
 # --- One conversation ---------------------------------------------------------------
 
-@bp.get("/tickets/<int:ticket_id>")
-def ticket(ticket_id: int):
-    _check_ticket_access(ticket_id)
+def _media_links(session: Session, ticket_id: int, entries: list[dict[str, Any]]) -> None:
+    """Give each patient text with pictures the inbox's own links to them (never the Twilio URL)."""
+    ids = {int(e["ref"][3:]): e for e in entries if e["who"] == "patient" and e["ref"].startswith("in-")}
+    if not ids:
+        return
+    for message_id, media in session.execute(
+            select(InboundMessage.id, InboundMessage.media).where(InboundMessage.id.in_(ids))).all():
+        ids[message_id]["media"] = [
+            {"url": url_for("inbox.media", ticket_id=ticket_id, message_id=message_id, index=i),
+             "image": twilio_media.is_image(item.get("content_type", ""))}
+            for i, item in enumerate(media or [])]
+
+
+def _render_ticket(ticket_id: int, *, draft: str = "", findings: tuple = (), status: int = 200):
+    """The conversation page; after a refused reply it keeps the draft (and what the send guard found)."""
     at = now()
     with db().begin() as session:
         practice = get_practice(session)
@@ -242,14 +298,11 @@ def ticket(ticket_id: int):
         row = _ticket_row(session, ticket, names, zone, at)
         entries = [_entry_json(e, zone, at, ticket_id, g.queue_names)
                    for e in handoff.transcript(session, ticket, role=g.staff.role)]
+        _media_links(session, ticket_id, entries)
         patients = [ticket.patient] if ticket.patient else list(
             session.execute(select(Patient).where(Patient.phone == ticket.phone)).scalars())
-        values = {
-            "first_name": patients[0].first_name if len(patients) == 1 else "there",
-            "practice_phone": format_phone(practice.phone),
-            "practice_name": practice.name,
-        }
-        canned = [{"id": c.id, "title": c.title, "body": fill_placeholders(c.body, values)}
+        values = replies.template_values(session, practice, patients, session.get(StaffUser, g.staff.user_id), at)
+        canned = [{"id": c.id, "title": c.title, "body": replies.fill_placeholders(c.body, values)}
                   for c in session.execute(select(CannedResponse).order_by(CannedResponse.title)).scalars()]
         appointments = [{
             "when": local_time(a.start, zone),
@@ -265,7 +318,38 @@ def ticket(ticket_id: int):
     return render_template("inbox/ticket.html", ticket=row, entries=entries, canned=canned,
                            appointments=appointments, colleagues=colleagues,
                            patients=[{"name": p.full_name, "dob": p.date_of_birth} for p in patients],
-                           max_reply=MAX_REPLY)
+                           max_reply=MAX_REPLY, draft=draft, findings=findings, guard_words=GUARD_WORDS), status
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def ticket(ticket_id: int):
+    _check_ticket_access(ticket_id)
+    return _render_ticket(ticket_id)
+
+
+@bp.get("/tickets/<int:ticket_id>/media/<int:message_id>/<int:index>")
+def media(ticket_id: int, message_id: int, index: int):
+    """A patient's picture, fetched from Twilio with the account's credentials and passed on.
+
+    Only a picture of a text this viewer's transcript shows (minimum necessary); the media URL never
+    reaches the browser. Audited like a view.
+    """
+    _check_ticket_access(ticket_id)
+    with db().begin() as session:
+        ticket = session.get(HandoffTicket, ticket_id)
+        shown = {e.ref for e in handoff.transcript(session, ticket, role=g.staff.role)}
+        message = session.get(InboundMessage, message_id)
+        if f"in-{message_id}" not in shown or message is None or not 0 <= index < len(message.media or []):
+            abort(404)
+        item = message.media[index]
+        staff.audit(session, "media", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id,
+                    detail=f"inbound {message_id} picture {index + 1}")
+    try:
+        picture = twilio_media.fetch_media(item["url"], settings())
+    except twilio_media.MediaUnavailable as exc:
+        return render_template("error.html", status=502, message=f"The picture could not be fetched: {exc}"), 502
+    return picture.content, 200, {"Content-Type": picture.content_type,
+                                  "Content-Disposition": "inline" if picture.is_image else "attachment"}
 
 
 @bp.get("/api/tickets/<int:ticket_id>/transcript")
@@ -283,11 +367,13 @@ def api_transcript(ticket_id: int):
         start = refs.index(after) + 1 if after in refs else 0
         g.queue_names = _queue_names(practice)
         row = _ticket_row(session, ticket, _names(session), zone, at)
+        newer = [_entry_json(e, zone, at, ticket_id, g.queue_names) for e in entries[start:]]
+        _media_links(session, ticket_id, newer)
     return jsonify(
-        entries=[_entry_json(e, zone, at, ticket_id, g.queue_names) for e in entries[start:]],
+        entries=newer,
         statuses={e.ref: e.status for e in entries if e.status is not None},
         ticket={k: row[k] for k in ("status", "status_label", "alert", "alert_text", "claimed_by", "urgency",
-                                       "waiting", "due")},
+                                       "waiting", "pulse", "due")},
     )
 
 
@@ -329,16 +415,27 @@ def assign(ticket_id: int):
     return _back(ticket_id)
 
 
+def refusal_words(refused: replies.ReplyRefused) -> str:
+    return REPLY_REFUSALS[refused.reason].format(detail=refused.detail)
+
+
 @bp.post("/tickets/<int:ticket_id>/reply")
 def reply(ticket_id: int):
-    """Text the patient through the outbox; the first reply sets the first-response time."""
+    """Text the patient through the outbox; the first reply sets the first-response time.
+
+    A text the send guard flags comes back for review with what it found; it goes only with
+    ``confirmed=1`` (the "Send anyway" button), whatever the page's script does.
+    """
     _check_ticket_access(ticket_id)
+    body = request.form.get("body", "")
     try:
         with db().begin() as session:
-            sent = replies.send_staff_reply(session, ticket_id, staff_user_id=g.staff.user_id,
-                                            body=request.form.get("body", ""), now=now())
+            sent = replies.send_staff_reply(session, ticket_id, staff_user_id=g.staff.user_id, body=body,
+                                            now=now(), confirmed=request.form.get("confirmed") == "1")
     except replies.ReplyRefused as refused:
-        flash(REPLY_REFUSALS[refused.reason], "warning")
+        flash(refusal_words(refused), "warning")
+        if refused.reason in (replies.NEEDS_CONFIRMATION, replies.UNFILLED, replies.TOO_LONG):
+            return _render_ticket(ticket_id, draft=body, findings=refused.findings, status=422)
         return _back(ticket_id)
     if sent.blocked:
         flash("Not sent: this phone has opted out of texts. Call the patient instead.", "warning")
@@ -396,3 +493,58 @@ def reopen(ticket_id: int):
         flash("Reopened, but the assistant could not be reached yet to pause it: it is tried again in the "
               "background, and until then it may answer texts.", "warning")
     return _back(ticket_id)
+
+
+# --- Staff start a conversation -------------------------------------------------------
+
+def _render_start(*, query: str = "", patient_id: int | None = None, draft: str = "", queue: str = "",
+                  findings: tuple = (), status: int = 200):
+    with db().begin() as session:
+        found = [{"id": p.id, "name": p.full_name, "phone": format_phone(p.phone), "dob": p.date_of_birth}
+                 for p in replies.find_patients(session, query)] if query.strip() else []
+        chosen = session.get(Patient, patient_id) if patient_id else None
+        picked = None
+        if chosen is not None:
+            picked = {"id": chosen.id, "name": chosen.full_name, "phone": format_phone(chosen.phone),
+                      "opted_out": consent.is_opted_out(session, chosen.phone)}
+        names = _queue_names(get_practice(session))
+    queues = [(q, names.get(q, q)) for q in g.staff.queues]
+    return render_template("inbox/start.html", query=query, found=found, picked=picked, queues=queues,
+                           queue=queue or (queues[0][0] if queues else ""), draft=draft, findings=findings,
+                           guard_words=GUARD_WORDS, max_reply=MAX_REPLY), status
+
+
+@bp.get("/conversations/new")
+def start():
+    """Find a patient by name or phone, then write the first text."""
+    return _render_start(query=request.args.get("q", "")[:80],
+                         patient_id=request.args.get("patient_id", type=int))
+
+
+@bp.post("/conversations/new")
+def start_post():
+    """Text a patient first (consent checked, audited); the conversation opens as a ticket of the chosen queue."""
+    patient_id = request.form.get("patient_id", type=int)
+    queue, body = request.form.get("queue", ""), request.form.get("body", "")
+    if patient_id is None:
+        abort(400)
+    if not access.may_see_queue(g.staff.role, queue):
+        deny(f"{g.staff.role} may not write from the {queue} queue")
+    try:
+        with db().begin() as session:
+            started = replies.start_conversation(session, patient_id, queue=queue, staff_user_id=g.staff.user_id,
+                                                 role=g.staff.role, body=body, now=now(),
+                                                 confirmed=request.form.get("confirmed") == "1")
+            pause_id = started.pause.id if started.pause else None
+    except LookupError:
+        abort(404)
+    except replies.ReplyRefused as refused:
+        flash(refusal_words(refused), "warning")
+        return _render_start(patient_id=patient_id, draft=body, queue=queue, findings=refused.findings, status=422)
+    if started.opted_out:
+        flash(REPLY_REFUSALS[replies.OPTED_OUT], "warning")
+        return _render_start(patient_id=patient_id, draft=body, queue=queue, status=422)
+    if not _hand_over_now(pause_id):
+        flash("Sent. The assistant could not be reached yet to pause it: it is tried again in the background.",
+              "warning")
+    return _back(started.ticket_id)

@@ -1,7 +1,18 @@
-"""Response times per queue and ISO week, with a server-drawn SVG chart of the share answered within goal."""
+"""Response times per queue and ISO week, with a server-drawn SVG chart of the share answered within goal,
+and the same figures as a CSV download (``/reports/weekly.csv``).
+
+One list, :data:`CSV_COLUMNS`, names every figure of a row: the figures per business hour and
+day (p50/p90 in business minutes, % waiting over 1 business hour / day, tickets per owner) join
+it, and the page's table, when :mod:`bot.staff.responsetimes` gives them.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template, request
+import csv
+import io
+from datetime import timedelta
+from typing import Any, Callable
+
+from flask import Blueprint, Response, g, render_template, request
 from markupsafe import Markup, escape
 
 from bot.practice import get_practice, practice_zone
@@ -52,9 +63,32 @@ def share_chart_svg(rows: list[responsetimes.QueueWeek], weeks: list[str], queue
     return Markup("".join(parts))
 
 
-@bp.get("/")
-def index():
-    weeks_back = min(max(request.args.get("weeks", 8, type=int), 1), 52)
+def _minutes(value: timedelta | None) -> str:
+    return "" if value is None else f"{value.total_seconds() / 60:.1f}"
+
+
+# (column, the figure of a QueueWeek); the queue's display name comes first in every row.
+CSV_COLUMNS: list[tuple[str, Callable[[responsetimes.QueueWeek], Any]]] = [
+    ("week", lambda r: r.week),
+    ("tickets", lambda r: r.tickets),
+    ("answered", lambda r: r.answered),
+    ("resolved", lambda r: r.resolved),
+    ("first_response_median_min", lambda r: _minutes(r.median_first_response)),
+    ("first_response_p90_min", lambda r: _minutes(r.p90_first_response)),
+    ("resolution_median_min", lambda r: _minutes(r.median_resolution)),
+    ("resolution_p90_min", lambda r: _minutes(r.p90_resolution)),
+    ("within_goal", lambda r: r.within_goal),
+    ("decided", lambda r: r.decided),
+    ("within_goal_share", lambda r: "" if r.within_goal_share is None else f"{r.within_goal_share:.3f}"),
+    # Slot: business-minute p50/p90, % over 1 business hour / day, tickets per owner (branch oncall).
+]
+
+
+def _weeks_back() -> int:
+    return min(max(request.args.get("weeks", 8, type=int), 1), 52)
+
+
+def _report(weeks_back: int):
     at = now()
     with db().begin() as session:
         practice = get_practice(session)
@@ -62,6 +96,32 @@ def index():
         names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
         queues = [q for q in g.staff.queues]
         rows = responsetimes.weekly_report(session, zone, at, weeks_back, tuple(queues))
+    return rows, names, queues
+
+
+@bp.get("/weekly.csv")
+def weekly_csv():
+    """The table as CSV for a spreadsheet: minutes as decimals, the share as a fraction, empty for none."""
+    weeks_back = _weeks_back()
+    rows, names, _ = _report(weeks_back)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["queue"] + [name for name, _ in CSV_COLUMNS])
+    for row in rows:
+        writer.writerow([_cell(names.get(row.queue, row.queue))] + [figure(row) for _, figure in CSV_COLUMNS])
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="response-times-{weeks_back}-weeks.csv"'})
+
+
+def _cell(text: str) -> str:
+    """A spreadsheet never runs a cell as a formula (a queue's name comes from the practice file)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@bp.get("/")
+def index():
+    weeks_back = _weeks_back()
+    rows, names, queues = _report(weeks_back)
     weeks = sorted({r.week for r in rows})
     fmt = responsetimes.format_duration
     table = [{

@@ -100,9 +100,41 @@ def _demo_contacts(args: argparse.Namespace) -> int:
 
 
 def _outbox_run(args: argparse.Namespace) -> int:
-    from channels.sms_twilio.sender import run_outbox
+    from channels.registry import run_outbox_senders
 
-    run_outbox(once=args.once)
+    run_outbox_senders(once=args.once)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """The appointment figures, then per queue and week: first response p50/p90, waits over 1 business hour
+    and 1 business day, beside the goals; ``--csv``: the staff figures alone, as CSV."""
+    import csv
+
+    from bot.db import engine_for, session_factory
+    from bot.staff.responsetimes import FIGURE_COLUMNS, figures_table, queue_figures
+
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise SystemExit("--now needs a UTC offset, e.g. 2027-03-01T09:00-08:00")
+    with session_factory(engine_for(get_settings().database_url))() as session:
+        table = figures_table(queue_figures(session, now, weeks=args.weeks))
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(FIGURE_COLUMNS)
+        writer.writerows(table)
+        return 0
+    args.appointments_report(args)
+    print()
+    print("Staff response times (first response; waiting counted until the first answer, or now):")
+    if not table:
+        print(f"No tickets in the last {args.weeks} weeks.")
+        return 0
+    widths = [max(len(column), *(len(row[i]) for row in table)) for i, column in enumerate(FIGURE_COLUMNS)]
+    for row in (FIGURE_COLUMNS, *table):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("Goals: at most 5% waiting more than 1 business hour, none more than 1 business day "
+          "(the urgent queue: wall-clock).")
     return 0
 
 
@@ -151,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_staff(commands)
     register_reminders(commands)
     register_outcomes(commands)
+    # `report` (appointment outcomes, bot.scheduling.outcomes) also prints the staff's response figures.
+    report = commands.choices["report"]
+    report.add_argument("--csv", action="store_true", help="only the staff response figures, as CSV")
+    report.set_defaults(func=_report, appointments_report=report.get_default("func"))
     register_review_nlu(commands)
     return parser
 

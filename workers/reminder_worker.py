@@ -1,5 +1,8 @@
 """The reminder worker: plans reminders and recalls, claims the due ones, writes them to the outbox.
 
+Each pass first escalates the on-call pages of urgent tickets nobody has claimed
+(:func:`bot.staff.oncall.escalate_due`: once per step, whatever the workers).
+
 ``python -m bot reminders run`` loops every ``REMINDER_WORKER_INTERVAL``
 seconds; ``python -m bot reminders once`` does one pass (for cron). Any
 number of workers may run at once, on SQLite or PostgreSQL.
@@ -44,6 +47,7 @@ from bot.practice import get_practice
 from bot.privacy import install_log_masking, mask_phone
 from bot.scheduling import recall
 from bot.settings import Settings, get_settings
+from bot.staff import oncall
 
 logger = logging.getLogger(__name__)
 
@@ -232,14 +236,16 @@ def send_due_reminders(
 def run_pass(engine: Engine, clock: Clock = system_clock, *, rate: float | None = None, progress_every: int = 500,
              notify_rasa: bool = True, stop: Optional[threading.Event] = None,
              crash_after_texts: int | None = None) -> PassStats:
-    """Plan appointment reminders and recalls, then send what is due."""
+    """Escalate unclaimed urgent tickets' on-call pages, plan appointment reminders and recalls, send what is due."""
+    with Session(engine, future=True) as session, session.begin():
+        pages = oncall.escalate_due(session, clock())
     with Session(engine, future=True) as session, session.begin():
         planned = reminders.plan_reminders(session, clock())
         recalls = recall.plan_recalls(session, clock())
     notifier = RasaNotifier(get_settings()) if notify_rasa else None
     stats = send_due_reminders(engine, clock, rate=rate, progress_every=progress_every, notifier=notifier, stop=stop,
                                crash_after_texts=crash_after_texts)
-    stats.planned = f"reminders: {planned}; recalls: {recalls} planned"
+    stats.planned = f"on-call: {len(pages)} escalation pages; reminders: {planned}; recalls: {recalls} planned"
     return stats
 
 

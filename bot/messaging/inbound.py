@@ -1,8 +1,9 @@
 """A patient's text arriving: stored first, cleaned, and triaged before the bot sees it.
 
-The SMS channel calls :func:`store_inbound` before it answers Twilio, so a text
-is never lost, and a Twilio retry of the same MessageSid is recognised by the
-unique constraint, not by a lookup that two concurrent retries could both pass.
+A channel calls :func:`store_message` (SMS: :func:`store_inbound`) before it
+answers its webhook, so a text is never lost, and a retry of the same channel
+message id (SMS: Twilio's MessageSid) is recognised by the unique constraint,
+not by a lookup that two concurrent retries could both pass.
 :func:`triage_inbound` then settles what must not wait for (or must not reach)
 the conversational bot: consent keywords, pictures, emergencies while staff
 have the conversation. What is left goes to Rasa as :attr:`Triage.nlu_text`.
@@ -19,12 +20,15 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot import wording
 from bot.language.safety import emergency_language, emergency_reason
-from bot.messaging import consent, outbox
-from bot.models import HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
+from bot.messaging import consent, conversations, outbox
+from bot.models import Conversation, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
+from bot.patients import language_for_phone
 from bot.practice import get_practice, practice_zone
-from bot.staff import handoff, routing
+from bot.staff import handoff, oncall, routing
 from bot.wording import texts
+from bot.wording.on_call import render_callback
 
 MAX_STORED_CHARS = 1600  # Twilio's limit for one text; we keep all of it
 MAX_NLU_CHARS = 500      # what the classifier gets; longer texts are cut
@@ -98,6 +102,44 @@ def media_from_form(form: dict[str, str]) -> list[dict[str, str]]:
 
 # --- Storage ----------------------------------------------------------------------
 
+def store_message(
+    session: Session,
+    conversation: Conversation,
+    *,
+    channel_message_id: str,
+    body: str,
+    media: list[dict[str, str]],
+    now: datetime,
+    to_number: str | None = None,
+    opt_out_type: str | None = None,
+) -> tuple[InboundMessage, bool]:
+    """Store a patient's message keyed by its channel's own id; ``is_new`` is False for a retry.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` makes concurrent retries safe: on
+    PostgreSQL the second insert waits for the first transaction and then
+    inserts nothing; on SQLite writers are serialised by ``BEGIN IMMEDIATE``.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(InboundMessage).values(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        channel_message_id=channel_message_id,
+        phone=conversations.phone_of(conversation),
+        to_number=to_number,
+        body=text_to_store(body),
+        media=media,
+        received_at=now,
+        status="received",
+        opt_out_type=(opt_out_type or None) and opt_out_type[:10],
+    ).on_conflict_do_nothing(index_elements=["channel", "channel_message_id"])
+    is_new = session.execute(statement).rowcount == 1
+    message = session.execute(
+        select(InboundMessage).where(InboundMessage.channel == conversation.channel,
+                                     InboundMessage.channel_message_id == channel_message_id)
+    ).scalar_one()
+    return message, is_new
+
+
 def store_inbound(
     session: Session,
     *,
@@ -109,28 +151,9 @@ def store_inbound(
     now: datetime,
     opt_out_type: str | None = None,
 ) -> tuple[InboundMessage, bool]:
-    """Store a text keyed by its MessageSid; ``is_new`` is False for a Twilio retry.
-
-    ``INSERT ... ON CONFLICT DO NOTHING`` makes concurrent retries safe: on
-    PostgreSQL the second insert waits for the first transaction and then
-    inserts nothing; on SQLite writers are serialised by ``BEGIN IMMEDIATE``.
-    """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(InboundMessage).values(
-        message_sid=message_sid,
-        phone=phone,
-        to_number=to_number,
-        body=text_to_store(body),
-        media=media,
-        received_at=now,
-        status="received",
-        opt_out_type=(opt_out_type or None) and opt_out_type[:10],
-    ).on_conflict_do_nothing(index_elements=["message_sid"])
-    is_new = session.execute(statement).rowcount == 1
-    message = session.execute(
-        select(InboundMessage).where(InboundMessage.message_sid == message_sid)
-    ).scalar_one()
-    return message, is_new
+    """Store a text from ``phone`` in its SMS conversation, keyed by Twilio's MessageSid."""
+    return store_message(session, conversations.sms_conversation(session, phone, now), channel_message_id=message_sid,
+                         body=body, media=media, now=now, to_number=to_number, opt_out_type=opt_out_type)
 
 
 # --- Taking a text, and what a crash leaves behind -------------------------------------
@@ -190,13 +213,16 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     """
     practice = get_practice(session)
     queue = routing.queue_for(practice, routing.STUCK_TEXT)
-    ticket = handoff.open_ticket(session, phone=message.phone, queue=queue, now=now, intent="system", reason=reason)
+    ticket = handoff.open_ticket(session, conversation=message.conversation, queue=queue, now=now, intent="system",
+                                 reason=reason)
     message.ticket_id = ticket.id
     message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
     team = routing.queue_details(practice, queue).get("team", "our staff")
+    language = language_for_phone(session, message.phone) if message.phone else None
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
-                        answer_time=handoff.answer_time_phrase(ticket.due_at, now, practice_zone(practice)))
-    outbox.enqueue_text(session, message.phone, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
+                        language=language,
+                        answer_time=wording.answer_time_phrase(ticket.due_at, now, practice_zone(practice), language))
+    outbox.enqueue(session, message.conversation, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
     return ticket
 
 
@@ -242,11 +268,12 @@ def finish_turn(session: Session, inbound_id: int, now: datetime, *, reply: str 
     if reply is None:
         mark_processed(session, inbound_id, now, outcome=WITH_STAFF, intent=intent, confidence=confidence)
         return None, WITH_STAFF
-    phone = session.get(InboundMessage, inbound_id).phone
+    conversation = session.get(InboundMessage, inbound_id).conversation
+    phone = conversations.phone_of(conversation)
     kind = outbox.OutboundKind.REPLY
-    if not was_opted_out and consent.is_opted_out(session, phone):
+    if not was_opted_out and phone is not None and consent.is_opted_out(session, phone):
         kind = outbox.CONSENT_CONFIRMATION
-    row = outbox.enqueue_text(session, phone, reply, kind, now, claimed_by=claimed_by)
+    row = outbox.enqueue(session, conversation, reply, kind, now, claimed_by=claimed_by)
     outcome = OPTED_OUT if row.status == OutboundStatus.BLOCKED else REPLIED
     mark_processed(session, inbound_id, now, outcome=outcome, intent=intent, confidence=confidence)
     return row, outcome
@@ -274,8 +301,9 @@ class Triage:
     paused_ticket_id: int | None = None
     opened_ticket_id: int | None = None
     outcome: str | None = None  # set when triage itself ends the text (it does not go to Rasa)
-    phone: str = ""
-    message_sid: str = ""
+    phone: str = ""      # the sender's phone ("" off SMS)
+    sender_id: str = ""  # the conversation's Rasa sender id (SMS: the phone)
+    message_sid: str = ""  # the channel's message id (SMS: Twilio's MessageSid)
     num_media: int = 0
     was_opted_out: bool = False  # before this text (a turn that opts out still sends its confirmation)
 
@@ -312,40 +340,43 @@ def triage_inbound(
     the front desk to call, since the patient may have meant an appointment.
     """
     practice = get_practice(session)
-    fill = {"practice_name": practice.name, "practice_phone": practice.phone}
-    phone, body = message.phone, message.body or ""
+    conversation, body = message.conversation, message.body or ""
+    phone = conversations.phone_of(conversation)
+    fill = {"practice_name": practice.name, "practice_phone": practice.phone,
+            "language": language_for_phone(session, phone) if phone is not None else None}
     nlu_text = text_for_nlu(body)
-    result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body), phone=phone,
-                    message_sid=message.message_sid, num_media=len(message.media or []),
-                    was_opted_out=consent.is_opted_out(session, phone))
+    result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body), phone=phone or "",
+                    sender_id=conversations.conversation_sender_id(conversation),
+                    message_sid=message.channel_message_id, num_media=len(message.media or []),
+                    was_opted_out=phone is not None and consent.is_opted_out(session, phone))
 
-    word = consent_keyword(session, phone, body, opt_out_type)
+    word = consent_keyword(session, phone, body, opt_out_type) if phone is not None else None  # STOP is per phone
     if word is not None:
         result.keyword = word
-        detail = f"inbound {message.message_sid}: {word}"
+        detail = f"inbound {message.channel_message_id}: {word}"
         if word in consent.OPT_OUT_KEYWORDS:
             consent.record_opt_out(session, phone, "keyword", now, detail=detail)
             if not advanced_opt_out:
-                row = outbox.enqueue_text(session, phone, texts.render("opt_out_confirmation", **fill),
+                row = outbox.enqueue(session, conversation, texts.render("opt_out_confirmation", **fill),
                                           outbox.CONSENT_CONFIRMATION, now)
                 result.outbound_ids.append(row.id)
             if word == "CANCEL":
-                ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.CANCEL_KEYWORD),
+                ticket = handoff.open_ticket(session, conversation=conversation, queue=routing.queue_for(practice, routing.CANCEL_KEYWORD),
                                              reason=CANCEL_TICKET_REASON, now=now)
                 result.opened_ticket_id = ticket.id
         elif word in consent.OPT_IN_KEYWORDS:
             consent.record_opt_in(session, phone, "keyword", now, detail=detail)
             if not advanced_opt_out:
-                row = outbox.enqueue_text(session, phone, texts.render("opt_in_confirmation", **fill),
+                row = outbox.enqueue(session, conversation, texts.render("opt_in_confirmation", **fill),
                                           outbox.OutboundKind.CONSENT, now)
                 result.outbound_ids.append(row.id)
         elif not advanced_opt_out:  # HELP, INFO
-            row = outbox.enqueue_text(session, phone, texts.render("help", **fill), outbox.HELP_REPLY, now)
+            row = outbox.enqueue(session, conversation, texts.render("help", **fill), outbox.HELP_REPLY, now)
             result.outbound_ids.append(row.id)
         result.outcome = CONSENT_KEYWORD
         return result
 
-    paused = handoff.open_ticket_for(session, phone)
+    paused = handoff.open_ticket_for(session, conversation)
     if paused is not None:
         message.ticket_id = paused.id
         paused.last_activity_at = now
@@ -353,10 +384,10 @@ def triage_inbound(
 
     if message.media and not nlu_text:
         urls = ", ".join(item["url"] for item in message.media)
-        ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.PICTURE),
+        ticket = handoff.open_ticket(session, conversation=conversation, queue=routing.queue_for(practice, routing.PICTURE),
                                      reason=f"patient sent a picture with no text: {urls}", now=now)
         message.ticket_id = ticket.id
-        row = outbox.enqueue_text(session, phone, texts.render("picture_reply", **fill), outbox.OutboundKind.REPLY, now,
+        row = outbox.enqueue(session, conversation, texts.render("picture_reply", **fill), outbox.OutboundKind.REPLY, now,
                                   ticket_id=ticket.id)
         result.outbound_ids.append(row.id)
         result.opened_ticket_id = ticket.id
@@ -367,7 +398,7 @@ def triage_inbound(
         if paused is not None:
             result.outcome = WITH_STAFF
             return result
-        row = outbox.enqueue_text(session, phone, texts.render("empty_text_reply", **fill), outbox.OutboundKind.REPLY, now)
+        row = outbox.enqueue(session, conversation, texts.render("empty_text_reply", **fill), outbox.OutboundKind.REPLY, now)
         result.outbound_ids.append(row.id)
         result.outcome = REPLIED if row.status != OutboundStatus.BLOCKED else OPTED_OUT
         return result
@@ -375,13 +406,16 @@ def triage_inbound(
     if paused is not None:
         reason = emergency_reason(result.whole_text)
         if reason:
-            ticket = handoff.open_ticket(session, phone=phone, queue=routing.queue_for(practice, routing.EMERGENCY),
+            ticket = handoff.open_ticket(session, conversation=conversation, queue=routing.queue_for(practice, routing.EMERGENCY),
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
-            advice = "emergency_es" if emergency_language(result.whole_text) == "es" else "emergency"
-            row = outbox.enqueue_text(session, phone, texts.render(advice, **fill), outbox.OutboundKind.REPLY, now,
-                                      ticket_id=ticket.id)
+            advice = "emergency_es" if emergency_language(result.whole_text) == "es" else "emergency"  # both languages
+            body = texts.render(advice, **fill)
+            promise = oncall.after_hours_callback(session, practice, ticket, now)
+            if promise is not None:  # the office is closed and on-call was paged: say who calls back, by when
+                body = f"{body} {render_callback(promise.team, promise.minutes, fill.get('language'))}"
+            row = outbox.enqueue(session, conversation, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id
 

@@ -1,8 +1,11 @@
 """The outbox: every text to a patient is stored here before it is sent.
 
 Adapters (the SMS channel, the staff inbox, the reminder worker) call
-:func:`enqueue_text`; the sender in :mod:`channels.sms_twilio.sender` hands rows to
-Twilio. A row for an opted-out phone is stored as ``blocked`` and never sent.
+:func:`enqueue` (a conversation's text) or :func:`enqueue_text` (a text to a
+phone, in its SMS conversation). Each channel's sender takes the rows of its
+own channel (``due_ids(..., channel=)``; the registry is :mod:`channels.registry`):
+:mod:`channels.sms_twilio.sender` hands SMS rows to Twilio. A row for an
+opted-out phone is stored as ``blocked`` and never sent.
 """
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.messaging import consent
-from bot.models import OutboundMessage, OutboundStatus
+from bot.messaging import consent, conversations
+from bot.models import Channel, Conversation, OutboundMessage, OutboundStatus
 
 
 class OutboundKind(str, enum.Enum):
@@ -45,6 +48,11 @@ class OutboundKind(str, enum.Enum):
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
     CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system")  # the opt-out's
     HELP_REPLY = ("help_reply", False, True, False, "system")
+    # A page to the practice's on-call staff number about an urgent ticket (bot.staff.oncall), not a text to
+    # a patient: it must go at 3 AM, so it is not automated (quiet hours and caps are the patient's
+    # protection), and a patient's consent records say nothing about a staff phone, so an opt-out stored
+    # for that number does not hold it back (Twilio's own STOP block, error 21610, still does).
+    ON_CALL_PAGE = ("on_call_page", False, True, False, "on call")
 
 
 def transcript_label(kind: str) -> str:
@@ -65,9 +73,9 @@ RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retri
 ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told
 
 
-def enqueue_text(
+def enqueue(
     session: Session,
-    phone: str,
+    conversation: Conversation,
     body: str,
     kind: OutboundKind | str,
     now: datetime,
@@ -76,15 +84,17 @@ def enqueue_text(
     staff_user_id: int | None = None,
     claimed_by: str | None = None,
 ) -> OutboundMessage:
-    """Store a text for sending; returns the row (``blocked`` if the phone opted out).
+    """Store a text in the conversation for sending; returns the row (``blocked`` if its phone opted out).
 
     ``claimed_by`` stores it already claimed by that sender (status ``sending``), which
     then sends it at once: one transaction less on the way to the patient.
     """
     kind = OutboundKind(kind)
-    blocked = not kind.after_opt_out and consent.is_opted_out(session, phone)
+    phone = conversations.phone_of(conversation)
+    blocked = not kind.after_opt_out and phone is not None and consent.is_opted_out(session, phone)
     claimed = claimed_by is not None and not blocked
     row = OutboundMessage(
+        conversation_id=conversation.id,
         phone=phone,
         body=body,
         kind=kind.value,
@@ -101,6 +111,18 @@ def enqueue_text(
     session.add(row)
     session.flush()
     return row
+
+
+def enqueue_text(
+    session: Session,
+    phone: str,
+    body: str,
+    kind: OutboundKind | str,
+    now: datetime,
+    **options,
+) -> OutboundMessage:
+    """Store a text to ``phone`` (in its SMS conversation) for sending: :func:`enqueue` for callers with a phone."""
+    return enqueue(session, conversations.sms_conversation(session, phone, now), body, kind, now, **options)
 
 
 # --- The sending state machine --------------------------------------------------------
@@ -147,24 +169,36 @@ def backoff_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
 
 
-def due_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
+def _on_channel(statement, channel: Channel | None):
+    """Only rows of conversations on ``channel`` (each channel's sender sends its own); all with None."""
+    if channel is None:
+        return statement
+    return statement.join(Conversation, Conversation.id == OutboundMessage.conversation_id).where(
+        Conversation.channel == channel)
+
+
+def due_ids(session: Session, now: datetime, limit: int = 50, *, channel: Channel | None = None) -> list[int]:
     return list(session.execute(
-        select(OutboundMessage.id)
+        _on_channel(select(OutboundMessage.id), channel)
         .where(OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.next_attempt_at <= now)
         .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)
     ).scalars())
 
 
-def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str) -> OutboundMessage | None:
-    """Take one due row for sending, or None if another sender has it or it is not due.
+def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str,
+          channel: Channel | None = None) -> OutboundMessage | None:
+    """Take one due row for sending, or None if another sender has it, it is not due, or (with
+    ``channel``) it belongs to another channel's conversation.
 
     Consent is checked again here: the phone may have opted out since the row
     was stored, and then the row is blocked instead of claimed.
     """
+    on_channel = (OutboundMessage.conversation_id.in_(select(Conversation.id).where(Conversation.channel == channel))
+                  if channel is not None else True)
     taken = session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id == outbound_id, OutboundMessage.status == OutboundStatus.PENDING,
-               OutboundMessage.next_attempt_at <= now)
+               OutboundMessage.next_attempt_at <= now, on_channel)
         .values(status=OutboundStatus.SENDING, claimed_at=now, claimed_by=sender_id,
                 attempts=OutboundMessage.attempts + 1)
         .execution_options(synchronize_session=False)
@@ -172,7 +206,7 @@ def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str) 
     if taken != 1:
         return None
     row = session.get(OutboundMessage, outbound_id, populate_existing=True)
-    if row.kind not in ALLOWED_WHEN_OPTED_OUT and consent.is_opted_out(session, row.phone):
+    if row.kind not in ALLOWED_WHEN_OPTED_OUT and row.phone is not None and consent.is_opted_out(session, row.phone):
         row.status, row.status_at, row.error_message = OutboundStatus.BLOCKED, now, "opted out before sending"
         return None
     return row
@@ -260,7 +294,8 @@ def tell_staff_about_texts_not_sent(session: Session, now: datetime) -> list[Out
             until = (row.give_up_at or row.created_at + RETRY_FOR).astimezone(zone).strftime("%a %I:%M %p")
             reason = (f"Our text to this patient has not gone out for {int(ALERT_AFTER.total_seconds() // 60)} "
                       f"minutes{error}; it is retried until {until}. Call the patient if it cannot wait.")
-        ticket = handoff.open_ticket(session, phone=row.phone, queue=queue, now=now, intent="system", reason=reason)
+        ticket = handoff.open_ticket(session, conversation=row.conversation, queue=queue, now=now, intent="system",
+                                     reason=reason)
         row.alerted_at = now
         row.ticket_id = row.ticket_id or ticket.id
     return rows
@@ -344,10 +379,11 @@ def release(session: Session, outbound_id: int) -> None:
         row.next_attempt_at = row.claimed_at or row.next_attempt_at
 
 
-def stale_sending(session: Session, *, claimed_before: datetime) -> list[OutboundMessage]:
+def stale_sending(session: Session, *, claimed_before: datetime, channel: Channel | None = None
+                  ) -> list[OutboundMessage]:
     """Rows a sender claimed before ``claimed_before`` and never settled (it crashed or timed out)."""
     return list(session.execute(
-        select(OutboundMessage)
+        _on_channel(select(OutboundMessage), channel)
         .where(OutboundMessage.status == OutboundStatus.SENDING, OutboundMessage.claimed_at < claimed_before)
         .order_by(OutboundMessage.id)
     ).scalars())

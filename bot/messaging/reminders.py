@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from bot import wording
 from bot.messaging import consent, wrong_number
 from bot.messaging.outbox import AUTOMATED_KINDS, enqueue_text
 from bot.messaging.quiet_hours import SendingWindow, sending_window, wall_time
@@ -46,15 +47,14 @@ from bot.models import (
     ReminderPlanning,
     ReminderStatus,
 )
+from bot.patients import language_for_phone
 from bot.practice import get_practice
 from bot.privacy import mask_phone
-from bot.scheduling.booking import describe_slot
 from bot.wording.texts import SMS_LIMIT, gsm7_length, plain_text
 
 logger = logging.getLogger(__name__)
 
 APPOINTMENT = "appointment"
-FOOTER = "Reply C to confirm or R to reschedule. Reply STOP to opt out."
 
 DEFAULTS: dict[str, Any] = {
     "offsets": ["2d", "2h"],
@@ -170,29 +170,33 @@ def why_not_now(session: Session, phone: str, now: datetime, rules: ReminderRule
 
 # --- Texts --------------------------------------------------------------------------
 
-def reminder_text(practice: Practice, appointments: Sequence[Appointment]) -> list[str]:
-    """The reminder text(s) for one phone: one text, listing each appointment when several.
+def reminder_text(practice: Practice, appointments: Sequence[Appointment], language: str | None = None) -> list[str]:
+    """The reminder text(s) for one phone, in ``language``: one text, listing each appointment when several.
 
     Only first name, date, time, provider and address: never the visit's type
     or reason. A family list too long for 320 GSM-7 characters is split.
     """
     zone = ZoneInfo(practice.timezone)
-    head = f"Reminder from {practice.name}: "
+    say = wording.words(language)
+    facts = {"practice_name": practice.name, "address": practice.address}
     if len(appointments) == 1:
         appt = appointments[0]
-        return [plain_text(f"{head}{appt.patient.first_name} has an appointment on "
-                           f"{describe_slot(appt, zone)} at {practice.address}. {FOOTER}")]
-    items = [f"{appt.patient.first_name} - {describe_slot(appt, zone)}"
+        return [plain_text(wording.render("reminder", language, first_name=appt.patient.first_name,
+                                          appointment=wording.describe_slot(appt, zone, language), **facts))]
+    items = [say.reminder_item(appt.patient.first_name, wording.describe_slot(appt, zone, language))
              for appt in sorted(appointments, key=lambda a: (a.start, a.id))]
-    tail = f". At {practice.address}. {FOOTER}"
+
+    def family(chunk: list[str]) -> str:
+        return plain_text(wording.render("reminder_family", language, appointments=say.listing(chunk), **facts))
+
     texts, chunk = [], []
     for item in items:
-        candidate = plain_text(head + "; ".join(chunk + [item]) + tail)
+        candidate = family(chunk + [item])
         if chunk and (gsm7_length(candidate) or len(candidate) * 2) > SMS_LIMIT:
-            texts.append(plain_text(head + "; ".join(chunk) + tail))
+            texts.append(family(chunk))
             chunk = []
         chunk.append(item)
-    texts.append(plain_text(head + "; ".join(chunk) + tail))
+    texts.append(family(chunk))
     return texts
 
 
@@ -517,7 +521,8 @@ def deliver_appointment_reminders(
     for reminder in sendable:
         by_appointment.setdefault(reminder.appointment_id, []).append(reminder)
     appointments = [session.get(Appointment, appt_id) for appt_id in by_appointment]
-    texts = [enqueue_text(session, phone, body, "reminder", now) for body in reminder_text(practice, appointments)]
+    bodies = reminder_text(practice, appointments, language_for_phone(session, phone))
+    texts = [enqueue_text(session, phone, body, "reminder", now) for body in bodies]
     for reminder in sendable:
         reminder.status = ReminderStatus.SENT
         reminder.sent_at = now

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Iterable, Union
-from zoneinfo import ZoneInfo
+from typing import Iterable
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.language.dates.parts import PARTS
+from bot.language.dates.parts import PARTS, in_part
 from bot.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -44,7 +43,6 @@ from bot.practice import WEEKDAYS, closed_days, get_practice, office_hours_on, p
 __all__ = [
     "PARTS_OF_DAY", "DEFAULT_WINDOW_DAYS", "SlotTaken", "Slot", "find_open_slots", "book_appointment",
     "cancel_appointment", "reschedule_appointment", "confirm_appointment", "record_outcome", "record_note",
-    "describe_slot",
 ]
 
 # The three parts a patient picks a slot by, on the clock the date parser uses (defined once there).
@@ -220,6 +218,7 @@ def find_open_slots(
     window_end: datetime | None = None,
     provider_id: int | None = None,
     part_of_day: str | None = None,
+    each_day: tuple[int, int] | None = None,
     limit: int = 3,
     exclude: Iterable[tuple[int, datetime]] = (),
     spread: bool = True,
@@ -229,7 +228,9 @@ def find_open_slots(
     """Up to ``limit`` open slots whose start lies in [window_start, window_end).
 
     The window defaults to now .. 30 days ahead; ``part_of_day`` keeps starts in
-    the morning (08-12), afternoon (12-17) or evening (17-21); ``exclude`` lists
+    the morning (08-12), afternoon (12-17) or evening (17-21), and ``each_day`` (minutes after
+    midnight, [from, to), as in :class:`bot.language.dates.When`; from == to: that minute) in that
+    part of every day: a start at 12:00 is not in a morning, one at 15:00 not "before 3"; ``exclude`` lists
     (provider_id, start) pairs already offered. With ``patient_id`` no slot
     overlaps that patient's other visits (``moving_appointment_id``, the one
     being rescheduled, aside). With ``spread`` the choice follows
@@ -267,7 +268,9 @@ def find_open_slots(
                                          moving_appointment_id) if patient_id is not None else [])
     excluded = {(pid, start.astimezone(UTC)) for pid, start in exclude}
     step = practice.slot_step_minutes
-    part = PARTS_OF_DAY.get(part_of_day) if part_of_day else None
+    day_parts = [PARTS[part_of_day]] if part_of_day else []
+    if each_day is not None:
+        day_parts.append(each_day)
 
     candidates: list[Slot] = []
     days_with_slots = 0
@@ -288,7 +291,7 @@ def find_open_slots(
                     break
                 if start < lo:
                     continue
-                if part and not (part[0] <= start.time() < part[1]):
+                if not all(in_part(minute, part) for part in day_parts):
                     continue
                 if (provider.id, start.astimezone(UTC)) in excluded:
                     continue
@@ -485,15 +488,3 @@ def record_outcome(session: Session, appointment_id: int, status: AppointmentSta
         session.flush()
     return appointment
 
-
-# --- Words for texts ------------------------------------------------------------------
-
-def describe_slot(slot_or_appointment: Union[Slot, Appointment], zone: tzinfo | str) -> str:
-    """"Thu, Mar 4 at 9:30 AM with Dr. Patel": date, time and provider, never the visit type."""
-    if isinstance(zone, str):
-        zone = ZoneInfo(zone)
-    item = slot_or_appointment
-    name = item.provider_name if isinstance(item, Slot) else item.provider.display_name
-    local = item.start.astimezone(zone)
-    hour = local.hour % 12 or 12
-    return f"{local:%a}, {local:%b} {local.day} at {hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'} with {name}"

@@ -1,9 +1,12 @@
 """Which times to offer a patient: the widening policy, returned as facts (the slots, and whether they are only the nearest).
 
-The wish is searched as said (with the provider asked for, then with anyone);
-an exact time that is taken widens to that day; a wish with nothing open
-widens to the next 30 days from it, and the slots come back marked
-``nearest`` so the patient is told these are the closest. Also here: reading
+The wish is searched as said (with the provider asked for, then with anyone),
+all of it: a span of days with a time of day (``When.each_day``: "next week
+after 3") only at that time of day; an exact time that is taken widens to that
+day; a wish with nothing open widens to the next 30 days from it (first still
+at the wished time of day, when it named one over several days, then at any
+time), and the slots come back marked ``nearest`` so the patient is told these
+are the closest. Also here: reading
 the wished time out of a text, where a single day the old visit falls on
 names that visit ("move my tuesday appt"), not the new time.
 """
@@ -16,6 +19,7 @@ from typing import Iterable
 from sqlalchemy.orm import Session
 
 from bot.language.dates import When, join_day_alternatives, parse_all_when
+from bot.language.dates.parts import in_part
 from bot.models import Appointment
 from bot.scheduling.booking import Slot, find_open_slots
 
@@ -37,11 +41,13 @@ def offer_times(session: Session, *, appointment_type_id: int, now: datetime, wi
     """The times to offer for ``wish`` (None: the soonest), widening as the module docstring says."""
     excluded = list(exclude)
 
-    def search(window_start, window_end, provider):
+    daily = wish.each_day if wish else None
+
+    def search(window_start, window_end, provider, each_day=daily):
         return find_open_slots(
             session, appointment_type_id=appointment_type_id, now=now, window_start=window_start,
             window_end=window_end, provider_id=provider, limit=MAX_OFFERED, exclude=excluded,
-            patient_id=patient_id, moving_appointment_id=moving_appointment_id,
+            patient_id=patient_id, moving_appointment_id=moving_appointment_id, each_day=each_day,
         )
 
     start = max(wish.start, now) if wish else now
@@ -55,8 +61,11 @@ def offer_times(session: Session, *, appointment_type_id: int, now: datetime, wi
         slots = search(max(day_start, now), day_start + timedelta(days=1), provider_id)
     if slots:
         return TimesOffered(slots)
-    slots = search(start, start + timedelta(days=SEARCH_DAYS), provider_id) or search(
-        start, start + timedelta(days=SEARCH_DAYS), None)
+    wider = start + timedelta(days=SEARCH_DAYS)
+    for each_day in dict.fromkeys((daily, None)):  # the wished time of day first, then any time
+        slots = search(start, wider, provider_id, each_day) or search(start, wider, None, each_day)
+        if slots:
+            break
     return TimesOffered(slots, nearest=True)
 
 
@@ -66,9 +75,15 @@ def times_after(moment: datetime) -> When:
 
 
 def within(moment: datetime, when: When) -> bool:
+    """True when ``moment`` lies in ``when``, in its time of day too (``each_day``)."""
     if when.start == when.end:
         return moment == when.start
-    return when.start <= moment < when.end
+    if not when.start <= moment < when.end:
+        return False
+    if when.each_day is None:
+        return True
+    local = moment.astimezone(when.start.tzinfo)
+    return in_part(local.hour * 60 + local.minute, when.each_day)
 
 
 def wished_time(text: str, now: datetime, zone: tzinfo) -> When | None:

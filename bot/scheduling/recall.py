@@ -22,6 +22,7 @@ from typing import Sequence
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from bot import wording
 from bot.messaging import wrong_number
 from bot.messaging.outbox import enqueue_text
 from bot.messaging.reminders import (
@@ -101,13 +102,6 @@ def plan_recalls(session: Session, now: datetime) -> int:
     return session.execute(select(func.count(Reminder.id)).where(Reminder.kind == RECALL)).scalar_one() - before
 
 
-def visit_words(kind: AppointmentType) -> str:
-    """"annual physical", or "next visit" for a type that must never be named."""
-    if kind.sensitive:
-        return "next visit"
-    return kind.name[:1].lower() + kind.name[1:]
-
-
 def recall_provider(session: Session, last_visit: Appointment) -> Provider | None:
     """The provider of the last visit, if they still see patients for that type."""
     provider = last_visit.provider
@@ -117,12 +111,13 @@ def recall_provider(session: Session, last_visit: Appointment) -> Provider | Non
 
 
 def recall_text(practice: Practice, last_visit: Appointment, provider: Provider | None, followup: bool) -> str:
-    who = last_visit.patient.first_name
-    with_whom = f" with {provider.display_name}" if provider else ""
-    opening = "a reminder that it's" if followup else "it's"
-    return plain_text(
-        f"{practice.name}: {opening} time to book {who}'s {visit_words(last_visit.appointment_type)}{with_whom}. "
-        f"Reply BOOK to find a time, or call {format_phone(practice.phone)}. Reply STOP to opt out.")
+    """The recall text in the patient's language: first name, the visit (a sensitive type is never named), provider."""
+    patient, kind = last_visit.patient, last_visit.appointment_type
+    say = wording.words(patient.language)
+    return plain_text(wording.render(
+        "recall_followup" if followup else "recall", patient.language, practice_name=practice.name,
+        practice_phone=format_phone(practice.phone), first_name=patient.first_name,
+        visit=say.visit(kind.name, kind.sensitive), with_provider=say.with_provider(provider and provider.display_name)))
 
 
 def _booked_since(session: Session, last_visit: Appointment, now: datetime) -> str | None:

@@ -23,6 +23,7 @@ from typing import Optional
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from bot import wording
 from bot.messaging import wrong_number
 from bot.messaging.outbox import OutboundKind, enqueue_text
 from bot.messaging.reminders import rules_for, why_not_now
@@ -41,7 +42,6 @@ from bot.scheduling.booking import (
     Slot,
     SlotTaken,
     book_appointment,
-    describe_slot,
     find_open_slots,
     patient_visits_between,
     reschedule_appointment,
@@ -104,9 +104,10 @@ def _slot_at(session: Session, provider_id: int, appointment_type_id: int, start
     return Slot(provider_id, provider.display_name, appointment_type_id, local, end)
 
 
-def offer_text(practice_name: str, slot: Slot, zone) -> str:
-    return plain_text(f"{practice_name}: A sooner appointment opened: {describe_slot(slot, zone)}. "
-                      f"Reply YES to take it. Reply STOP to opt out.")
+def offer_text(practice_name: str, slot: Slot, zone, language: str | None = None) -> str:
+    """The waitlist offer in the patient's language: the freed slot's date, time and provider."""
+    return plain_text(wording.render("waitlist_offer", language, practice_name=practice_name,
+                                     appointment=wording.describe_slot(slot, zone, language)))
 
 
 def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id: int, start: datetime,
@@ -155,7 +156,8 @@ def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id:
         reason = why_not_now(session, entry.phone, now, rules)
         if reason not in (None, "quiet hours"):
             continue
-        text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone),
+        language = session.get(Patient, entry.patient_id).language
+        text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone, language),
                             OutboundKind.WAITLIST, now)
         if reason == "quiet hours":
             text.next_attempt_at = rules.next_allowed(now)

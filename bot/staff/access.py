@@ -1,21 +1,28 @@
 """Who may see what in the staff inbox: which queues a role answers, which visit types it may read.
 
-Deny by default: a role not listed here sees no queue. The inbox checks every
-ticket route against :func:`may_see_queue` and audits each refusal.
+Which roles answer a queue is the practice file's ``queues.<name>.roles``.
+The four built-in queue names keep their roles when the file lists none
+(:data:`DEFAULT_QUEUE_ROLES`); any other queue must list them (the practice
+file's check refuses it otherwise). Deny by default: a role no queue lists
+sees no queue. The inbox checks every ticket route against
+:func:`may_see_queue` and audits each refusal.
 """
 from __future__ import annotations
 
-from bot.models import AppointmentType, StaffRole, StaffUser
+from bot.models import AppointmentType, Practice, StaffRole, StaffUser
 
-ALL_QUEUES = ("front_desk", "billing", "clinical", "urgent")
+ADMIN = StaffRole.ADMIN.value
+FRONT_DESK, BILLING, CLINICAL = StaffRole.FRONT_DESK.value, StaffRole.BILLING.value, StaffRole.CLINICAL.value
 
-# Which queues each role answers; urgent texts reach whoever can act on them.
-QUEUES_FOR_ROLE: dict[str, tuple[str, ...]] = {
-    StaffRole.FRONT_DESK.value: ("front_desk", "urgent"),
-    StaffRole.BILLING.value: ("billing",),
-    StaffRole.CLINICAL.value: ("clinical", "urgent"),
-    StaffRole.ADMIN.value: ALL_QUEUES,
+# The roles answering each built-in queue when the practice file names none; urgent texts reach whoever
+# can act on them.
+DEFAULT_QUEUE_ROLES: dict[str, tuple[str, ...]] = {
+    "front_desk": (FRONT_DESK, ADMIN),
+    "billing": (BILLING, ADMIN),
+    "clinical": (CLINICAL, ADMIN),
+    "urgent": (FRONT_DESK, CLINICAL, ADMIN),
 }
+ALL_QUEUES = tuple(DEFAULT_QUEUE_ROLES)
 
 # Who may read the name of a sensitive visit type (behavioral health, women's health...): the
 # clinicians and admins. Others see that there is a visit, when and with whom, not what for.
@@ -27,12 +34,21 @@ def role_of(user: StaffUser) -> str:
     return StaffRole(user.role).value
 
 
-def visible_queues(role: str) -> tuple[str, ...]:
-    return QUEUES_FOR_ROLE.get(role, ())
+def queue_roles(practice: Practice | None) -> dict[str, tuple[str, ...]]:
+    """Each queue's answering roles: the practice's ``queues`` (None: the four built-in queues' defaults)."""
+    if practice is None:
+        return dict(DEFAULT_QUEUE_ROLES)
+    return {name: tuple(queue.get("roles") or DEFAULT_QUEUE_ROLES.get(name, ()))
+            for name, queue in ((practice.config or {}).get("queues") or {}).items()}
 
 
-def may_see_queue(role: str, queue: str) -> bool:
-    return queue in visible_queues(role)
+def visible_queues(role: str, practice: Practice | None = None) -> tuple[str, ...]:
+    """The queues ``role`` answers, in the practice file's order."""
+    return tuple(queue for queue, roles in queue_roles(practice).items() if role in roles)
+
+
+def may_see_queue(role: str, queue: str, practice: Practice | None = None) -> bool:
+    return role in queue_roles(practice).get(queue, ())
 
 
 def may_see_visit_type(role: str, appointment_type: AppointmentType) -> bool:

@@ -137,7 +137,10 @@ def list_staff_users(session: Session) -> list[StaffUser]:
 
 def staff_for_queue(session: Session, queue: str) -> list[StaffUser]:
     """Active staff whose role answers ``queue``: who a ticket there may be assigned to."""
-    return [u for u in list_staff_users(session) if u.active and may_see_queue(role_of(u), queue)]
+    from bot.practice import get_practice
+
+    practice = get_practice(session)
+    return [u for u in list_staff_users(session) if u.active and may_see_queue(role_of(u), queue, practice)]
 
 
 # --- Logins ----------------------------------------------------------------------
@@ -284,6 +287,7 @@ def end_session(session: Session, staff_session: StaffSession, now: datetime) ->
 AUDIT_ACTIONS = frozenset({
     "login", "logout", "view", "reply", "note", "claim", "assign", "resolve", "reopen", "denied",
     "user_add", "user_change", "canned_change",
+    "start", "start_refused", "media",  # staff texted a patient first (or were refused: opted out); a picture shown
 })
 
 

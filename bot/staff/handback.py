@@ -1,6 +1,6 @@
 """Handing a conversation back to the assistant (or taking it again), so that no patient is stranded.
 
-Resolving a ticket must wake the bot for that phone (Rasa's ``resume``), and
+Resolving a ticket must wake the bot for that conversation (Rasa's ``resume``), and
 reopening one must silence it (``pause``). Calling Rasa from the request and
 hoping is not enough: if Rasa is down, the ticket is resolved and the patient
 paused with nobody answering. So the ticket change and a
@@ -16,12 +16,13 @@ paused with nobody answering. So the ticket change and a
   :data:`MAX_ATTEMPTS` the command has failed: a resume puts the ticket back
   to open, with a note from the assistant, so staff see the patient again;
   a pause leaves a note that the assistant may still answer.
-- Commands set a state, so only the newest per phone matters: a new one
-  supersedes a pending older one, and one phone's commands are delivered one
-  at a time, in order. A resume is dropped when an open ticket holds the
+- Commands set a state, so only the newest per conversation matters: a new one
+  supersedes a pending older one, and one conversation's commands are delivered
+  one at a time, in order. A resume is dropped when an open ticket holds the
   conversation again by the time it is delivered.
 
-This module imports no HTTP client: ``deliver(kind, phone)`` is the adapter's
+This module imports no HTTP client: ``deliver(kind, sender_id)`` is the adapter's
+(``sender_id``: the conversation's Rasa sender id, see :mod:`bot.messaging.conversations`)
 and raises :class:`NotDelivered` when Rasa did not take the command.
 """
 from __future__ import annotations
@@ -35,8 +36,17 @@ from typing import Callable, Iterable
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from bot.messaging import conversations
 from bot.messaging.outbox import backoff_delay
-from bot.models import CommandKind, CommandStatus, ConversationCommand, HandoffTicket, TicketNote, TicketStatus
+from bot.models import (
+    CommandKind,
+    CommandStatus,
+    Conversation,
+    ConversationCommand,
+    HandoffTicket,
+    TicketNote,
+    TicketStatus,
+)
 from bot.staff import handoff
 
 log = logging.getLogger(__name__)
@@ -59,22 +69,30 @@ class NotDelivered(RuntimeError):
     """The assistant did not take the command; the message says why (shown to staff if it keeps failing)."""
 
 
-Deliver = Callable[[str, str], None]  # (kind "resume"/"pause", phone) -> None, or raises NotDelivered
+Deliver = Callable[[str, str], None]  # (kind "resume"/"pause", Rasa sender id) -> None, or raises NotDelivered
 
 
 # --- Writing commands (inside the ticket's transaction) --------------------------------------
 
-def request_command(session: Session, kind: CommandKind, *, phone: str, ticket_id: int,
-                    now: datetime) -> ConversationCommand:
-    """Store a command for the conversation, due now; a pending older one not being delivered is superseded."""
+def request_command(session: Session, kind: CommandKind, *, ticket_id: int, now: datetime,
+                    conversation: Conversation | None = None, phone: str | None = None) -> ConversationCommand:
+    """Store a command for the conversation (or a ``phone``'s SMS one), due now; a pending older one not being
+    delivered is superseded."""
+    if conversation is None:
+        if phone is None:
+            raise TypeError("request_command needs a conversation or a phone")
+        conversation = conversations.sms_conversation(session, phone, now)
     session.execute(
         update(ConversationCommand)
-        .where(ConversationCommand.phone == phone, ConversationCommand.status == CommandStatus.PENDING,
+        .where(ConversationCommand.conversation_id == conversation.id,
+               ConversationCommand.status == CommandStatus.PENDING,
                _not_in_flight(now))
         .values(status=CommandStatus.SUPERSEDED, done_at=now)
         .execution_options(synchronize_session=False)
     )
-    command = ConversationCommand(kind=kind, phone=phone, ticket_id=ticket_id, status=CommandStatus.PENDING,
+    command = ConversationCommand(kind=kind, conversation_id=conversation.id,
+                                  phone=conversations.phone_of(conversation), ticket_id=ticket_id,
+                                  status=CommandStatus.PENDING,
                                   attempts=0, next_attempt_at=now, created_at=now)
     session.add(command)
     session.flush()
@@ -88,15 +106,15 @@ def resolve_and_hand_back(session: Session, ticket_id: int, staff_user_id: int |
     Returns the resume command, or None when the bot stays paused for the other ticket.
     """
     ticket = handoff.resolve_ticket(session, ticket_id, staff_user_id, now)
-    if handoff.open_ticket_for(session, ticket.phone) is not None:
+    if handoff.open_ticket_for(session, ticket.conversation) is not None:
         return None
-    return request_command(session, CommandKind.RESUME, phone=ticket.phone, ticket_id=ticket.id, now=now)
+    return request_command(session, CommandKind.RESUME, conversation=ticket.conversation, ticket_id=ticket.id, now=now)
 
 
 def reopen_and_pause(session: Session, ticket_id: int, staff_user_id: int, now: datetime) -> ConversationCommand:
     """Take the conversation back from the bot: reopen the ticket and request the pause."""
     ticket = handoff.reopen_ticket(session, ticket_id, staff_user_id, now)
-    return request_command(session, CommandKind.PAUSE, phone=ticket.phone, ticket_id=ticket.id, now=now)
+    return request_command(session, CommandKind.PAUSE, conversation=ticket.conversation, ticket_id=ticket.id, now=now)
 
 
 def _not_in_flight(now: datetime):
@@ -145,7 +163,7 @@ def tickets_handing_back():
 class _Claimed:
     id: int
     kind: str
-    phone: str
+    sender_id: str  # the conversation's, for Rasa
 
 
 def due_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
@@ -160,8 +178,8 @@ def due_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
 def claim(session: Session, command_id: int, now: datetime) -> _Claimed | None:
     """Take a due command for delivery (a lease of :data:`LEASE`), or None if it is not ours to send.
 
-    Not while another command of the same phone is being delivered (one
-    phone's commands go in order). A resume whose conversation an open
+    Not while another command of the same conversation is being delivered (one
+    conversation's commands go in order). A resume whose conversation an open
     ticket holds again is superseded instead: the bot must stay paused.
     """
     other = aliased(ConversationCommand)
@@ -169,7 +187,8 @@ def claim(session: Session, command_id: int, now: datetime) -> _Claimed | None:
         update(ConversationCommand)
         .where(ConversationCommand.id == command_id, ConversationCommand.status == CommandStatus.PENDING,
                ConversationCommand.next_attempt_at <= now, _not_in_flight(now),
-               ~exists().where(other.phone == ConversationCommand.phone, other.id != ConversationCommand.id,
+               ~exists().where(other.conversation_id == ConversationCommand.conversation_id,
+                               other.id != ConversationCommand.id,
                                other.claimed_until > now))
         .values(claimed_until=now + LEASE, attempts=ConversationCommand.attempts + 1)
         .execution_options(synchronize_session=False)
@@ -177,10 +196,10 @@ def claim(session: Session, command_id: int, now: datetime) -> _Claimed | None:
     if taken != 1:
         return None
     command = session.get(ConversationCommand, command_id, populate_existing=True)
-    if command.kind == CommandKind.RESUME and handoff.open_ticket_for(session, command.phone) is not None:
+    if command.kind == CommandKind.RESUME and handoff.open_ticket_for(session, command.conversation) is not None:
         command.status, command.claimed_until, command.done_at = CommandStatus.SUPERSEDED, None, now
         return None
-    return _Claimed(command.id, command.kind.value, command.phone)
+    return _Claimed(command.id, command.kind.value, conversations.conversation_sender_id(command.conversation))
 
 
 def mark_delivered(session: Session, command_id: int, now: datetime) -> None:
@@ -196,7 +215,7 @@ def mark_not_delivered(session: Session, command_id: int, error: str, now: datet
     command = session.get(ConversationCommand, command_id, populate_existing=True)
     command.claimed_until, command.last_error = None, error[:300]
     newer = session.execute(
-        select(ConversationCommand.id).where(ConversationCommand.phone == command.phone,
+        select(ConversationCommand.id).where(ConversationCommand.conversation_id == command.conversation_id,
                                              ConversationCommand.id > command.id,
                                              ConversationCommand.status == CommandStatus.PENDING)
     ).first()
@@ -244,7 +263,7 @@ def deliver_due(sessions: sessionmaker, deliver: Deliver, now: Callable[[], date
         if claimed is None:
             continue
         try:
-            deliver(claimed.kind, claimed.phone)
+            deliver(claimed.kind, claimed.sender_id)
         except NotDelivered as exc:
             with sessions.begin() as session:
                 status = mark_not_delivered(session, claimed.id, str(exc), now(), max_attempts=max_attempts, rng=rng)

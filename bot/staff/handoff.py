@@ -1,7 +1,7 @@
 """Handing a conversation to staff: tickets, queues and the answer time we promise.
 
-A conversation (one phone) has at most one open ticket per queue; while any is
-open the bot is paused for that phone. The answer time is the queue's goal
+A conversation (:class:`~bot.models.Conversation`: SMS, one phone) has at most
+one open ticket per queue; while any is open the bot is paused for it. The answer time is the queue's goal
 counted in office hours, so a billing question texted on Friday evening is
 promised for Monday morning, not for Friday night.
 """
@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.messaging import conversations
 from bot.messaging.outbox import transcript_label
 from bot.models import (
+    Conversation,
     HandoffTicket,
     InboundMessage,
     OutboundMessage,
@@ -25,16 +27,24 @@ from bot.models import (
     TicketStatus,
 )
 from bot.practice import get_practice, iter_open_days, practice_zone
-from bot.staff import access
+from bot.staff import access, oncall, pointpeople
 from bot.staff.routing import queue_details
 
 OPEN_STATUSES = (TicketStatus.OPEN, TicketStatus.CLAIMED)
 SEARCH_DAYS = 60  # how far ahead we look for office hours (covers long closures)
+WALL_CLOCK = "wall_clock"  # a queue's goal_counts: minutes round the clock, not office minutes
 
 
 def expected_answer_at(session: Session, practice: Practice, queue: str, now: datetime) -> datetime:
-    """When the queue will have answered: its goal in minutes of office hours from ``now``."""
-    remaining = timedelta(minutes=int(queue_details(practice, queue)["goal_minutes"]))
+    """When the queue will have answered: its goal in minutes of office hours from ``now``.
+
+    A queue with ``goal_counts: wall_clock`` (the urgent queue: its on-call
+    staff answer at night too) counts plain minutes instead.
+    """
+    details = queue_details(practice, queue)
+    remaining = timedelta(minutes=int(details["goal_minutes"]))
+    if counts_wall_clock(details):
+        return (now.astimezone(ZoneInfo("UTC")) + remaining).astimezone(practice_zone(practice))
     zone = practice_zone(practice)
     local_now = now.astimezone(zone)
     for hours in iter_open_days(session, practice, local_now.date(), SEARCH_DAYS):
@@ -49,28 +59,22 @@ def expected_answer_at(session: Session, practice: Practice, queue: str, now: da
     raise LookupError(f"no office hours in the next {SEARCH_DAYS} days to answer the {queue} queue")
 
 
-def answer_time_phrase(due_at: datetime, now: datetime, zone: ZoneInfo) -> str:
-    """'by 11:00 AM tomorrow', 'by 3:15 PM today', 'by 9:00 AM Monday', 'by 9:00 AM Mon, Jan 4'."""
-    due = due_at.astimezone(zone)
-    today = now.astimezone(zone).date()
-    clock = due.strftime("%I:%M %p").lstrip("0")
-    days = (due.date() - today).days
-    if days == 0:
-        day = "today"
-    elif days == 1:
-        day = "tomorrow"
-    elif days < 7:
-        day = due.strftime("%A")
-    else:
-        day = due.strftime("%a, %b ") + str(due.day)
-    return f"by {clock} {day}"
+def counts_wall_clock(queue_details: dict) -> bool:
+    """Does the queue's goal count wall-clock minutes (``goal_counts: wall_clock``) rather than office hours?"""
+    return queue_details.get("goal_counts") == WALL_CLOCK
 
 
-def open_ticket_for(session: Session, phone: str) -> HandoffTicket | None:
-    """The conversation's open ticket (the newest), if staff have it; None when the bot has it."""
+def open_ticket_for(session: Session, conversation: Conversation | str) -> HandoffTicket | None:
+    """The conversation's open ticket (the newest), if staff have it; None when the bot has it.
+
+    ``conversation`` may be a phone, meaning its SMS conversation.
+    """
+    conversation = conversations.existing_conversation(session, conversation)
+    if conversation is None:
+        return None
     return session.execute(
         select(HandoffTicket)
-        .where(HandoffTicket.phone == phone, HandoffTicket.status.in_(OPEN_STATUSES))
+        .where(HandoffTicket.conversation_id == conversation.id, HandoffTicket.status.in_(OPEN_STATUSES))
         .order_by(HandoffTicket.id.desc()).limit(1)
     ).scalar_one_or_none()
 
@@ -78,23 +82,33 @@ def open_ticket_for(session: Session, phone: str) -> HandoffTicket | None:
 def open_ticket(
     session: Session,
     *,
-    phone: str,
     queue: str,
     reason: str,
     now: datetime,
+    conversation: Conversation | None = None,
+    phone: str | None = None,
     intent: str | None = None,
     patient_id: int | None = None,
+    classifier_confidence: float | None = None,
 ) -> HandoffTicket:
     """Open a ticket in ``queue`` for the conversation, or return its open one in that queue.
 
-    The messages the patient sent since the last ticket are attached to it, so
-    staff see what led here.
+    Give the ``conversation``, or a ``phone`` for its SMS conversation. The
+    messages the patient sent since the last ticket are attached to it, so
+    staff see what led here. A new ticket goes to the queue's owner when on
+    shift (:mod:`bot.staff.pointpeople`), and one in the on-call queue pages
+    the on-call phone at once (:mod:`bot.staff.oncall`; ``classifier_confidence``:
+    only the NLU classifier called it an emergency, at that confidence).
     """
     practice = get_practice(session)
     queue_details(practice, queue)  # unknown queue -> KeyError, before anything is written
+    if conversation is None:
+        if phone is None:
+            raise TypeError("open_ticket needs a conversation or a phone")
+        conversation = conversations.sms_conversation(session, phone, now)
     existing = session.execute(
         select(HandoffTicket).where(
-            HandoffTicket.phone == phone,
+            HandoffTicket.conversation_id == conversation.id,
             HandoffTicket.queue == queue,
             HandoffTicket.status.in_(OPEN_STATUSES),
         )
@@ -106,7 +120,8 @@ def open_ticket(
         queue=queue,
         reason=reason[:300],
         status=TicketStatus.OPEN,
-        phone=phone,
+        conversation_id=conversation.id,
+        phone=conversations.phone_of(conversation),
         patient_id=patient_id,
         intent=intent,
         created_at=now,
@@ -116,9 +131,12 @@ def open_ticket(
     session.add(ticket)
     session.flush()
     for message in session.execute(
-        select(InboundMessage).where(InboundMessage.phone == phone, InboundMessage.ticket_id.is_(None))
+        select(InboundMessage).where(InboundMessage.conversation_id == conversation.id,
+                                     InboundMessage.ticket_id.is_(None))
     ).scalars():
         message.ticket_id = ticket.id
+    pointpeople.assign_to_owner(session, practice, ticket, now)
+    oncall.page_for_new_ticket(session, practice, ticket, now, classifier_confidence=classifier_confidence)
     return ticket
 
 
@@ -181,7 +199,7 @@ def add_note(session: Session, ticket_id: int, staff_user_id: int, body: str, no
 
 @dataclass(frozen=True)
 class ConversationSpan:
-    """One ticket's part of a phone's conversation: from the first text that led to it to its resolution.
+    """One ticket's part of a conversation: from the first text that led to it to its resolution.
 
     ``ends`` is None while the ticket is open (the span runs until now).
     """
@@ -195,8 +213,8 @@ class ConversationSpan:
         return self.begins <= at and (self.ends is None or at <= self.ends)
 
 
-def conversation_spans(session: Session, phone: str) -> list[ConversationSpan]:
-    """Every ticket's span on this phone, in the order the spans began.
+def conversation_spans(session: Session, conversation_id: int) -> list[ConversationSpan]:
+    """Every ticket's span in this conversation, in the order the spans began.
 
     A span begins at the earliest of the ticket's creation and the texts
     attached to it (the texts that led to the hand-over), and ends when the
@@ -204,11 +222,12 @@ def conversation_spans(session: Session, phone: str) -> list[ConversationSpan]:
     """
     first_text = dict(session.execute(
         select(InboundMessage.ticket_id, func.min(InboundMessage.received_at))
-        .where(InboundMessage.phone == phone, InboundMessage.ticket_id.is_not(None))
+        .where(InboundMessage.conversation_id == conversation_id, InboundMessage.ticket_id.is_not(None))
         .group_by(InboundMessage.ticket_id)
     ).all())
     spans = []
-    for ticket in session.execute(select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars():
+    for ticket in session.execute(
+            select(HandoffTicket).where(HandoffTicket.conversation_id == conversation_id)).scalars():
         begins = min(filter(None, (ticket.created_at, first_text.get(ticket.id))))
         ends = ticket.resolved_at if ticket.status == TicketStatus.RESOLVED else None
         spans.append(ConversationSpan(ticket.id, ticket.queue, begins, ends))
@@ -255,15 +274,17 @@ MARKERS = ("span", "withheld")
 def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int = 200) -> list[TranscriptEntry]:
     """The ticket's conversation, oldest first, as a staff member of ``role`` may see it (minimum necessary).
 
-    Shown: the ticket's own span, and the spans of other tickets on the phone
+    Shown: the ticket's own span, and the spans of other tickets in the conversation
     that began before this one ended, when ``role`` may see their queue. Every
     other span that began by then is one ``withheld`` line (consecutive ones of
     a queue merged). The bot's talk outside every span is not shown.
     """
-    spans = conversation_spans(session, ticket.phone)
+    spans = conversation_spans(session, ticket.conversation_id)
     own = next(s for s in spans if s.ticket_id == ticket.id)
     relevant = [s for s in spans if own.ends is None or s.begins <= own.ends]
-    visible = {s.ticket_id for s in relevant if s.ticket_id == ticket.id or access.may_see_queue(role, s.queue)}
+    practice = get_practice(session)
+    visible = {s.ticket_id for s in relevant
+               if s.ticket_id == ticket.id or access.may_see_queue(role, s.queue, practice)}
     since = relevant[0].begins
 
     def shown(at: datetime, owner: int | None) -> bool:
@@ -273,12 +294,12 @@ def transcript(session: Session, ticket: HandoffTicket, *, role: str, limit: int
 
     inbound = session.execute(
         select(InboundMessage).where(
-            InboundMessage.phone == ticket.phone,
+            InboundMessage.conversation_id == ticket.conversation_id,
             (InboundMessage.received_at >= since) | (InboundMessage.ticket_id == ticket.id))
     ).scalars()
     outbound = session.execute(
         select(OutboundMessage).where(
-            OutboundMessage.phone == ticket.phone,
+            OutboundMessage.conversation_id == ticket.conversation_id,
             (OutboundMessage.created_at >= since) | (OutboundMessage.ticket_id == ticket.id))
     ).scalars()
     notes = session.execute(select(TicketNote).where(TicketNote.ticket_id.in_(visible))).scalars()

@@ -223,7 +223,7 @@ class TwilioChannel(InputChannel):
         triage = await self._in(self._work_pool, self._claim_and_triage, message_id)
         if triage is None:
             return  # another server (or an earlier run) has it
-        phone, sid = triage.phone, triage.message_sid
+        sender_id, sid = triage.sender_id, triage.message_sid
         await self._send_now(triage.outbound_ids)
         if not triage.pass_to_rasa:
             return  # triage ended it (keyword, picture, empty text) and recorded how
@@ -240,11 +240,11 @@ class TwilioChannel(InputChannel):
                 await asyncio.sleep(delay)
                 await self._in(self._work_pool, self._record_attempt, message_id)  # the claim counted the first
             try:
-                text = await self._ask_rasa(triage, metadata, phone, sid, on_new_message)
+                text = await self._ask_rasa(triage, metadata, sender_id, sid, on_new_message)
             except TurnFailed as failure:
-                logger.warning("inbound %s from %s: turn %d failed (%s)", sid, mask_phone(phone), attempt, failure)
+                logger.warning("inbound %s from %s: turn %d failed (%s)", sid, mask_phone(sender_id), attempt, failure)
                 continue
-            intent, confidence = await self._prediction(metadata, phone, sid)
+            intent, confidence = await self._prediction(metadata, sender_id, sid)
             reply = None if triage.paused_ticket_id is not None else text  # staff have it: nothing Rasa said goes
             claim = reply is not None and self.sender.reserve_turn()
             claimed = await self._in(self._work_pool, self._finish, message_id, reply, triage.was_opted_out,
@@ -253,15 +253,15 @@ class TwilioChannel(InputChannel):
                 await self._in(self._send_pool, self.sender.send_claimed, claimed)
             return
         logger.error("inbound %s from %s: Rasa failed %d times; handing it to staff with a holding reply",
-                     sid, mask_phone(phone), 1 + len(self.retry_delays))
+                     sid, mask_phone(sender_id), 1 + len(self.retry_delays))
         await self._hand_over(message_id)
 
-    async def _ask_rasa(self, triage: inbound.Triage, metadata: dict, phone: str, sid: str,
+    async def _ask_rasa(self, triage: inbound.Triage, metadata: dict, sender_id: str, sid: str,
                         on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
         """One try of the turn; the bot's reply, or TurnFailed."""
         collector = CollectingOutputChannel()
         try:
-            await on_new_message(UserMessage(triage.nlu_text, collector, sender_id=phone,
+            await on_new_message(UserMessage(triage.nlu_text, collector, sender_id=sender_id,
                                              input_channel=self.name(), message_id=sid, metadata=metadata))
         except Exception as error:
             logger.exception("inbound %s: Rasa raised", sid)
@@ -273,7 +273,7 @@ class TwilioChannel(InputChannel):
             raise TurnFailed("the bot said nothing")
         return text
 
-    async def _prediction(self, metadata: dict, phone: str, sid: str) -> tuple[str | None, float | None]:
+    async def _prediction(self, metadata: dict, sender_id: str, sid: str) -> tuple[str | None, float | None]:
         """What the NLU made of this text, kept with the text for `review-nlu`.
 
         The project's last NLU component leaves it in the message metadata; with
@@ -287,9 +287,9 @@ class TwilioChannel(InputChannel):
         if store is None:
             return None, None
         try:
-            tracker = await store.retrieve(phone)
+            tracker = await store.retrieve(sender_id)
         except Exception:
-            logger.exception("could not read the tracker of %s", mask_phone(phone))
+            logger.exception("could not read the tracker of %s", mask_phone(sender_id))
             return None, None
         for event in reversed(tracker.events if tracker else []):
             if isinstance(event, UserUttered) and event.message_id == sid:

@@ -49,6 +49,7 @@ from twilio.rest import Client
 
 from bot.db import engine_for
 from bot.messaging import inbound, outbox
+from bot.models import Channel
 from bot.privacy import install_log_masking, mask_phone
 from bot.settings import Settings, get_settings
 from channels.rasa_commands import deliver_conversation_commands
@@ -88,7 +89,9 @@ _Claimed = Claimed
 
 
 class OutboxSender:
-    """Sends outbox rows through the twilio SDK; thread-safe, blocking (run it in a thread)."""
+    """Sends the SMS conversations' outbox rows through the twilio SDK; thread-safe, blocking (run it in a thread)."""
+
+    channel = Channel.SMS  # the rows it takes: those of SMS conversations (see channels.registry)
 
     def __init__(
         self,
@@ -147,12 +150,12 @@ class OutboxSender:
     def send_due(self, limit: int = 50) -> int:
         """Send up to ``limit`` due rows, one claim at a time; returns how many went out."""
         with Session(self.engine) as session, session.begin():
-            ids = outbox.due_ids(session, self.clock(), limit)
+            ids = outbox.due_ids(session, self.clock(), limit, channel=self.channel)
         return sum(self._claim_and_send(outbound_id) for outbound_id in ids)
 
     def _claim_and_send(self, outbound_id: int, paced: bool = True) -> bool:
         with Session(self.engine) as session, session.begin():
-            row = outbox.claim(session, outbound_id, now=self.clock(), sender_id=self.sender_id)
+            row = outbox.claim(session, outbound_id, now=self.clock(), sender_id=self.sender_id, channel=self.channel)
             claimed = row and _Claimed(row.id, row.phone, row.body, row.claimed_at)
         if not claimed:
             return False
@@ -226,7 +229,8 @@ class OutboxSender:
         """Settle rows left ``sending`` by a dead (or timed-out) sender; returns how many were settled."""
         with Session(self.engine) as session, session.begin():
             rows = [_Claimed(r.id, r.phone, r.body, r.claimed_at)
-                    for r in outbox.stale_sending(session, claimed_before=self.clock() - stale_after)]
+                    for r in outbox.stale_sending(session, claimed_before=self.clock() - stale_after,
+                                                  channel=self.channel)]
         settled = 0
         for row in rows:
             try:
@@ -296,7 +300,7 @@ class OutboxSender:
                     logger.exception("outbox sender chores failed; trying again later")
             if once:
                 with Session(self.engine) as session:
-                    if not outbox.due_ids(session, self.clock(), 1):
+                    if not outbox.due_ids(session, self.clock(), 1, channel=self.channel):
                         break
                 continue
             if sent == 0:

@@ -16,22 +16,35 @@ Conventions (every interval is [start, end), in the zone of `now`):
   from its start; "after lunch" starts at 13:30, "after work" at 17:00,
   "after school" at 15:00; after/before next to a part of day stay inside it
   ("thursday afternoon after 3" is 15:00-17:00);
-- "between 2 and 4" / "2-4" / "from 10 to 2" are ranges; a bare hour 1-7 is
+- "between 2 and 4" / "2-4" / "from 10 to 2" / "after 1:30 but before 3" are ranges; a bare hour 1-7 is
   p.m., 8-11 a.m., 12 noon, unless a part of day says otherwise ("8 tonight");
-  "around 2" is the exact time 14:00; "midnight" is 00:00 at the end of the day;
+  "around 2" and "2ish" are the exact time 14:00; "midnight" is 00:00 at the end of the day;
+  "noon" / "midday" 12:00; minutes in words count from the hour they name: "ten past 4" 16:10,
+  "quarter to 5" 16:45, "10 to 8" 7:50 (8 decides the meridiem); "10 to 1" in digits is 12:50
+  unless "from", "between", "free" ... come before it, and "5 to 7" (fewer minutes than the
+  hour) is a range, never 6:55; a bare hour right before a day is a time ("10 tomorrow");
+- "good morning" / "good afternoon" / "good evening" are greetings, never times;
 - a weekday, with or without "next"/"this", is the nearest such day after
   today, never today; "tuesday next week" is the Tuesday of next week;
 - "next week" is next Monday to the Monday after, "this week" today to next
   Monday, "this weekend" the coming Saturday to Monday (today to Monday when
   already weekend), "next weekend" the same except on a weekend, when it is
-  the following one; "next month" the 1st of next month to the 1st after;
+  the following one; "the coming week" / "the following week" are next week; "next month" the
+  1st of next month to the 1st after; "the week of the 14th" is that week's Monday (or today)
+  to the Monday after; "after the 10th" the 30 days after it; "before friday" today until then;
+- "Nov 3 to 6", "Nov 3-6", "from the 3rd to the 6th of Nov", "11/3 to 11/6", "the 1st to the
+  3rd" are those days, the last included; "the 12th of next month" / "of this month" (even if past) that day;
+  "the second friday of next month", "the first monday in march", "the last thursday of the
+  month" that day (a month without a year: the next one still ahead);
+- a weekday and a date together ("Thu, Oct 8") are the date;
 - dates without a year ("nov 5", "11/3", "the 14th") are the next such date on
   or after today; numeric dates are US month/day;
 - a time with no day is today if still ahead of now (an exact time after now,
   a range whose end is after now), otherwise tomorrow; a time right after
   "or"/"," following a day keeps that day ("tuesday at 2 or 3");
 - a day spanning several days ("next week") keeps its whole span even when a
-  time is given, because one interval cannot say "mornings next week".
+  time is given, and the time of day goes in ``When.each_day`` ("next week after 3":
+  15:00-24:00 of each day; "any morning next week": 08:00-12:00), the end exclusive.
 Numbers that are not times ("2", "option 3", "2 kids", "$40", phone numbers)
 give nothing; bare numbers count as times only after "at", "around",
 "after", ... or right next to a day or part of day. Negation ("not tuesday")
@@ -43,7 +56,10 @@ changes; a wall time that does not exist (02:30 on spring-forward day) comes
 out as the same instant expressed correctly (03:30 daylight time).
 A wall time that happens twice (01:30 on fall-back day) is the first, daylight one.
 
-The package: ``vocabulary/`` (the words, one module per language: English now), ``parts`` (the parts
+Spanish (``language="es"``) follows the same conventions in its own words; what is particular to it
+("mañana" alone is tomorrow, "3 y media", "el lunes 14", greetings, "mar") is in vocabulary/es.py.
+
+The package: ``vocabulary/`` (the words, one module per language: English and Spanish), ``parts`` (the parts
 of the day on the clock, defined once), ``atoms`` (one clock time as written), ``claims`` (which
 spans of the text name a day, a part of the day or a time) and ``resolution`` (claims grouped into
 expressions and turned into intervals).
@@ -75,7 +91,8 @@ def join_day_alternatives(text: str, whens: list[When]) -> list[When]:
         return list(whens)
 
     def whole_days(w: When) -> bool:
-        return w.start < w.end and w.start.time() == w.end.time() == datetime.min.time()
+        return (w.start < w.end and w.start.time() == w.end.time() == datetime.min.time()
+                and w.each_day is None)
 
     joined: list[When] = []
     for when in whens:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from bot.language.dates.vocabulary import en
+from bot.language.dates.vocabulary.common import alt
 
 
 @dataclass
@@ -17,7 +18,7 @@ class Atom:
     """A clock time as written; the meridiem may still be open ("at 2")."""
 
     hour: int
-    minute: int
+    minute: int  # negative before the hour: "10 to 8" is Atom(8, -10)
     meridiem: str | None  # "am", "pm" or None
     fixed: bool = False   # noon, midnight, 24-hour clock: no meridiem guessing
     strong: bool = False  # clearly a time even without context ("2pm", "3:30")
@@ -41,24 +42,18 @@ class Atom:
 
 def parse_atom(raw: str, words: ModuleType = en) -> Atom | None:
     """A clock time as written (\"930\", \"half past two\", \"noon\"), or None when ``raw`` is not one."""
-    s = raw.strip().replace(" ", "")
-    s = re.sub(r"-?ish$", "", s)
-    oclock = bool(re.search(r"o'?clock$", s))
-    s = re.sub(r"o'?clock$", "", s)
-    if s in ("noon", "12noon", "midday", "mid-day"):
+    spaced = re.sub(r"\s+", " ", raw.strip())
+    ish = bool(re.search(words.ISH + r"$", spaced))
+    spaced = re.sub(words.ISH + r"$", "", spaced)
+    worded = _worded_minutes(spaced, words)
+    if worded is not None or re.match(words.WORDED_MINUTES, spaced):
+        return worded
+    oclock = re.search(r"\s*" + words.OCLOCK + r"$", spaced)
+    s = (spaced[:oclock.start()] if oclock else spaced).replace(" ", "")
+    if s in words.NOON_WORDS:
         return Atom(12, 0, None, fixed=True, strong=True)
-    if s == "midnight":
+    if s in words.MIDNIGHT_WORDS:
         return Atom(24, 0, None, fixed=True, strong=True)
-    m = re.fullmatch(r"(halfpast|quarterpast|quarter(?:to|till|til|of))(\w+)", s)
-    if m:
-        h = int(m.group(2)) if m.group(2).isdigit() else words.HOUR_WORDS.get(m.group(2))
-        if not h or h > 12:
-            return None
-        if m.group(1) == "halfpast":
-            return Atom(h, 30, None, strong=True)
-        if m.group(1) == "quarterpast":
-            return Atom(h, 15, None, strong=True)
-        return Atom(12 if h == 1 else h - 1, 45, None, strong=True)
     m = re.fullmatch(r"(.+?)(a\.m\.?|p\.m\.?|am|pm|a|p)?", s)
     body, mer = m.group(1), m.group(2)
     meridiem = mer[0] + "m" if mer else None
@@ -66,9 +61,10 @@ def parse_atom(raw: str, words: ModuleType = en) -> Atom | None:
     kind = "bare"
     if body in words.HOUR_WORDS:
         hour = words.HOUR_WORDS[body]
-    elif (wm := re.fullmatch(r"(" + words.HW + r")-?(thirty|fifteen|forty-?five)", body)):
+    elif words.COMPOUND_MINUTES and (wm := re.fullmatch(
+            r"(" + words.HW + r")-?(" + alt(words.COMPOUND_MINUTES) + r")", body)):
         hour = words.HOUR_WORDS[wm.group(1)]
-        minute = {"thirty": 30, "fifteen": 15}.get(wm.group(2), 45)
+        minute = words.COMPOUND_MINUTES[wm.group(2)]
     elif (nm := re.fullmatch(r"(\d{1,2})([:.])(\d{2})", body)):
         hour, minute = int(nm.group(1)), int(nm.group(3))
         kind = "colon" if nm.group(2) == ":" else "dot"
@@ -87,8 +83,25 @@ def parse_atom(raw: str, words: ModuleType = en) -> Atom | None:
         if kind == "bare" and hour > 23:
             return None
         return Atom(hour, minute, None, fixed=True, strong=kind == "colon")
-    strong = bool(meridiem) or kind == "colon" or oclock
+    strong = bool(meridiem) or kind == "colon" or bool(oclock) or ish
     return Atom(hour, minute, meridiem, strong=strong)
+
+
+def _worded_minutes(spaced: str, words: ModuleType) -> Atom | None:
+    """ "ten past 4", "quarter to 5", "20 past 9 pm"; "5 to 7" in digits is a range, not 6:55 (None)."""
+    for pattern, sign in ((words.MIN_PAST, 1), (words.MIN_TO, -1)):
+        m = re.fullmatch(pattern + r"\s*(?P<mer>a\.m\.?|p\.m\.?|am|pm|a|p)?", spaced)
+        if not m:
+            continue
+        minutes = words.MINUTE_WORDS[m.group("min")]
+        hour = int(m.group("hour")) if m.group("hour").isdigit() else words.HOUR_WORDS[m.group("hour")]
+        if not 1 <= hour <= 12 or (sign < 0 and words.DIGITS_TO_MAY_BE_A_RANGE and m.group("min").isdigit()
+                                   and minutes <= hour):
+            return None
+        meridiem = m.group("mer")[0] + "m" if m.group("mer") else None
+        # "10 to 8" is ten minutes before 8, and 8 decides the meridiem (7:50 a.m., not p.m.)
+        return Atom(hour, sign * minutes, meridiem, strong=True)
+    return None
 
 
 @dataclass

@@ -15,6 +15,9 @@ from bot.language.dates.parts import PARTS, SCHOOL_ENDS, WORK_ENDS
 from bot.language.dates.vocabulary import en
 from bot.language.dates.vocabulary.common import B, E, word_after, word_before
 
+# "after the 10th": the days after it, for this many days (as long as an offer's widest search).
+AFTER_A_DAY_DAYS = 30
+
 
 @dataclass
 class Item:
@@ -40,13 +43,13 @@ class Claims:
         self.now = now
         self.zone: tzinfo = now.tzinfo
         self.today = now.date()
-        self.text = self._normalise(text)
+        self.text = self._normalise(text, words)
         self.items: list[Item] = []
 
     # -- text preparation
     @staticmethod
-    def _normalise(text: str) -> str:
-        s = text.lower().replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    def _normalise(text: str, words: ModuleType) -> str:
+        s = words.fold(text.lower()).replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
 
         def mask(m: re.Match) -> str:
             return "#" * len(m.group(0))
@@ -55,7 +58,7 @@ class Claims:
         s = re.sub(r"(?<![\d/])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}(?!\d)", mask, s)
         s = re.sub(r"(?<![\d/-])\d{3}-\d{4}(?![\d-])", mask, s)
         s = re.sub(r"\$\s?\d[\d,]*(?:\.\d+)?", mask, s)
-        s = re.sub(r"\d[\d.,]*\s?(?:dollars|bucks|usd|%|mg|ml|mcg|lbs?|kg)\b", mask, s)
+        s = re.sub(r"\d[\d.,]*\s?(?:" + words.AMOUNT_UNITS + r")\b", mask, s)
         s = re.sub(r"(?<![\d-])\d{5,}", mask, s)
         return s
 
@@ -130,6 +133,9 @@ class Claims:
             it.day_is_explicit_date = True
             return it
 
+        self._claim_day_ranges()
+        self._claim_days_of_a_month()
+
         # ISO and numeric dates
         self._scan(B + r"(\d{4})-(\d{1,2})-(\d{1,2})" + E, lambda m: explicit(
             m, self._month_day(int(m.group(2)), int(m.group(3)), int(m.group(1)))))
@@ -145,10 +151,9 @@ class Claims:
             if sep_dash and year is None:
                 before = word_before(t, m.start())
                 after = t[m.end():m.end() + 6]
-                if re.match(r"\s*(?:[ap]\.?m|[ap](?![a-z]))", after) or before in (
-                        "between", "from", "at", "around", "anytime", "@", "time", "free"):
+                if re.match(r"\s*(?:[ap]\.?m|[ap](?![a-z]))", after) or before in v.DASH_DATE_NOT_AFTER:
                     return None
-                if day <= 12 and before not in ("on", "date", "for"):
+                if day <= 12 and before not in v.DASH_DATE_LEADS:
                     return None
             return explicit(m, self._month_day(month, day, year))
 
@@ -165,66 +170,66 @@ class Claims:
             year = int(m.group(3)) if m.group(3) else None
             return explicit(m, self._month_day(v.MONTH_OF[m.group(2)], day, year))
 
-        self._scan(B + r"(" + v.MON + r")\.?\s*(?:the\s+)?(\d{1,2}(?=st|nd|rd|th|\b)|" + v.ORDW +
-                   r")(?:st|nd|rd|th)?(?!\s*(?::\d|[ap]\.?m\b|[ap]\b|-\d))"
-                   r"(?:,?\s+(\d{4}))?" + E, month_first)
-        self._scan(B + r"(?:the\s+)?(\d{1,2}|" + v.ORDW + r")(?:st|nd|rd|th)?\s+(?:of\s+)?(" + v.MON +
-                   r")\.?(?:,?\s+(\d{4}))?(?![\w])", day_first)
+        self._scan(B + r"(" + v.MON + r")\.?\s*" + v.THE + r"(\d{1,2}(?=" + v.ORD_SUFFIX + r"|\b)|" + v.ORDW +
+                   r")" + v.ORD_SUFFIX + r"?(?!\s*(?::\d|[ap]\.?m\b|[ap]\b|-\d))"
+                   r"(?:" + v.YEAR_JOINT + r"(\d{4}))?" + E, month_first)
+        self._scan(B + v.THE + r"(\d{1,2}|" + v.ORDW + r")" + v.ORD_SUFFIX + r"?\s+" + v.OF + r"(" + v.MON +
+                   r")\.?(?:" + v.YEAR_JOINT + r"(\d{4}))?(?![\w])", day_first)
 
         # relative days
-        self._scan(B + r"(?:the\s+)?day\s+after\s+" + v.TMRW + r"\b",
+        self._scan(B + v.DAY_AFTER_TOMORROW,
                    lambda m: date_item(m, self.today + timedelta(days=2)))
-        self._scan(B + r"(?:the\s+)?day\s+after\s+" + v.TODAY + r"\b",
+        self._scan(B + v.DAY_AFTER_TODAY,
                    lambda m: date_item(m, self.today + timedelta(days=1)))
 
         def in_n(m):
-            n = self._count(m.group(1)) * (7 if m.group(2).startswith("w") else 1)
-            if m.lastindex == 3 and m.group(3) not in ("now",) and not re.fullmatch(v.TODAY, m.group(3)):
+            n = self._count(m.group(1)) * (7 if re.fullmatch(v.WEEK_UNIT, m.group(2)) else 1)
+            if m.lastindex == 3 and m.group(3) not in v.NOW_WORDS and not re.fullmatch(v.TODAY, m.group(3)):
                 n += 1  # "a week from tomorrow"
             return date_item(m, self.today + timedelta(days=n))
 
-        self._scan(B + r"in\s+(?:about\s+|like\s+)?(" + v.CNT + r")\s+(days?|weeks?|wks?)\b", in_n)
-        self._scan(B + r"(" + v.CNT + r")\s+(days?|weeks?|wks?)\s+from\s+(now|" + v.TODAY + r"|"
-                   + v.TMRW + r")\b", in_n)
+        self._scan(B + v.IN_N_DAYS, in_n)
+        self._scan(B + v.N_DAYS_FROM, in_n)
 
         def in_minutes(m):
             raw = m.group(1).strip()
-            if raw.startswith("half"):
+            if re.fullmatch(v.HALF_AN_HOUR, raw):
                 mins = 30
             else:
                 n = self._count(raw)
-                mins = n * 60 if m.group(2).startswith("h") else n
+                mins = n * 60 if re.fullmatch(v.HOUR_UNIT, m.group(2)) else n
             instant = (self.now.astimezone(timezone.utc) + timedelta(minutes=mins)).astimezone(self.zone)
             return Item(m.start(), m.end(), instant=instant)
 
-        self._scan(B + r"in\s+(half\s+an?|" + v.CNT + r")\s*(hours?|hrs?|minutes?|mins?)\b",
-                   in_minutes)
+        self._scan(B + v.IN_MINUTES, in_minutes)
 
         self._scan(B + v.TMRW + r"(?!\w)", lambda m: date_item(m, self.today + timedelta(days=1)))
-        self._scan(B + r"(?:later\s+)?" + v.TODAY + r"\b", lambda m: date_item(m, self.today))
+        self._scan(B + v.TODAY_RE, lambda m: date_item(m, self.today))
         self._scan(B + v.TONIGHT + r"\b", lambda m: Item(
             m.start(), m.end(), day=self._day(self.today), part=PARTS["evening"]))
-        self._scan(B + r"this\s+(morning|afternoon|aft|arvo)\b", lambda m: Item(
+        self._scan(B + v.THIS_PART, lambda m: Item(
             m.start(), m.end(), day=self._day(self.today),
-            part=PARTS["morning" if m.group(1) == "morning" else "afternoon"]))
+            part=PARTS["morning" if v.PART_WORDS.get(m.group(1)) == "morning" else "afternoon"]))
 
         monday = self._next_monday()
-        self._scan(B + r"(?:the\s+)?week\s+after\s+next\b",
+        self._scan(B + v.WEEK_AFTER_NEXT,
                    lambda m: date_item(m, monday + timedelta(days=7), 7))
 
         # weekdays (before "next week" so "tuesday next week" stays one piece)
         def weekday(m):
             lead, word = m.group(1), m.group(3)
             wd = v.WEEKDAY_OF[word]
+            if word in v.STRICT_WEEKDAYS and not (m.group(2) or m.group(4) or (
+                    lead and re.fullmatch(v.STRONG_WEEKDAY_LEAD, lead))):
+                return None  # Spanish "mar": the sea, unless "el próximo mar"
             if word in v.RISKY_WEEKDAYS and not (lead or m.group(2) or m.group(4)):
                 if word_before(t, m.start()) in v.RISKY_PRECEDERS:
                     return None
-                if word_after(t, m.end()) in ("is", "was", "will", "shines", "down", "up",
-                                               "to", "me", "you", "him", "her", "them"):
+                if word_after(t, m.end()) in v.RISKY_FOLLOWERS:
                     return None
             if m.group(2) or m.group(4):
                 d = monday + timedelta(days=wd)
-            elif m.group(5) or (lead and lead.startswith("a")):
+            elif m.group(5) or (lead and re.fullmatch(v.WEEK_LATER_LEAD, lead)):
                 d = self._next_weekday(wd) + timedelta(days=7)
             else:
                 d = self._next_weekday(wd)
@@ -232,25 +237,31 @@ class Claims:
             it.day_is_weekday = True
             return it
 
-        self._scan(B + r"(?:(a\s+week\s+from|(?:this\s+)?coming|next|this|on)\s+)?"
-                   r"((?:next\s+week\s+(?:on\s+)?)?)(" + v.WD + r")\.?(?![\w])"
-                   r"((?:,?\s+(?:of\s+)?next\s+week)?)((?:\s+after\s+next)?)", weekday)
+        def weekday_date(m):  # "el lunes 14": the date, as with "Thu, Oct 8"
+            it = explicit(m, self._ordinal_day(int(m.group(2))))
+            if it is not None:
+                it.day_is_weekday = True
+            return it
 
-        self._scan(B + r"early\s+next\s+week\b", lambda m: date_item(m, monday, 2))
-        self._scan(B + r"next\s+week(?:end)?\b", lambda m: (
-            date_item(m, self._next_weekend(following=True), 2) if m.group(0).endswith("end")
+        self._scan(B + v.WEEKDAY_DAY_NUMBER, weekday_date)
+        self._scan(B + v.WEEKDAY_RE, weekday)
+
+        self._scan(B + v.EARLY_NEXT_WEEK, lambda m: date_item(m, monday, 2))
+        self._scan(B + v.NEXT_WEEK_OR_WEEKEND, lambda m: (
+            date_item(m, self._next_weekend(following=True), 2) if m.group("weekend")
             else date_item(m, monday, 7)))
-        self._scan(B + r"(?:later\s+)?this\s+week\b", lambda m: (
-            date_item(m, self.today + timedelta(days=1), (monday - self.today).days - 1)
-            if m.group(0).startswith("later") and (monday - self.today).days > 1
-            else date_item(m, self.today, (monday - self.today).days)))
-        self._scan(B + r"(?:(?:this|the|on\s+the)\s+)?weekend\b",
+        self._scan(B + v.UPCOMING_WEEK, lambda m: date_item(m, monday, 7))
+        self._scan(B + v.THIS_WEEKEND,
                    lambda m: date_item(m, self._next_weekend(following=False),
                                        (self._next_weekend(following=False).weekday() == 5) + 1))
-        self._scan(B + r"next\s+month\b", lambda m: date_item(
+        self._scan(B + v.THIS_WEEK, lambda m: (
+            date_item(m, self.today + timedelta(days=1), (monday - self.today).days - 1)
+            if m.group("later") and (monday - self.today).days > 1
+            else date_item(m, self.today, (monday - self.today).days)))
+        self._scan(B + v.NEXT_MONTH, lambda m: date_item(
             m, self._first_of_next(self.today), (self._first_of_next(
                 self._first_of_next(self.today)) - self._first_of_next(self.today)).days))
-        self._scan(B + r"this\s+month\b", lambda m: date_item(
+        self._scan(B + v.THIS_MONTH, lambda m: date_item(
             m, self.today, (self._first_of_next(self.today) - self.today).days))
 
         def in_month(m):
@@ -261,23 +272,200 @@ class Claims:
             start = max(first, self.today)
             return date_item(m, start, (self._first_of_next(first) - start).days)
 
-        self._scan(B + r"(?:in|during)\s+(?:early\s+|late\s+|mid\s+)?(january|february|march|april|"
-                   r"may|june|july|august|september|october|november|december)\b(?!\s*\d)", in_month)
+        self._scan(B + v.IN_MONTH, in_month)
 
         # "the 14th", "on the 3rd", "on the fifth"
         def ordinal(m):
             if word_after(t, m.end()) in v.NOT_TIME_FOLLOWERS:
                 return None
             raw = m.group(1)
-            if not raw[0].isdigit() and not m.group(0).startswith("on"):
-                return None
             day = int(raw) if raw.isdigit() else v.ORDINAL_WORDS[raw]
             if not 1 <= day <= 31:
                 return None
             return explicit(m, self._ordinal_day(day))
 
-        self._scan(B + r"(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", ordinal)
-        self._scan(B + r"on\s+the\s+(" + v.ORDW + r")\b", ordinal)
+        self._scan(B + v.ORDINAL_DAY, ordinal)
+        self._scan(B + v.ORDINAL_WORD_DAY, ordinal)
+        self._widen_named_days()
+
+    def _day_number(self, raw: str) -> int:
+        return int(raw) if raw.isdigit() else self.words.ORDINAL_WORDS[raw]
+
+    def _span(self, m: re.Match, first: date | None, last: date | None) -> Item | None:
+        """Days ``first`` to ``last``, both included, as one explicit span (at most two months)."""
+        if first is None or last is None or not timedelta(0) < last - first <= timedelta(days=62):
+            return None
+        item = Item(m.start(), m.end(), day=(first, last + timedelta(days=1)))
+        item.day_is_explicit_date = True
+        return item
+
+    def _claim_day_ranges(self) -> None:
+        """ "Nov 3 to 6", "Nov 3-6", "from the 3rd to the 6th of Nov", "between 11/3 and 11/6"."""
+        v = self.words
+        not_a_time = r"(?!\s*(?::\d|[ap]\.?m\b|[ap]\b|" + v.OCLOCK + r"))"
+
+        def joined(m) -> bool:  # "and" joins two days only after "between"
+            return m.group("sep") != v.DAY_RANGE_AND or m.group("lead") in v.DAY_RANGE_BETWEEN
+
+        def month_first(m):
+            if not joined(m):
+                return None
+            month = v.MONTH_OF[m.group("m1")]
+            year = int(m.group("year")) if m.group("year") else None
+            first = self._month_day(month, self._day_number(m.group("d1")), year)
+            if first is None:
+                return None
+            month2 = v.MONTH_OF[m.group("m2")] if m.group("m2") else month
+            last = self._month_day_from(first, month2, self._day_number(m.group("d2")))
+            return self._span(m, first, last)
+
+        self._scan(B + v.DAY_RANGE_FROM
+                   + r"(?P<m1>" + v.MON + r")\.?\s*" + v.THE + v.DAY_NUMBER.replace("(", "(?P<d1>", 1)
+                   + v.DAY_RANGE_SEP + r"(?:(?P<m2>" + v.MON + r")\.?\s*)?"
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time
+                   + r"(?:" + v.YEAR_JOINT + r"(?P<year>\d{4}))?" + E, month_first)
+
+        def day_first(m):
+            if not joined(m):
+                return None
+            if not (m.group("lead") or re.search(v.ARTICLE_RE, m.group(0))
+                    or re.search(r"\d" + v.ORD_SUFFIX, m.group(0))
+                    or not m.group("d1").isdigit()):
+                return None  # "2-4 nov" could be a time before a date; "the 3rd to the 6th of nov" is not
+            month = v.MONTH_OF[m.group("m")]
+            last = self._month_day(month, self._day_number(m.group("d2")), None)
+            if last is None:
+                return None
+            d1 = self._day_number(m.group("d1"))
+            try:
+                first = date(last.year, last.month, d1) if d1 <= last.day else None
+            except ValueError:
+                first = None
+            if first is None:  # "the 28th to the 3rd of March": the month before
+                prev = last.replace(day=1) - timedelta(days=1)
+                try:
+                    first = date(prev.year, prev.month, d1)
+                except ValueError:
+                    return None
+            return self._span(m, max(first, self.today) if first < self.today <= last else first, last)
+
+        self._scan(B + v.DAY_RANGE_FROM + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + r"\s+" + v.OF + r"(?P<m>" + v.MON
+                   + r")\.?(?!\s*\d)(?![\w])", day_first)
+
+        def ordinals(m):  # "the 1st to the 3rd": the next such 1st, and the 3rd after it
+            if not joined(m) or any(m.group(k).isdigit() and not re.search(
+                    m.group(k) + v.ORD_SUFFIX, m.group(0)) for k in ("d1", "d2")):
+                return None
+            first = self._ordinal_day(self._day_number(m.group("d1")))
+            if first is None:
+                return None
+            d2 = self._day_number(m.group("d2"))
+            month = first.month if d2 > first.day else self._first_of_next(first).month
+            return self._span(m, first, self._month_day_from(first, month, d2))
+
+        self._scan(B + v.DAY_RANGE_FROM + v.THE
+                   + v.DAY_NUMBER.replace("(", "(?P<d1>", 1) + v.DAY_RANGE_SEP
+                   + v.THE + v.DAY_NUMBER.replace("(", "(?P<d2>", 1) + not_a_time + r"(?![\w])", ordinals)
+
+        def numeric(m):
+            if not joined(m):
+                return None
+            m1, d1, m2, d2 = (int(m.group(k)) for k in ("m1", "d1", "m2", "d2"))
+            if not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+                return None
+            first = self._month_day(m1, d1, None)
+            return self._span(m, first, None if first is None else self._month_day_from(first, m2, d2))
+
+        self._scan(B + v.DAY_RANGE_FROM
+                   + r"(?P<m1>\d{1,2})/(?P<d1>\d{1,2})" + v.DAY_RANGE_SEP
+                   + r"(?P<m2>\d{1,2})/(?P<d2>\d{1,2})" + E, numeric)
+
+    def _month_day_from(self, first: date, month: int, day: int) -> date | None:
+        """The first ``month``/``day`` on or after ``first`` (the end of a range of days)."""
+        for year in (first.year, first.year + 1):
+            try:
+                d = date(year, month, day)
+            except ValueError:
+                return None
+            if d >= first:
+                return d
+        return None
+
+    def _shifted_month(self, shift: int) -> date:
+        first = self.today.replace(day=1)
+        for _ in range(shift):
+            first = self._first_of_next(first)
+        return first
+
+    def _claim_days_of_a_month(self) -> None:
+        """ "the 12th of next month", "next month on the 3rd", "the second friday of next month"."""
+        v = self.words
+
+        def nth_of(m, day_raw: str, shift: str):
+            if not (re.search(v.ARTICLE_RE, m.group(0)) or re.search(r"\d" + v.ORD_SUFFIX, m.group(0))
+                    or not day_raw.isdigit()):
+                return None
+            try:
+                d = self._shifted_month(v.MONTH_SHIFTS[re.sub(r"\s+", " ", shift)]).replace(
+                    day=self._day_number(day_raw))
+            except ValueError:
+                return None
+            return Item(m.start(), m.end(), day=self._day(d), day_is_explicit_date=True)
+
+        self._scan(B + v.ON + v.THE + v.DAY_NUMBER + r"\s+" + v.OF + v.MONTH_SHIFT + r"\b",
+                   lambda m: nth_of(m, m.group(1), m.group(2)))
+        self._scan(B + v.MONTH_SHIFT + r",?\s+" + v.ON + v.THE + v.DAY_NUMBER + r"(?![\w])",
+                   lambda m: nth_of(m, m.group(2), m.group(1)))
+
+        def weekday_of(m):
+            nth, wd = v.WEEKDAY_ORDINALS[m.group(1)], v.WEEKDAY_OF[m.group(2)]
+            if m.group(4):
+                month = v.MONTH_OF[m.group(4)]
+                year = self.today.year + (month < self.today.month)
+                candidates = [date(year, month, 1), date(year + 1, month, 1)]
+            else:
+                shift = v.MONTH_SHIFTS.get(re.sub(r"\s+", " ", m.group(3)), 0)
+                first = self._shifted_month(shift)
+                candidates = [first] if shift or m.group(3) in v.MONTH_SHIFTS else [first, self._first_of_next(first)]
+            for first in candidates:
+                d = self._nth_weekday(first, wd, nth)
+                if d is not None and (d >= self.today or first == candidates[-1]):
+                    return Item(m.start(), m.end(), day=self._day(d), day_is_explicit_date=True)
+            return None
+
+        self._scan(B + v.ON + v.THE + v.ORDINAL_WEEKDAY + r"\s+(" + v.WD + r")" + v.OF_MONTH
+                   + r"(?![\w])", weekday_of)
+
+    def _nth_weekday(self, first: date, weekday: int, nth: int) -> date | None:
+        """The ``nth`` ``weekday`` of the month starting ``first`` (-1: the last), or None (no fifth one)."""
+        days = [first + timedelta(days=i) for i in range((self._first_of_next(first) - first).days)]
+        matching = [d for d in days if d.weekday() == weekday]
+        if nth == -1:
+            return matching[-1]
+        return matching[nth - 1] if nth <= len(matching) else None
+
+    def _widen_named_days(self) -> None:
+        """ "the week of the 14th" is that week; "after the 10th" the days after it; "before friday" until it."""
+        v = self.words
+        for it in self.items:
+            if it.day is None or (it.day[1] - it.day[0]).days != 1 or not (
+                    it.day_is_explicit_date or it.day_is_weekday):
+                continue
+            before = self.text[:it.start]
+            d = it.day[0]
+            if (m := re.search(v.WEEK_OF_BEFORE, before)):
+                monday = d - timedelta(days=d.weekday())
+                it.day = (max(monday, self.today), monday + timedelta(days=7))
+            elif (m := re.search(v.AFTER_DAY_BEFORE, before)):
+                it.day = (d + timedelta(days=1), d + timedelta(days=1 + AFTER_A_DAY_DAYS))
+            elif (m := re.search(v.BEFORE_DAY_BEFORE, before)) and d > self.today:
+                it.day = (self.today, d)
+            else:
+                continue
+            it.start = m.start()
+            it.day_is_explicit_date = it.day_is_weekday = False
 
     def _next_weekend(self, following: bool) -> date:
         wd = self.today.weekday()
@@ -296,67 +484,79 @@ class Claims:
         for it in self.items:
             if it.day is None:
                 continue
-            if it.end <= a and re.fullmatch(r"[\s,]*(?:on\s+)?", self.text[it.end:a]):
+            if it.end <= a and re.fullmatch(self.words.DAY_GAP, self.text[it.end:a]):
                 return True
-            if it.start >= b and re.fullmatch(r"[\s,]*(?:on\s+)?", self.text[b:it.start]):
+            if it.start >= b and re.fullmatch(self.words.DAY_GAP, self.text[b:it.start]):
                 return True
         return False
 
     def _claim_parts(self) -> None:
         v = self.words
         def part(m):
-            raw = m.group(0)
-            if raw.startswith(("first", "1st")):
+            if m.group("first"):
                 return Item(m.start(), m.end(), part=PARTS["morning"])
-            if raw.startswith("lunch"):
-                if word_before(self.text, m.start()) in v.BOUND_WORDS:
+            if m.group("lunch"):
+                if word_before(self.text, m.start("lunch")) in v.BOUND_WORDS:
                     return None  # "after lunch" is a bound, claimed with the times
                 return Item(m.start(), m.end(), part=PARTS["lunch"])
-            if m.group(3):
-                key = "morning" if m.group(3).startswith("a") else "afternoon"
+            if m.group("mer"):
+                key = "morning" if m.group("mer").startswith("a") else "afternoon"
                 return Item(m.start(), m.end(), part=PARTS[key])
-            name = v.PART_WORDS[m.group(2)]
-            if m.group(2) in ("night", "nite") and word_before(self.text, m.start()) in (
-                    "last", "all", "good", "every", "one", "other"):
+            word = m.group("name")
+            name = v.PART_WORDS[word]
+            mod = next((v.PART_MODIFIERS[g] for k, g in m.groupdict().items() if k.startswith("mod") and g), None)
+            if re.search(v.GREETING_BEFORE, self.text[:m.start()]) and not mod:
+                return None  # "Good morning, ...", "good afternoon Dr. Patel"
+            if word_before(self.text, m.start()) in v.NOT_A_PART_AFTER.get(word, ()):
+                return None  # "last night"
+            if word in v.PARTS_NEEDING_A_DAY and not self._near_day(m.start(), m.end()):
                 return None
-            if m.group(2) == "eve" and not self._near_day(m.start(), m.end()):
-                return None
-            key = f"{m.group(1)} {name}" if m.group(1) else name
+            key = f"{mod} {name}" if mod else name
             return Item(m.start(), m.end(), part=PARTS.get(key, PARTS[name]))
 
-        self._scan(B + r"(?:(?:in|during)\s+the\s+|this\s+|at\s+|around\s+|over\s+)?" + v.PART_RE
-                   + r"(?![\w])", part)
+        self._scan(B + v.PART_LEAD + r"(?:" + v.PART_RE + r")(?![\w])", part)
 
         def early_late(m):
             if not self._near_day(m.start(), m.end()):
                 return None
-            return Item(m.start(), m.end(), part=PARTS[m.group(1)])
+            return Item(m.start(), m.end(), part=PARTS[v.PART_MODIFIERS[m.group(1)]])
 
-        self._scan(B + r"(early|late)(?![\w-])(?!\s+(?:next|this|in|on\b))", early_late)
+        self._scan(B + v.EARLY_LATE, early_late)
 
         def meridiem(m):  # "tmrw am", "monday p.m.": am/pm right next to a day, no number before it
             if not self._near_day(m.start(), m.end()):
                 return None
             return Item(m.start(), m.end(), part=PARTS["morning" if m.group(1).startswith("a") else "afternoon"])
 
-        self._scan(B + r"(?<!\d\s)(am|pm|a\.m\.|p\.m\.)(?![\w])(?!\s+i\b)", meridiem)  # not "tuesday am i booked"
+        self._scan(B + v.MERIDIEM_PART, meridiem)
 
     # -- times
     def _near_part(self, a: int, b: int) -> bool:
         for it in self.items:
             if it.part is None and it.day is None:
                 continue
-            if it.start >= b and re.fullmatch(r"[\s,]*", self.text[b:it.start]) and it.part:
-                return True
-            if it.end <= a and re.fullmatch(r"[\s,]*(?:at\s+|@\s*)?", self.text[it.end:a]):
+            if it.start >= b and re.fullmatch(r"[\s,]*", self.text[b:it.start]) and (
+                    it.part or word_before(self.text, a) not in self.words.NOT_TIME_LEADS):
+                return True  # "3 this afternoon", "10 tomorrow"
+            if it.end <= a and re.fullmatch(self.words.AT_GAP, self.text[it.end:a]):
                 return True
         return False
 
     def _after_alternative(self, a: int) -> bool:
         """True for the 3 in "at 2 or 3": a bare number offered as another time."""
         return any(it.time is not None and it.end <= a
-                   and re.fullmatch(r"\s*(?:or|,|/)\s*(?:maybe\s+)?", self.text[it.end:a])
+                   and re.fullmatch(self.words.ALTERNATIVE_GAP, self.text[it.end:a])
                    for it in self.items)
+
+    def _minutes_to_an_hour(self, m: re.Match) -> bool:
+        """True for "10 to 1" (12:50) as opposed to "10 to 2" after "from" or "free" (a range)."""
+        v = self.words
+        first, sep = m.group(1).strip(), self.text[m.end(1):m.start(2)].strip()
+        if first not in v.MINUTE_WORDS or sep not in v.TO_WORDS:
+            return False
+        if word_before(self.text, m.start()) in v.RANGE_CUES:
+            return False
+        return parse_atom(f"{first} {sep} {m.group(2).strip()}", v) is not None
 
     def _claim_times(self) -> None:
         v = self.words
@@ -370,41 +570,38 @@ class Claims:
             a, b = parse_atom(m.group(1), v), parse_atom(m.group(2), v)
             if a is None or b is None or not ok_follower(m):
                 return None
+            if need_context and self._minutes_to_an_hour(m):
+                return None  # "at 10 to 1" is 12:50, claimed as one time below
             if need_context and not (a.strong or b.strong or self._near_part(m.start(), m.end())
-                                     or word_before(t, m.start()) in (
-                                         "at", "@", "around", "anytime", "time", "free",
-                                         "available", "about", "avail", "like", "any", "do",
-                                         "could", "can", "say", "maybe", "try")):
+                                     or word_before(t, m.start()) in v.RANGE_CONTEXT_LEADS):
                 return None
             return Item(m.start(), m.end(), time=TimeSpec("range", a, b))
 
-        self._scan(B + r"(?:between|btwn|btw|b/w|betw)\s+" + A + r"\s*(?:and|&|-|to|n)\s*" + A + E,
-                   lambda m: rng(m, False))
-        self._scan(B + r"(?:from|frm|anytime|any\s+time)\s+" + A +
-                   r"\s*(?:to|till?|until|-|through|thru)\s*" + A + E, lambda m: rng(m, False))
-        self._scan(B + A + r"\s*(?:-|to|till?|until)\s*" + A + E, lambda m: rng(m, True))
+        self._scan(B + v.RANGE_BETWEEN + A + v.RANGE_BETWEEN_JOINT + A + E, lambda m: rng(m, False))
+        self._scan(B + v.RANGE_FROM + A + v.RANGE_FROM_JOINT + A + E, lambda m: rng(m, False))
+        self._scan(B + A + v.RANGE_JOINT + A + E, lambda m: rng(m, True))
 
         def bounded(m, kind):
             target = m.group(1)
-            if target in ("lunch", "lunchtime", "lunch time"):
+            if target in v.LUNCH_TARGETS:
                 return Item(m.start(), m.end(), time=TimeSpec(kind, bound=PARTS["lunch"]))
-            if target in ("work", "school"):
+            if target in v.WORK_TARGETS or target in v.SCHOOL_TARGETS:
                 if kind == "before":
                     return None
-                at = WORK_ENDS if target == "work" else SCHOOL_ENDS
+                at = WORK_ENDS if target in v.WORK_TARGETS else SCHOOL_ENDS
                 return Item(m.start(), m.end(), time=TimeSpec(kind, bound=(at, at)))
             a = parse_atom(target, v)
             if a is None or not ok_follower(m):
                 return None
             return Item(m.start(), m.end(), time=TimeSpec(kind, a))
 
-        tail = r"\s*(" + v.ATOM + r"|lunch\s*time|lunch|work|school)" + E
-        self._scan(B + r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:after|aftr|afer|"
-                   r"later\s+than|no\s+earlier\s+than|(?:not|nothing)\s+(?:before|earlier\s+than))" + tail,
-                   lambda m: bounded(m, "after"))
-        self._scan(B + r"(?:(?:any\s*time|anything|sometime|only|just)\s+)?(?:before|b4|bfore|by|"
-                   r"until|till?|no\s+later\s+than|(?:not|nothing)\s+(?:after|later\s+than)|earlier\s+than)" + tail,
-                   lambda m: bounded(m, "before"))
+        # "after 1:30 but before 3": one range
+        gap = r"(?:\s+|(?=\d))"  # "after 3", "after3"; never "afternoon"
+        self._scan(B + v.BOUND_LEAD + v.AFTER_RE + gap + A + v.BOUNDS_JOINT + v.BEFORE_RE + gap + A + E,
+                   lambda m: rng(m, False))
+        tail = gap + r"(" + v.ATOM + r"|" + v.BOUND_TARGET + r")" + E
+        self._scan(B + v.BOUND_LEAD + v.AFTER_RE + tail, lambda m: bounded(m, "after"))
+        self._scan(B + v.BOUND_LEAD + v.BEFORE_RE + tail, lambda m: bounded(m, "before"))
 
         def exact(m, need_context: bool):
             a = parse_atom(m.group(1), v)
@@ -419,6 +616,5 @@ class Claims:
                     return None
             return Item(m.start(), m.end(), time=TimeSpec("exact", a))
 
-        self._scan(B + r"(?:at|@|around|about|abt|approx|approximately|~|round|'round|say|"
-                   r"arnd|aroun)\s*" + A + E, lambda m: exact(m, False))
+        self._scan(B + v.EXACT_LEAD + A + E, lambda m: exact(m, False))
         self._scan(B + A + E, lambda m: exact(m, True))

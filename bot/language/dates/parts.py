@@ -17,3 +17,9 @@ PARTS: dict[str, tuple[int, int]] = {
 # "after work", "after school": when those end.
 WORK_ENDS = 1020
 SCHOOL_ENDS = 900
+
+
+def in_part(minute: int, part: tuple[int, int]) -> bool:
+    """True when ``minute`` (after midnight) lies in ``part``: [from, to), or exactly from when from == to."""
+    lo, hi = part
+    return minute == lo if lo == hi else lo <= minute < hi

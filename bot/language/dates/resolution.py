@@ -16,10 +16,16 @@ from bot.language.dates.parts import NOON, PARTS
 
 @dataclass(frozen=True)
 class When:
-    """A local interval named by the patient; exact times have start == end."""
+    """A local interval named by the patient; exact times have start == end.
+
+    ``each_day`` is set when the interval spans several days and the patient also named a time of
+    day ("next week after 3", "any morning next week"): minutes after midnight, [from, to), of
+    every day in the span (from == to: that exact time each day). None means the whole of each day.
+    """
 
     start: datetime
     end: datetime
+    each_day: tuple[int, int] | None = None
 
     @property
     def is_exact_time(self) -> bool:
@@ -81,6 +87,7 @@ class Parser(Claims):
     def _merge(g: Item, it: Item) -> None:
         if it.day is not None and (g.day is None or it.day_is_explicit_date):
             g.day, g.day_is_explicit_date = it.day, it.day_is_explicit_date
+            g.day_is_weekday = g.day_is_weekday or it.day_is_weekday
         if it.part is not None and g.part is None:
             g.part = it.part
         elif it.part is not None and it.day is None:
@@ -119,7 +126,7 @@ class Parser(Claims):
         if g.day is not None:
             d0, d1 = g.day
             if span is None or (d1 - d0).days > 1:
-                return When(self._at(d0, 0), self._at(d1, 0))
+                return When(self._at(d0, 0), self._at(d1, 0), each_day=span)
             return When(self._at(d0, span[0]), self._at(d0, span[1]))
         start, end = self._at(self.today, span[0]), self._at(self.today, span[1])
         ahead = start > self.now if start == end else end > self.now

@@ -1,7 +1,7 @@
 """wrong-number reports: a phone that is not a patient's gets no automated texts for them
 
-Revision ID: 0005_wrong_number
-Revises: 0004_planning
+Revision ID: 0007_wrong_number
+Revises: 0006_on_call
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import bot.models
 
 
-revision = '0005_wrong_number'
-down_revision = '0004_planning'
+revision = '0007_wrong_number'
+down_revision = '0006_on_call'
 branch_labels = None
 depends_on = None
 

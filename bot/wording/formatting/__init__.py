@@ -1,0 +1,1 @@
+"""How facts read, one module per language (registered in bot.wording.LANGUAGES)."""
