@@ -93,6 +93,20 @@ class ActionEmergency(PracticeAction):
         staff.emergency(turn)
 
 
+class ActionRunningLate(PracticeAction):
+    action_name = "action_running_late"
+
+    def act(self, turn: Turn) -> None:
+        staff.running_late(turn)
+
+
+class ActionWrongNumber(PracticeAction):
+    action_name = "action_wrong_number"
+
+    def act(self, turn: Turn) -> None:
+        staff.wrong_number(turn)
+
+
 class ActionOptOut(PracticeAction):
     action_name = "action_opt_out"
 

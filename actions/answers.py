@@ -12,8 +12,16 @@ from actions import flows
 from actions.base import Turn
 from actions.handoff import hand_off
 from actions.state import Awaiting, Flow, NewPatientName
-from bot.language.answers import parse_date_of_birth, parse_full_name, pick_choice, pick_numbered, says_none_of_those
+from bot.language.answers import (
+    is_acknowledgement,
+    parse_date_of_birth,
+    parse_full_name,
+    pick_choice,
+    pick_numbered,
+    says_none_of_those,
+)
 from bot.language.dates import When, parse_when
+from bot.messaging import reminders
 from bot.models import Appointment, ChangedBy
 from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
 from bot.scheduling import appointments, offers, recall
@@ -27,9 +35,10 @@ def handle_answer(turn: Turn) -> None:
     handler = HANDLERS.get(awaiting)
     if handler is not None and handler(turn):
         return
-    if awaiting is None and turn.intent == YES and _answer_to_an_automated_text(turn):
+    acknowledged = turn.intent == YES or is_acknowledgement(turn.text)  # "yes", "👍", "k", "c thx"
+    if awaiting is None and acknowledged and _answer_to_an_automated_text(turn):
         return
-    if turn.intent in (YES, NO, "inform") and awaiting is None:
+    if (turn.intent in (YES, NO, "inform") or acknowledged) and awaiting is None:
         turn.say("utter_anything_else")
         return
     clarify(turn)
@@ -49,7 +58,10 @@ def clarify(turn: Turn) -> None:
 
 
 def _answer_to_an_automated_text(turn: Turn) -> bool:
-    """A bare yes to a waitlist offer or a recall text, which were sent outside the conversation."""
+    """A bare yes to a waitlist offer, a recall text or a reminder, which were sent outside the conversation.
+
+    After a reminder, "yes see you then", "👍" or "k" confirm what the reminder named, as "C" does.
+    """
     answer = appointments.accept_waitlist_offer(turn.session, turn.phone, turn.now)
     if answer.outcome == "booked":
         turn.say("utter_booked", appointment=flows.describe(turn, answer.appointment))
@@ -60,6 +72,9 @@ def _answer_to_an_automated_text(turn: Turn) -> bool:
     due = recall.pending_recall_for(turn.session, turn.phone, turn.now)
     if due is not None:
         flows.start_book(turn, patient=due.patient, kind=due.appointment_type, provider=due.provider)
+        return True
+    if reminders.last_reminded_appointments(turn.session, turn.phone, turn.now):
+        flows.start_confirm(turn)
         return True
     return False
 

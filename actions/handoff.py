@@ -8,9 +8,12 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused
 
 from actions.base import Turn
 from bot import wording
+from bot.language.safety import emergency_language
 from bot.messaging import consent
+from bot.messaging.wrong_number import report_wrong_number
 from bot.patients import patients_for_phone
-from bot.practice import closed_days, format_phone, weekly_hours
+from bot.practice import closed_days, format_phone, late_policy, weekly_hours
+from bot.scheduling import appointments
 from bot.staff import handoff, oncall, routing
 from bot.wording.on_call import render_callback
 
@@ -19,6 +22,7 @@ REASONS = {
     "provider_question": "Question for the provider",
     "prescription_refill": "Prescription refill request",
     "request_human": "Patient asked for a person",
+    "records_request": "Records or forms request",
 }
 
 
@@ -57,7 +61,8 @@ def handoff_for_intent(turn: Turn) -> None:
 
 
 def emergency(turn: Turn) -> None:
-    """Say 911/988 first, then alert the urgent queue (which pages on-call); staff take the conversation over.
+    """Say 911/988 first (in Spanish too when the text is Spanish), then alert the urgent queue (which pages
+    on-call); staff take the conversation over.
 
     Outside office hours, when on-call was paged, the reply also says who calls back and within how long.
     """
@@ -69,12 +74,54 @@ def emergency(turn: Turn) -> None:
         reason=f"Possible emergency ({safety_reason or 'emergency intent'}): {turn.text[:200]}", now=turn.now,
         intent="emergency", classifier_confidence=confidence,
     )
+    spanish = (latest.get("emergency_language") or emergency_language(turn.text)) == "es"
+    advice, after_hours = (("utter_emergency_es", "utter_emergency_es_on_call") if spanish  # both languages
+                           else ("utter_emergency", "utter_emergency_on_call"))
     promise = oncall.after_hours_callback(turn.session, turn.practice, ticket, turn.now)
     if promise is None:
-        turn.say("utter_emergency")
+        turn.say(advice)
     else:
-        turn.say("utter_emergency_on_call", callback=render_callback(promise.team, promise.minutes, turn.language))
+        turn.say(after_hours, callback=render_callback(promise.team, promise.minutes, turn.language))
     turn.set(awaiting=None, flow=None)
+    pause(turn)
+
+
+def running_late(turn: Turn) -> None:
+    """Thank them, note it on today's visit, tell the front desk (a ticket), say the practice's late policy."""
+    patients = patients_for_phone(turn.session, turn.phone)
+    appointment = appointments.todays_appointment(turn.session, [p.id for p in patients], turn.now, turn.zone)
+    if appointment is None:
+        turn.say("utter_running_late_no_appointment")
+        turn.set(awaiting=None, flow=None)
+        return
+    appointments.note_running_late(turn.session, appointment, turn.now, turn.text[:180])
+    queue = routing.queue_for(turn.practice, "running_late")
+    visit = wording.describe_slot(appointment, turn.zone, turn.language)
+    handoff.open_ticket(turn.session, conversation=turn.conversation, queue=queue,
+                        reason=f"Running late for {visit}: {turn.text[:200]}", now=turn.now, intent="running_late",
+                        patient_id=appointment.patient_id)
+    named = appointment.patient.first_name + ": " if len(patients) > 1 else ""
+    turn.say("utter_running_late", team=routing.queue_details(turn.practice, queue)["team"],
+             appointment=named + visit, late_policy=late_policy(turn.practice))
+    turn.set(awaiting=None, flow=None)
+    pause(turn)
+
+
+def wrong_number(turn: Turn) -> None:
+    """Stop automated texts to this phone for the patient, and ask the front desk to fix the record.
+
+    The reply never says whose number it was, and the ticket carries the text, not a name.
+    """
+    queue = routing.queue_for(turn.practice, "wrong_number")
+    ticket = handoff.open_ticket(
+        turn.session, conversation=turn.conversation, queue=queue, now=turn.now, intent="wrong_number",
+        reason=f"Wrong number reported; automated texts stopped, please fix the record: {turn.text[:200]}",
+    )
+    reports = report_wrong_number(turn.session, turn.phone, turn.text, turn.now, ticket_id=ticket.id)
+    if len(reports) == 1:
+        ticket.patient_id = reports[0].patient_id
+    turn.say("utter_wrong_number")
+    turn.set(awaiting=None, flow=None, patient_id=None, appointment_ids=None)
     pause(turn)
 
 

@@ -249,6 +249,24 @@ class ConsentRecord(Base):
     __table_args__ = (Index("ix_consent_phone_id", "phone", "id"),)
 
 
+class WrongNumberReport(Base):
+    """Someone at ``phone`` said it is not this patient's number: no automated text goes to it for them.
+
+    Reminders, recall and waitlist offers for the patient skip this phone until
+    staff fix the record (a new phone on the patient) or clear the report
+    (``cleared_at``). Texting a reassigned number is a TCPA liability.
+    """
+
+    __tablename__ = "wrong_number_report"
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(20), nullable=False, index=True)
+    patient_id = Column(ForeignKey("patient.id"), nullable=False)
+    reported_at = Column(UTCDateTime, nullable=False)
+    detail = Column(String(200))  # the text that said so
+    ticket_id = Column(ForeignKey("handoff_ticket.id"))  # the front desk's ticket to fix the record
+    cleared_at = Column(UTCDateTime)
+
+
 # --- Conversations and messages ------------------------------------------------------
 
 class Channel(str, enum.Enum):

@@ -47,6 +47,10 @@ def load_practice_file(path: str | Path) -> dict[str, Any]:
         if field not in data:
             raise PracticeFileError(f"{path}: missing '{field}'")
     ZoneInfo(data["timezone"])  # raises for an unknown zone
+    policy = data.get("late_policy")
+    if policy is not None and (not isinstance(policy, str) or len(policy) > MAX_LATE_POLICY):
+        raise PracticeFileError(f"{path}: 'late_policy' must be a sentence of at most {MAX_LATE_POLICY} characters "
+                                "(it is texted with the running-late reply, which must fit 320)")
     provider_keys = {p["key"] for p in data["providers"]}
     for kind in data["appointment_types"]:
         unknown = set(kind.get("providers", [])) - provider_keys
@@ -146,7 +150,9 @@ class PracticeChange:
 PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
                    "slot_step_minutes")
 CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
-                   "on_call")
+                   "on_call", "late_policy")
+DEFAULT_LATE_POLICY = "If you will be more than 15 minutes late we may need to rebook."
+MAX_LATE_POLICY = 120
 
 
 def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:
@@ -374,6 +380,11 @@ def get_practice(session: Session) -> Practice:
     if practice is None:
         raise LookupError("no practice loaded: run `python -m bot db setup` (or `make run`)")
     return practice
+
+
+def late_policy(practice: Practice) -> str:
+    """What the practice tells a patient who is running late: the file's ``late_policy``, else the default."""
+    return (practice.config or {}).get("late_policy") or DEFAULT_LATE_POLICY
 
 
 def practice_zone(practice: Practice) -> ZoneInfo:

@@ -14,7 +14,8 @@ so that a low-confidence `nlu_fallback` for "cant breath" still becomes
 When `bot.language.safety.emergency_reason(text)` finds something, the message's intent
 becomes `{"name": "emergency", "confidence": 1.0}`, `emergency` moves to the top
 of `intent_ranking`, and the category is put in the parse result as
-`emergency_reason` (actions read it from `tracker.latest_message`), and what the
+`emergency_reason` (actions read it from `tracker.latest_message`), with
+`emergency_language` ("es" for a Spanish or bilingual text, else "en"), and what the
 classifier had said as `classifier_intent` (so `make evaluate` can count the
 classifier's own emergencies apart from the net's). Messages the safety net does
 not match are left exactly as the classifier produced them.
@@ -40,12 +41,13 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.language.safety import emergency_reason
+from bot.language.safety import emergency_language, emergency_reason
 from bot.messaging.inbound import WHOLE_TEXT_KEY
 
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_REASON_KEY = "emergency_reason"
 CLASSIFIER_INTENT_KEY = "classifier_intent"
+EMERGENCY_LANGUAGE_KEY = "emergency_language"  # "es": actions.handoff gives the advice in Spanish too
 PARSED_INTENT_KEY = "parsed_intent"  # channels.sms_twilio.rasa_channel reads it
 
 
@@ -101,6 +103,7 @@ class EmergencyOverride(GraphComponent, IntentClassifier):
             message.set(INTENT, dict(emergency), add_to_output=True)
             message.set(INTENT_RANKING_KEY, [dict(emergency)] + ranking, add_to_output=True)
             message.set(EMERGENCY_REASON_KEY, reason, add_to_output=True)
+            message.set(EMERGENCY_LANGUAGE_KEY, emergency_language(self._whole_text(message)), add_to_output=True)
             self._leave_for_channel(message)
         return messages
 

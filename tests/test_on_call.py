@@ -137,6 +137,38 @@ def test_in_office_hours_on_call_is_still_paged_and_the_reply_is_the_plain_advic
     assert [p[:2] for p in pages(engine)] == [(0, ON_CALL)]
 
 
+SPANISH_ADVICE = ("If this is an emergency, call 911. For a mental health crisis, call or text 988. "
+                  "Si es una emergencia, llame al 911; para una crisis, llame o mande un mensaje al 988.")
+CALLBACK = "Our on-call nurse will call you back within 30 minutes."
+
+
+@pytest.mark.parametrize("extra", [
+    {"emergency_reason": "chest pain", "emergency_language": "es"},  # as the override leaves it
+    {"emergency_reason": None, "intent": {"name": "emergency", "confidence": 0.97}},  # the action reads the text
+])
+def test_a_spanish_night_emergency_gets_the_advice_in_both_languages_and_the_callback(engine, converse, extra):
+    chat = converse(PATIENT, engine, MONDAY_NIGHT)
+    reply = chat.run_action("action_emergency", "a mi papá le duele mucho el pecho", "emergency", extra)
+    assert reply == f"{SPANISH_ADVICE} {CALLBACK}"
+    assert chat.responses == ["utter_emergency_es_on_call"]
+    assert [p[:2] for p in pages(engine)] == [(0, ON_CALL)]
+
+
+def test_a_spanish_emergency_while_staff_have_the_chat_at_night_gets_both_languages_and_the_callback(engine):
+    from bot.messaging import inbound
+
+    with Session(engine) as session, session.begin():
+        handoff.open_ticket(session, phone=PATIENT, queue="billing", reason="bill", now=MONDAY_NIGHT)
+        message, _ = inbound.store_inbound(session, message_sid="SM" + "8" * 32, phone=PATIENT,
+                                           to_number="+15035550199", body="mi esposo se desmayó y no responde",
+                                           media=[], now=MONDAY_NIGHT)
+        inbound.triage_inbound(session, message, now=MONDAY_NIGHT, advanced_opt_out=False, opt_out_type=None)
+    with Session(engine) as session:
+        [reply] = session.execute(select(OutboundMessage.body).where(OutboundMessage.phone == PATIENT)).scalars()
+    assert reply == f"{SPANISH_ADVICE} {CALLBACK}"
+    assert [p[:2] for p in pages(engine)] == [(0, ON_CALL)]
+
+
 def test_a_low_confidence_classifier_only_emergency_gets_the_advice_but_no_page(engine, converse):
     reply = emergency(converse, engine, MONDAY_NIGHT, emergency_reason=None,
                       intent={"name": "emergency", "confidence": 0.55})

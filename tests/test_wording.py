@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import wording
 from bot.models import Appointment, OutboundMessage, Patient, Practice
+from bot.practice import MAX_LATE_POLICY
 from bot.settings import ROOT
 from bot.wording.formatting import en
 from bot.wording.texts import gsm7_length
@@ -59,6 +60,7 @@ def examples(language: str) -> dict[str, str]:
         "visit": say.visit("Comprehensive periodontal evaluation", False),
         "with_provider": say.with_provider(PROVIDER),
         "minutes": "120",
+        "late_policy": "x" * MAX_LATE_POLICY,  # the longest a practice file may give (bot/practice.py)
         "callback": wording.render("on_call_callback", language, team_capitalised="Our on-call nurse", minutes=120),
         "link": "https://inbox.northwestfamilymedicine.example.org/inbox/tickets/123456",
     }

@@ -143,3 +143,33 @@ WAITLIST_WORDS = re.compile(
 def asks_for_waitlist(text: str) -> bool:
     """"Let me know if something sooner opens", "put me on the waitlist"."""
     return bool(WAITLIST_WORDS.search(text))
+
+
+# Short replies that mean "yes, noted": after a reminder they confirm the reminded visit.
+_ACK_EMOJI = re.compile("[\U0001F44D\U0001F44C\u2705\u2714\u2611\U0001F64F\U0001F60A\U0001F642\U0001F600\U0001F601"
+                        "\u263A\U0001F44F\U0001F4AF\u2764\U0001F3FB-\U0001F3FF\uFE0F\u200D]")
+_ACK_PHRASES = re.compile(
+    r"\b(?:see (?:you|u|ya) (?:then|there|soon|tomorrow|tmrw|tmw)|see (?:you|u|ya)|will be there|ill be there|"
+    r"i will be there|be there|we will be there|well be there|sounds good|got it|works for me|all good|"
+    r"thank you|no problem|will do|for sure)\b")
+_ACK_WORDS = frozenset(
+    "ok okay okey okie oki k kk kay c y ya yes yep yup yeah yea ye sure confirm confirmed confirming "
+    "perfect great thanks thx thanx thnx tnx ty tyvm cool good fine awesome gracias si correct right".split())
+
+
+def is_acknowledgement(text: str) -> bool:
+    """"👍", "ok 👍", "k", "c thx", "✅", "yes see you then": a short reply made only of yes-words and emoji.
+
+    Read this way after a reminder, it confirms the visit the reminder named; a
+    text with anything else in it ("ok but can I come later") is not one.
+    """
+    lowered = text.lower().replace("\u2019", "'")
+    if not lowered.strip() or len(lowered) > 40:
+        return False
+    had_emoji = bool(_ACK_EMOJI.search(lowered))
+    rest = _ACK_PHRASES.sub(" ", _ACK_EMOJI.sub(" ", lowered))
+    rest = re.sub(r"[^\w\s]|_", " ", rest)
+    words = rest.split()
+    if not words:
+        return had_emoji or bool(_ACK_PHRASES.search(lowered))
+    return all(word in _ACK_WORDS for word in words)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import wording
-from bot.language.safety import emergency_reason
+from bot.language.safety import emergency_language, emergency_reason
 from bot.messaging import consent, conversations, outbox
 from bot.models import Conversation, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
 from bot.patients import language_for_phone
@@ -410,7 +410,8 @@ def triage_inbound(
                                          reason=f"emergency while with staff: {reason}", now=now,
                                          intent="emergency", patient_id=paused.patient_id)
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
-            body = texts.render("emergency", **fill)
+            advice = "emergency_es" if emergency_language(result.whole_text) == "es" else "emergency"  # both languages
+            body = texts.render(advice, **fill)
             promise = oncall.after_hours_callback(session, practice, ticket, now)
             if promise is not None:  # the office is closed and on-call was paged: say who calls back, by when
                 body = f"{body} {render_callback(promise.team, promise.minutes, fill.get('language'))}"

@@ -32,7 +32,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot import wording
-from bot.messaging import consent
+from bot.messaging import consent, wrong_number
 from bot.messaging.outbox import AUTOMATED_KINDS, enqueue_text
 from bot.messaging.quiet_hours import SendingWindow, sending_window, wall_time
 from bot.models import (
@@ -473,6 +473,10 @@ def deliver_appointment_reminders(
             continue
         if appt.start <= now:
             skip(reminder, "appointment already started")
+            outcome.skipped.append(reminder)
+            continue
+        if wrong_number.automated_texts_stopped(session, phone, appt.patient_id):
+            skip(reminder, wrong_number.WRONG_NUMBER)
             outcome.skipped.append(reminder)
             continue
         if appt.confirmed_at is not None:  # the text asks for a C the patient already sent

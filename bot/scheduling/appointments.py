@@ -9,8 +9,11 @@ booking functions, from actions, views and workers.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Sequence
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import ACTIVE_STATUSES, Appointment, ChangedBy, WaitlistOffer
@@ -18,7 +21,7 @@ from bot.scheduling import booking, waitlist
 from bot.scheduling.booking import Slot, book_appointment
 
 __all__ = ["book_appointment", "cancel_appointment", "reschedule_appointment", "take_time",
-           "accept_waitlist_offer", "offer_freed_time"]
+           "accept_waitlist_offer", "offer_freed_time", "todays_appointment", "note_running_late"]
 
 
 def offer_freed_time(session: Session, freed: Appointment, now: datetime) -> list[WaitlistOffer]:
@@ -63,3 +66,23 @@ def accept_waitlist_offer(session: Session, phone: str, now: datetime) -> waitli
     if answer.moved_from is not None:
         offer_freed_time(session, answer.moved_from, now)
     return answer
+
+
+def todays_appointment(session: Session, patient_ids: Sequence[int], now: datetime, zone: ZoneInfo) -> Appointment | None:
+    """The visit a patient running late means: the next active one today (local day) that has not ended."""
+    if not patient_ids:
+        return None
+    local = now.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = midnight + timedelta(days=1)  # wall-clock arithmetic: the next local midnight, even across DST
+    return session.execute(
+        select(Appointment).where(Appointment.patient_id.in_(list(patient_ids)),
+                                  Appointment.status.in_(ACTIVE_STATUSES),
+                                  Appointment.end > now, Appointment.start < tomorrow)
+        .order_by(Appointment.start, Appointment.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def note_running_late(session: Session, appointment: Appointment, now: datetime, text: str) -> None:
+    """Note on the appointment's history that the patient texted they are running late."""
+    booking.record_note(session, appointment, now, ChangedBy.PATIENT_SMS, f"running late: {text}")

@@ -42,7 +42,7 @@ from bot.practice import WEEKDAYS, closed_days, get_practice, office_hours_on, p
 
 __all__ = [
     "PARTS_OF_DAY", "DEFAULT_WINDOW_DAYS", "SlotTaken", "Slot", "find_open_slots", "book_appointment",
-    "cancel_appointment", "reschedule_appointment", "confirm_appointment", "record_outcome",
+    "cancel_appointment", "reschedule_appointment", "confirm_appointment", "record_outcome", "record_note",
 ]
 
 # The three parts a patient picks a slot by, on the clock the date parser uses (defined once there).
@@ -344,6 +344,11 @@ def _get_appointment(session: Session, appointment_id: int) -> Appointment:
     if appointment is None:
         raise LookupError(f"no appointment {appointment_id}")
     return appointment
+
+
+def record_note(session: Session, appointment: Appointment, now: datetime, changed_by: ChangedBy, note: str) -> None:
+    """A line on the appointment's history that changes nothing ("running late: 10 min")."""
+    _record_change(session, appointment, now, changed_by, None, note)
 
 
 def _record_change(session: Session, appointment: Appointment, now: datetime, changed_by: ChangedBy,

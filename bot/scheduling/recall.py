@@ -23,6 +23,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from bot import wording
+from bot.messaging import wrong_number
 from bot.messaging.outbox import enqueue_text
 from bot.messaging.reminders import (
     Delivery,
@@ -142,6 +143,8 @@ def deliver_recalls(session: Session, phone: str, reminders: Sequence[Reminder],
     for reminder in sorted(reminders, key=lambda r: (r.send_at, r.id)):
         last_visit = session.get(Appointment, reminder.appointment_id)
         reason = "visit deleted" if last_visit is None else _booked_since(session, last_visit, now)
+        if reason is None and wrong_number.automated_texts_stopped(session, phone, last_visit.patient_id):
+            reason = wrong_number.WRONG_NUMBER
         if reason:
             skip(reminder, reason)
             outcome.skipped.append(reminder)

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import wording
+from bot.messaging import wrong_number
 from bot.messaging.outbox import OutboundKind, enqueue_text
 from bot.messaging.reminders import rules_for, why_not_now
 from bot.models import (
@@ -150,6 +151,8 @@ def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id:
                 continue
         if patient_visits_between(session, entry.patient_id, slot.start, slot.end, entry.appointment_id):
             continue  # they have another visit then: they could not take it
+        if wrong_number.automated_texts_stopped(session, entry.phone, entry.patient_id):
+            continue
         reason = why_not_now(session, entry.phone, now, rules)
         if reason not in (None, "quiet hours"):
             continue
