@@ -45,6 +45,7 @@ class OutboundKind(str, enum.Enum):
     REMINDER = ("reminder", True, False, False, "reminder")
     RECALL = ("recall", True, False, False, "reminder")
     WAITLIST = ("waitlist", True, False, False, "reminder")
+    MISSED_CALL = ("missed_call", True, False, False, "missed call")  # the text back to an unanswered caller
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
     CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system")  # the opt-out's
     HELP_REPLY = ("help_reply", False, True, False, "system")
