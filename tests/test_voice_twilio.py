@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messaging import consent, missed_calls
-from bot.models import AuditEntry, MissedCallText, OutboundMessage
+from bot.models import AuditEntry, MissedCallText, OutboundMessage, Practice
 from bot.practice import PracticeFileError, load_practice_file
 from bot.settings import ROOT, Settings
 from channels.sms_twilio.client import make_twilio_client, signature_for
@@ -218,3 +218,16 @@ def test_a_practice_file_with_a_bad_front_desk_number_or_ring_time_is_refused(tm
         path.write_text(text.replace(bad, message))
         with pytest.raises(PracticeFileError, match="voice"):
             load_practice_file(path)
+
+
+def test_without_a_front_desk_number_the_call_is_hung_up_and_texted_back_at_once(voice, twilio_stub, engine):
+    _, sender = voice
+    with Session(engine) as session, session.begin():
+        practice = session.execute(select(Practice)).scalar_one()
+        practice.config = {**practice.config, "voice": {}}
+    result = call(twilio_stub)
+
+    root = ElementTree.fromstring(result["twiml"])
+    assert root.find("Dial") is None and root.find("Hangup") is not None
+    assert sender.send_due() == 1
+    assert texts_to(twilio_stub) == [TEXT_BACK]
