@@ -420,6 +420,25 @@ class OnCallPage(Base):
     __table_args__ = (UniqueConstraint("ticket_id", "step", name="uq_on_call_page_step"),)
 
 
+class MissedCallText(Base):
+    """The text back to a caller whose call nobody answered: at most one per phone and practice-local day.
+
+    The unique (phone, local day) is what keeps it one, however many servers take
+    Twilio's callbacks: the row and its outbox text are written in one savepoint,
+    and a second insert for the same caller and day fails.
+    """
+
+    __tablename__ = "missed_call_text"
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(20), nullable=False)  # the caller (E.164)
+    local_day = Column(Date, nullable=False)  # the day of the call on the practice's wall clock
+    call_sid = Column(String(64), nullable=False)  # Twilio's CallSid of the missed call
+    dial_status = Column(String(20), nullable=False)  # Twilio's DialCallStatus: no-answer, busy, failed, canceled
+    missed_at = Column(UTCDateTime, nullable=False)
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    __table_args__ = (UniqueConstraint("phone", "local_day", name="uq_missed_call_text_phone_day"),)
+
+
 class CommandKind(str, enum.Enum):
     """What Rasa is told about a conversation: staff let it go (resume) or took it again (pause)."""
 

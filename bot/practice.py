@@ -87,7 +87,7 @@ def _is_e164(number: Any) -> bool:
 
 
 def check_staff_config(data: dict[str, Any]) -> list[str]:
-    """What is wrong with the file's ``queues``, ``routing`` and ``on_call`` (empty when nothing is).
+    """What is wrong with the file's ``queues``, ``routing``, ``on_call`` and ``voice`` (empty when nothing is).
 
     Every routing target and the on-call queue must be a queue of the file; a
     queue's ``roles`` must be staff roles, and a queue not named like one of
@@ -132,6 +132,13 @@ def check_staff_config(data: dict[str, Any]) -> list[str]:
         problems += [f"on_call number {n!r} is not E.164 (+15035550100)" for n in numbers if not _is_e164(n)]
         if escalation and not int(escalation.get("after_minutes", 0)) > 0:
             problems.append("on_call escalation after_minutes must be a positive number of minutes")
+    voice = data.get("voice")
+    if voice:
+        if not _is_e164(voice.get("front_desk_number")):
+            problems.append(f"voice front_desk_number {voice.get('front_desk_number')!r} is not E.164 (+15035550100)")
+        ring = voice.get("ring_seconds", 20)
+        if not (isinstance(ring, int) and 5 <= ring <= 600):
+            problems.append(f"voice ring_seconds {ring!r} must be a whole number of seconds from 5 to 600")
     return problems
 
 
@@ -150,7 +157,7 @@ class PracticeChange:
 PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
                    "slot_step_minutes")
 CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
-                   "on_call", "late_policy")
+                   "on_call", "late_policy", "voice")
 DEFAULT_LATE_POLICY = "If you will be more than 15 minutes late we may need to rebook."
 MAX_LATE_POLICY = 120
 

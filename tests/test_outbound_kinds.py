@@ -28,10 +28,13 @@ def test_each_kind_says_whether_it_is_automated_allowed_after_an_opt_out_and_who
         "consent_confirmation": (False, True, False, "system"), "help_reply": (False, True, False, "system"),
         # a page to the on-call staff phone: at any hour (not automated), no patient consent applies
         "on_call_page": (False, True, False, "on call"),
+        # the text back to a caller nobody answered: quiet hours apply, never after an opt-out
+        "missed_call": (True, False, False, "missed call"),
     }
     assert ALLOWED_WHEN_OPTED_OUT == {"consent_confirmation", "help_reply", "on_call_page"}
     assert CONVERSATION_KINDS == {"reply", "staff"}
-    assert set(reminders.AUTOMATED_KINDS) == {k.value for k in OutboundKind if k.automated}
+    # the caps count what the practice sends unasked; the text back to a patient's own call is not counted
+    assert set(reminders.CAPPED_KINDS) == {"reminder", "recall", "waitlist"}
     assert transcript_label("a kind of an older release") == "system"
 
 

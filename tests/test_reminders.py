@@ -327,6 +327,15 @@ def test_the_daily_cap_skips_a_second_automated_text_the_same_day(engine, now):
     assert reminders_of(engine, appt_id)["2h"].status == ReminderStatus.SENT
 
 
+def test_a_text_back_to_a_missed_call_does_not_use_up_the_days_reminder(engine, now):
+    appt_id = make(engine, local(2027, 3, 4, 10, 0))
+    plan(engine, now)
+    with Session(engine) as session, session.begin():
+        enqueue_text(session, PHONE, "Sorry we missed your call", "missed_call", local(2027, 3, 2, 8, 30))
+    send(engine, local(2027, 3, 2, 10, 0))
+    assert reminders_of(engine, appt_id)["2d"].status == ReminderStatus.SENT
+
+
 def test_the_weekly_cap_counts_the_last_seven_days(engine, now):
     appt_id = make(engine, local(2027, 3, 4, 10, 0))
     plan(engine, now)

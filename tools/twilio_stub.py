@@ -1,4 +1,4 @@
-"""A local stand-in for Twilio's SMS API, for development and tests (no internet needed).
+"""A local stand-in for Twilio's SMS API (and a caller's side of its voice webhooks), for development and tests.
 
 The project talks to it with the real twilio SDK (``make_twilio_client(..., api_base=stub.base_url)``)
 and receives real, signed Twilio webhooks from it. It does only what Twilio does
@@ -17,6 +17,13 @@ Twilio's Messages API (HTTP Basic auth = account SID + auth token)
   signed, to the message's StatusCallback if it had one.
 
 What a phone would do
+    POST /_stub/call      {"from", "to"?, "dial_status"? ("no-answer"), "signature"?, "unsigned"?}
+      -> a call to the practice number: POSTs Twilio's signed voice webhook ("A call comes in",
+         config ``voice_url``), reads the <Dial> in its TwiML and, as if the front desk did what
+         ``dial_status`` says (no-answer, busy, failed, canceled, completed), POSTs the signed dial
+         ``action`` callback with DialCallStatus. Returns {"call_sid", "webhook_status", "twiml",
+         "dial": {"number", "timeout", "action"}, "action_status", "action_response"}; GET /_stub/calls
+         lists them.
     POST /_stub/inbound   {"from", "body", "to"?, "media_urls"?, "message_sid"?, "signature"?, "unsigned"?}
       -> POSTs Twilio's signed webhook form to the webhook URL and returns
          {"message_sid", "webhook_status", "opt_out_type", "webhook_response", "twiml_messages"}.
@@ -74,6 +81,7 @@ DEFAULT_ACCOUNT_SID = "ACtest0000000000000000000000000000"
 DEFAULT_AUTH_TOKEN = "dev-auth-token"
 DEFAULT_PHONE_NUMBER = "+15035550199"
 WEBHOOK_PATH = "/webhooks/twilio/webhook"
+VOICE_PATH = "/webhooks/twilio/voice"
 API_VERSION = "2010-04-01"
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"})
@@ -268,6 +276,23 @@ def _twiml_messages(text: str) -> list[str]:
     return [body.strip() for body in bodies]
 
 
+def _twiml_dial(text: str) -> Optional[dict]:
+    """The first <Dial> of a TwiML response: its number, timeout and action (None if there is none)."""
+    if "<Response" not in text:
+        return None
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return None
+    dial = root.find("Dial")
+    if dial is None:
+        return None
+    number = dial.find("Number")
+    return {"number": ((number.text if number is not None else dial.text) or "").strip(),
+            "timeout": int(dial.get("timeout", "30")), "action": dial.get("action"),
+            "method": dial.get("method", "POST")}
+
+
 def _parse_filter_date(value: str, upper: bool) -> Optional[datetime]:
     """A DateSent filter value as a UTC datetime; a bare date's upper bound covers the whole day."""
     for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"):
@@ -299,6 +324,7 @@ class TwilioStub:
         auth_token: str = DEFAULT_AUTH_TOKEN,
         webhook_url: Optional[str] = None,
         phone_number: str = DEFAULT_PHONE_NUMBER,
+        voice_url: Optional[str] = None,
         contacts: Optional[list] = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -316,6 +342,7 @@ class TwilioStub:
             "webhook_url": webhook_url,
             "phone_number": phone_number,
             "webhook_timeout_s": 15.0,
+            "voice_url": voice_url,  # None: the SMS webhook's URL with the voice path
         }
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -376,6 +403,7 @@ class TwilioStub:
             self._callbacks: list[dict] = []
             self._opted_out: set[str] = set()
             self._faults: list[dict] = []
+            self._calls: list[dict] = []
             self.config = json.loads(json.dumps(self._initial_config))
             self._release_held()
             self._hold_after = 0   # creates to let through before holding
@@ -510,6 +538,11 @@ class TwilioStub:
                 }
                 for m in self._messages
                 if m.to == number
+            ] + [
+                {"direction": "call", "sid": c["call_sid"], "dial_status": c["dial_status"], "at": c["at"],
+                 "webhook_status": c.get("webhook_status"), "seq": c["seq"]}
+                for c in self._calls
+                if c["from"] == number
             ]
             items.sort(key=lambda item: item["seq"])
             return {"number": number, "opted_out": number in self._opted_out, "items": items}
@@ -684,6 +717,71 @@ class TwilioStub:
                 if m.sid == sid:
                     return m.to_resource()
         raise StubError(404, 20404, f"The requested resource {path} was not found")
+
+    # ----- calls (what a phone does when it calls the practice) ---------------------------
+    def voice_url(self) -> Optional[str]:
+        with self._lock:
+            url, webhook = self.config["voice_url"], self.config["webhook_url"]
+        if url or not webhook:
+            return url
+        return webhook[: -len(WEBHOOK_PATH)] + VOICE_PATH if webhook.endswith(WEBHOOK_PATH) else None
+
+    def calls(self) -> list[dict]:
+        with self._lock:
+            return [dict(c) for c in self._calls]
+
+    def call_in(
+        self,
+        from_: str,
+        to: Optional[str] = None,
+        dial_status: str = "no-answer",
+        signature: Optional[str] = None,
+        unsigned: bool = False,
+    ) -> dict:
+        """Call the practice from ``from_`` as Twilio would: the signed voice webhook, then the <Dial>'s action.
+
+        The front desk "does" ``dial_status``; the action callback is signed for its own URL,
+        with the parent call's CallSid, From and To and DialCallStatus (plus DialCallSid and
+        DialCallDuration for a completed dial). ``signature``/``unsigned`` forge both requests.
+        """
+        if not from_:
+            raise StubError(400, 21211, "a call needs a From number")
+        with self._lock:
+            to = to or self.config["phone_number"]
+            timeout = float(self.config["webhook_timeout_s"])
+        url = self.voice_url()
+        sid = new_sid("CA")
+        params = {"CallSid": sid, "AccountSid": self.account_sid, "From": from_, "To": to, "Caller": from_,
+                  "Called": to, "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": API_VERSION}
+        call: dict[str, Any] = {"call_sid": sid, "from": from_, "to": to, "voice_url": url,
+                                "dial_status": dial_status, "at": datetime.now(timezone.utc).isoformat(),
+                                "seq": next(_sequence)}
+        with self._lock:
+            self._calls.append(call)
+
+        def header(target: str, form: dict) -> Optional[str]:
+            if unsigned:
+                return None
+            return signature if signature is not None else signature_for(self.auth_token, target, form)
+
+        if not url:
+            call.update(webhook_status=0, webhook_error="the stub has no voice_url configured")
+            return dict(call)
+        status, text, error = _post_form(url, params, header(url, params), timeout)
+        call.update(webhook_status=status, twiml=text[:4000], dial=_twiml_dial(text))
+        if error:
+            call["webhook_error"] = error
+        action = (call["dial"] or {}).get("action")
+        if 200 <= status < 300 and action:
+            dial_params = {**params, "CallStatus": "in-progress", "DialCallStatus": dial_status}
+            if dial_status == "completed":
+                dial_params.update(DialCallSid=new_sid("CA"), DialCallDuration="42")
+            action_status, action_text, action_error = _post_form(action, dial_params, header(action, dial_params),
+                                                                  timeout)
+            call.update(action_status=action_status, action_response=action_text[:4000])
+            if action_error:
+                call["action_error"] = action_error
+        return dict(call)
 
     # ----- inbound (what a phone does) --------------------------------------------------
     def send_inbound(
@@ -897,6 +995,7 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
                     "account_sid": stub.account_sid,
                     "phone_number": stub.config["phone_number"],
                     "webhook_url": stub.config["webhook_url"],
+                    "voice_url": stub.voice_url(),
                 }
             if path == "/_stub/messages":
                 return 200, stub.messages(to=one.get("to"))
@@ -904,6 +1003,8 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
                 return 200, stub.inbound_messages(from_=one.get("from"))
             if path == "/_stub/callbacks":
                 return 200, stub.callbacks()
+            if path == "/_stub/calls":
+                return 200, stub.calls()
             if path == "/_stub/faults":
                 return 200, stub.faults()
             if path == "/_stub/config":
@@ -937,6 +1038,10 @@ class _StubRequestHandler(BaseHTTPRequestHandler):
             if path == "/_stub/opt_in":
                 stub.opt_in(body["number"])
                 return 200, {"number": body["number"], "opted_out": False}
+            if path == "/_stub/call":
+                return 200, stub.call_in(from_=body["from"], to=body.get("to"),
+                                         dial_status=body.get("dial_status", "no-answer"),
+                                         signature=body.get("signature"), unsigned=bool(body.get("unsigned")))
             if path == "/_stub/inbound":
                 return 200, stub.send_inbound(
                     from_=body["from"],
@@ -965,6 +1070,8 @@ def main(argv: Optional[list] = None) -> None:
         default=settings.public_base_url + WEBHOOK_PATH,
         help="where inbound texts are POSTed and what they are signed for (default: %(default)s)",
     )
+    parser.add_argument("--voice-url", default=settings.public_base_url + VOICE_PATH,
+                        help="where calls to the practice number are POSTed (default: %(default)s)")
     parser.add_argument("--phone-number", default=settings.twilio_from_number, help="the practice's number (To of inbound texts)")
     parser.add_argument("--contacts", default=None, help='JSON file: [{"name": ..., "phone": ...}] for the simulator')
     parser.add_argument("--callback-delay-ms", type=int, default=50)
@@ -977,6 +1084,7 @@ def main(argv: Optional[list] = None) -> None:
         auth_token=args.auth_token,
         webhook_url=args.webhook_url,
         phone_number=args.phone_number,
+        voice_url=args.voice_url,
         contacts=contacts,
         host=args.host,
         port=args.port,

@@ -45,6 +45,7 @@ class OutboundKind(str, enum.Enum):
     REMINDER = ("reminder", True, False, False, "reminder")
     RECALL = ("recall", True, False, False, "reminder")
     WAITLIST = ("waitlist", True, False, False, "reminder")
+    MISSED_CALL = ("missed_call", True, False, False, "missed call")  # the text back to an unanswered caller
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
     CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system")  # the opt-out's
     HELP_REPLY = ("help_reply", False, True, False, "system")
@@ -67,7 +68,10 @@ CONSENT_CONFIRMATION = OutboundKind.CONSENT_CONFIRMATION
 HELP_REPLY = OutboundKind.HELP_REPLY
 ALLOWED_WHEN_OPTED_OUT = frozenset(k for k in OutboundKind if k.after_opt_out)
 CONVERSATION_KINDS = frozenset(k for k in OutboundKind if k.conversation)
-AUTOMATED_KINDS = tuple(k.value for k in OutboundKind if k.automated)  # count against the daily and weekly caps
+AUTOMATED_KINDS = tuple(k.value for k in OutboundKind if k.automated)
+# The daily and weekly caps limit what the practice sends unasked; the text back to a patient's own missed call
+# answers them, so it keeps quiet hours but never uses up the day's reminder.
+CAPPED_KINDS = tuple(k for k in AUTOMATED_KINDS if k != OutboundKind.MISSED_CALL.value)
 
 RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retried this long
 ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from bot import wording
 from bot.messaging import consent, wrong_number
-from bot.messaging.outbox import AUTOMATED_KINDS, enqueue_text
+from bot.messaging.outbox import CAPPED_KINDS, enqueue_text
 from bot.messaging.quiet_hours import SendingWindow, sending_window, wall_time
 from bot.models import (
     Appointment,
@@ -145,7 +145,7 @@ def automated_texts_since(session: Session, phone: str, since: datetime) -> int:
     return session.execute(
         select(func.count(OutboundMessage.id)).where(
             OutboundMessage.phone == phone,
-            OutboundMessage.kind.in_(AUTOMATED_KINDS),
+            OutboundMessage.kind.in_(CAPPED_KINDS),
             OutboundMessage.status != OutboundStatus.BLOCKED,
             OutboundMessage.created_at >= since,
         )

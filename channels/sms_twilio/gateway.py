@@ -12,9 +12,12 @@ seconds, long enough for Twilio to give up. This process does nothing but receiv
   the outbox sender hands it to staff.
 - ``POST /webhooks/twilio/status``: Twilio's delivery statuses.
 - ``GET /webhooks/twilio/``: health with the outbox's backlog (503 when degraded).
+- ``POST /webhooks/twilio/voice`` and ``/webhooks/twilio/voice/dial-status``: the practice
+  number's calls ring the front desk; a missed call gets a text back (:mod:`channels.voice_twilio`).
 
 Run ``python -m channels.sms_twilio.gateway`` (``make run`` starts it on ``SMS_PORT``);
-point Twilio's "A message comes in" webhook at ``PUBLIC_BASE_URL/webhooks/twilio/webhook``.
+point Twilio's "A message comes in" webhook at ``PUBLIC_BASE_URL/webhooks/twilio/webhook`` and
+"A call comes in" at ``PUBLIC_BASE_URL/webhooks/twilio/voice``.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ import asyncio
 import json
 import logging
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 import aiohttp
 from sanic import Sanic
@@ -32,7 +36,8 @@ from sanic.response import HTTPResponse
 from bot.db import engine_for
 from bot.privacy import install_log_masking
 from bot.settings import Settings, get_settings
-from channels.sms_twilio.receiver import GATEWAY_SIGNATURE_HEADER, SmsReceiver, gateway_signature
+from channels.sms_twilio.receiver import GATEWAY_SIGNATURE_HEADER, SmsReceiver, gateway_signature, utcnow
+from channels.voice_twilio.receiver import VoiceReceiver, add_voice_routes
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +81,17 @@ class RasaNotifier:
             await self._session.close()
 
 
-def create_app(settings: Settings | None = None, engine: Any = None) -> Sanic:
+def create_app(settings: Settings | None = None, engine: Any = None,
+               clock: Callable[[], datetime] = utcnow) -> Sanic:
     """The gateway's Sanic app (a new name each time, as Sanic requires in one process)."""
     settings = settings or get_settings()
-    receiver = SmsReceiver(settings, engine or engine_for(settings.database_url))
+    engine = engine or engine_for(settings.database_url)
+    receiver = SmsReceiver(settings, engine, clock)
+    voice = VoiceReceiver(settings, engine, clock)
     notifier = RasaNotifier(settings)
     app = Sanic(f"sms_gateway_{uuid.uuid4().hex[:8]}")
-    app.ctx.receiver, app.ctx.notifier = receiver, notifier
+    app.ctx.receiver, app.ctx.voice, app.ctx.notifier = receiver, voice, notifier
+    add_voice_routes(app, voice)
 
     @app.get(f"{PREFIX}/")
     async def health(_: Request) -> HTTPResponse:

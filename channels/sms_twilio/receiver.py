@@ -164,21 +164,8 @@ class SmsReceiver:
         return response.json(report, status=200 if report["status"] == "ok" else 503)
 
     def signed_form(self, request: Request, body: bytes) -> dict[str, str] | None:
-        """The form fields if Twilio signed them, else None (and a warning in the log).
-
-        The signature covers the public URL Twilio was given (PUBLIC_BASE_URL +
-        path + query), which differs from what this server sees behind a proxy.
-        Blank fields count, so the body is parsed here, keeping them.
-        """
-        url = self.settings.public_base_url + request.path
-        if request.query_string:
-            url += "?" + request.query_string
-        params = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-        if not is_valid_signature(self.settings.twilio_auth_token, url, params,
-                                  request.headers.get("X-Twilio-Signature")):
-            logger.warning("refused a request to %s with a missing or wrong Twilio signature", request.path)
-            return None
-        return {name: values[0] for name, values in params.items()}
+        """The form fields if Twilio signed them, else None (see :func:`signed_form`)."""
+        return signed_form(self.settings, request, body)
 
     # ----- database work (on the receiver's threads) ------------------------------------
     def _apply_status(self, form: dict[str, str], outbound_id: int | None) -> None:
@@ -195,6 +182,23 @@ class SmsReceiver:
     def _health(self, name: str) -> dict:
         with Session(self.engine) as session:
             return {"service": name, **outbox.outbox_health(session, self.clock()).as_dict()}
+
+
+def signed_form(settings: Settings, request: Request, body: bytes) -> dict[str, str] | None:
+    """The form fields if Twilio signed them, else None (and a warning in the log): every Twilio webhook's check.
+
+    The signature covers the public URL Twilio was given (PUBLIC_BASE_URL +
+    path + query), which differs from what this server sees behind a proxy.
+    Blank fields count, so the body is parsed here, keeping them.
+    """
+    url = settings.public_base_url + request.path
+    if request.query_string:
+        url += "?" + request.query_string
+    params = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    if not is_valid_signature(settings.twilio_auth_token, url, params, request.headers.get("X-Twilio-Signature")):
+        logger.warning("refused a request to %s with a missing or wrong Twilio signature", request.path)
+        return None
+    return {name: values[0] for name, values in params.items()}
 
 
 async def in_pool(pool: ThreadPoolExecutor, function: Callable[..., Any], *args: Any) -> Any:
