@@ -35,13 +35,10 @@ def handle_answer(turn: Turn) -> None:
 
 
 def clarify(turn: Turn) -> None:
-    misses = turn.state.fallback_count + 1
-    if misses >= 2:
-        turn.set(fallback_count=0)
+    if turn.missed():
         hand_off(turn, queue_intent="nlu_fallback", reason="The assistant did not understand twice")
         return
     turn.say("utter_clarify")
-    turn.set(fallback_count=misses)
 
 
 def _answer_to_an_automated_text(turn: Turn) -> bool:
