@@ -55,6 +55,7 @@ class Settings:
     staff_session_hours: float = 10.0
     staff_cookie_secure: bool = False  # Secure login cookies; from_env: on when PUBLIC_BASE_URL is https
     staff_trusted_proxies: int = 0  # reverse proxies in front of the inbox whose X-Forwarded-For is believed
+    staff_password_scrypt_n: int = 2**14  # scrypt's cost for new password hashes; lower only in tests (conftest.py)
 
     # Reminders
     reminder_worker_interval: float = 30.0
@@ -96,6 +97,7 @@ class Settings:
             staff_cookie_secure=_bool(env.get("STAFF_COOKIE_SECURE"),
                                       (env.get("PUBLIC_BASE_URL") or "").lower().startswith("https://")),
             staff_trusted_proxies=int(env.get("STAFF_TRUSTED_PROXIES") or cls.staff_trusted_proxies),
+            staff_password_scrypt_n=int(env.get("STAFF_PASSWORD_SCRYPT_N") or cls.staff_password_scrypt_n),
             reminder_worker_interval=float(
                 env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
             ),
