@@ -9,7 +9,6 @@ session. Every function takes a ``session`` and does not commit.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import secrets
@@ -80,11 +79,9 @@ def _hash_of(password: str | NewPassword) -> str:
     return password.hash if isinstance(password, NewPassword) else new_password(password).hash
 
 
-@functools.lru_cache(maxsize=1)
-def _dummy_hash() -> str:
-    """A hash to check against when the username is unknown, so a wrong username takes as long as a wrong
-    password (the same cost) and does not reveal which accounts exist."""
-    return hash_password(secrets.token_urlsafe(16))
+# A hash to check against when the username is unknown, so a wrong username takes as long as a wrong
+# password (made at import with the configured cost, never inside a login's transaction).
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 # --- Accounts --------------------------------------------------------------------
@@ -162,7 +159,7 @@ class LoginCandidate:
 def login_candidate(session: Session, username: str) -> LoginCandidate:
     user = session.execute(select(StaffUser).where(StaffUser.username == username.strip())).scalar_one_or_none()
     if user is None or not user.active:
-        return LoginCandidate(None, _dummy_hash())
+        return LoginCandidate(None, _DUMMY_HASH)
     return LoginCandidate(user.id, user.password_hash)
 
 
