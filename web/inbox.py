@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -197,7 +197,7 @@ def _upcoming_appointments(session: Session, ticket: HandoffTicket, at: datetime
 
 def _check_ticket_access(ticket_id: int) -> None:
     """404 for no such ticket; 403 (audited) for a ticket outside the user's queues."""
-    with db().begin() as session:
+    with db() as session:
         queue = session.execute(select(HandoffTicket.queue).where(HandoffTicket.id == ticket_id)).scalar()
     if queue is None:
         abort(404)
@@ -214,7 +214,7 @@ def _back(ticket_id: int):
 @bp.get("/")
 def queue():
     show = request.args.get("show", "open")
-    with db().begin() as session:
+    with db() as session:
         rows = _queue_rows(session, show)
     return render_template("inbox/queue.html", rows=rows, show=show)
 
@@ -222,7 +222,7 @@ def queue():
 @bp.get("/api/queue")
 def api_queue():
     show = request.args.get("show", "open")
-    with db().begin() as session:
+    with db() as session:
         rows = _queue_rows(session, show)
     return jsonify(tickets=rows)
 
@@ -233,7 +233,7 @@ def api_queue():
 def ticket(ticket_id: int):
     _check_ticket_access(ticket_id)
     at = now()
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
@@ -274,7 +274,7 @@ def api_transcript(ticket_id: int):
     _check_ticket_access(ticket_id)
     after = request.args.get("after", "")
     at = now()
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
@@ -294,7 +294,7 @@ def api_transcript(ticket_id: int):
 @bp.post("/tickets/<int:ticket_id>/claim")
 def claim(ticket_id: int):
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         try:
             handoff.claim_ticket(session, ticket_id, g.staff.user_id, now())
         except ValueError as exc:
@@ -311,7 +311,7 @@ def assign(ticket_id: int):
         target_id = int(request.form.get("staff_user_id", ""))
     except ValueError:
         abort(400)
-    with db().begin() as session:
+    with db() as session:
         ticket = session.get(HandoffTicket, ticket_id)
         allowed = {u.id: u for u in staff.staff_for_queue(session, ticket.queue)}
         target = allowed.get(target_id)
@@ -334,7 +334,7 @@ def reply(ticket_id: int):
     """Text the patient through the outbox; the first reply sets the first-response time."""
     _check_ticket_access(ticket_id)
     try:
-        with db().begin() as session:
+        with db() as session:
             sent = replies.send_staff_reply(session, ticket_id, staff_user_id=g.staff.user_id,
                                             body=request.form.get("body", ""), now=now())
     except replies.ReplyRefused as refused:
@@ -352,7 +352,7 @@ def note(ticket_id: int):
     if not body:
         flash("Write a note first.", "warning")
         return _back(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         handoff.add_note(session, ticket_id, g.staff.user_id, body[:4000], now())
         staff.audit(session, "note", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
     return _back(ticket_id)
@@ -360,7 +360,7 @@ def note(ticket_id: int):
 
 def _hand_over_now(command_id: int) -> bool:
     """Best effort: tell Rasa at once; the outbox sender's loop retries whatever is left. True if Rasa confirmed."""
-    return rasa_commands.deliver_conversation_commands(db(), settings(), now, only_ids=[command_id],
+    return rasa_commands.deliver_conversation_commands(current_app.extensions["staff_engine"], settings(), now, only_ids=[command_id],
                                                        timeout=REQUEST_RASA_TIMEOUT) == 1
 
 
@@ -372,7 +372,7 @@ def resolve(ticket_id: int):
     ticket shows "handing back..." until it does, and comes back open if it never does.
     """
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         command = replies.resolve_conversation(session, ticket_id, staff_user_id=g.staff.user_id, now=now())
         command_id = command.id if command is not None else None
     if command_id is None:
@@ -390,7 +390,7 @@ def resolve(ticket_id: int):
 def reopen(ticket_id: int):
     """Take the conversation back from the bot: reopen the ticket and pause Rasa for the phone (stored, retried)."""
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         command_id = replies.reopen_conversation(session, ticket_id, staff_user_id=g.staff.user_id, now=now()).id
     if not _hand_over_now(command_id):
         flash("Reopened, but the assistant could not be reached yet to pause it: it is tried again in the "

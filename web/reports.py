@@ -56,7 +56,7 @@ def share_chart_svg(rows: list[responsetimes.QueueWeek], weeks: list[str], queue
 def index():
     weeks_back = min(max(request.args.get("weeks", 8, type=int), 1), 52)
     at = now()
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
         names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
