@@ -81,12 +81,19 @@ lint: $(STAMP)
 validate: $(STAMP)
 	$(RASA) data validate --fail-on-warnings --quiet
 
+# Tests run in TEST_WORKERS processes (pytest-xdist): many of them wait on sockets, subprocesses and
+# timeouts, so more workers than cores keep both cores busy. The needs_model tests start Rasa servers of
+# ~1 GB each: they run afterwards in one process.
+TEST_WORKERS ?= 4
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+
 pytest: $(STAMP) $(MODEL_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PYTEST) -n $(TEST_WORKERS) -m "not needs_model"
+	$(PYTEST) -m needs_model
 
 # Every test but those marked needs_model (pyproject.toml markers): no training, no Rasa server.
 test-fast: lint
-	$(PY) -m pytest -q -p no:cacheprovider -m "not needs_model"
+	$(PYTEST) -n $(TEST_WORKERS) -m "not needs_model"
 
 story-test: $(MODEL_STAMP)
 	$(RASA) test core --model models --stories tests/stories --fail-on-prediction-errors --out results/stories

@@ -70,13 +70,9 @@ class ActionBookAppointment(PracticeAction):
 
 class ActionHandleAnswer(PracticeAction):
     action_name = "action_handle_answer"
-    resets_fallbacks = False  # clarify() counts the misses
 
     def act(self, turn: Turn) -> None:
-        before = turn.slot("fallback_count")
         answers.handle_answer(turn)
-        if before and turn.slot("fallback_count") == before:  # understood: start counting afresh
-            turn.set(fallback_count=0)
 
 
 class ActionHandoff(PracticeAction):

@@ -48,13 +48,10 @@ def clarify(turn: Turn) -> None:
     """A text the bot cannot act on: say so once (a request not for the practice gets
     "not something I can help with here" and what it can do), and hand a second miss in a row
     to the front desk. Nothing is booked, changed or unsubscribed."""
-    misses = turn.state.fallback_count + 1
-    if misses >= 2:
-        turn.set(fallback_count=0)
+    if turn.missed():
         hand_off(turn, queue_intent="nlu_fallback", reason="The assistant did not understand twice")
         return
     turn.say("utter_out_of_scope" if turn.intent == OUT_OF_SCOPE else "utter_clarify")
-    turn.set(fallback_count=misses)
 
 
 def _answer_to_an_automated_text(turn: Turn) -> bool:

@@ -5,7 +5,9 @@ Actions are thin adapters: :class:`PracticeAction` turns a Rasa tracker into a
 ``act(turn)`` calls ``bot/`` and speaks only through texts of the catalog
 (``bot/wording/catalog/``), in the conversation's language.
 Subclass it, set ``action_name`` and implement ``act``; append slot changes
-with ``turn.set(...)``.
+with ``turn.set(...)``. The texts not understood in a row (the
+``fallback_count`` slot) are counted only by :meth:`Turn.missed` and start
+afresh after any turn that counted none.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ def system_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+MISSES_BEFORE_HANDOFF = 2  # texts not understood in a row before staff take over
+
 # Tests replace these to stand on any date and database (see tests/test_conversations.py).
 clock: Callable[[], datetime] = system_clock
 engine = get_engine
@@ -52,6 +56,7 @@ class Turn:
     practice: Practice
     now: datetime
     events: list = field(default_factory=list)
+    counted_a_miss: bool = False
 
     @property
     def phone(self) -> str:
@@ -103,6 +108,18 @@ class Turn:
         """Set slots; enums (:class:`~actions.state.Awaiting`, :class:`~actions.state.Flow`) go in as plain values."""
         self.events.extend(SlotSet(name, slot_value(value)) for name, value in slots.items())
 
+    def missed(self) -> bool:
+        """Count this text as not understood; True when it is the second in a row (hand off: counting starts afresh)."""
+        self.counted_a_miss = True
+        misses = self.state.fallback_count + 1
+        self.set(fallback_count=0 if misses >= MISSES_BEFORE_HANDOFF else misses)
+        return misses >= MISSES_BEFORE_HANDOFF
+
+    def understood(self) -> None:
+        """The end of a turn: unless it counted a miss, the misses in a row start afresh."""
+        if not self.counted_a_miss and self.state.fallback_count:
+            self.set(fallback_count=0)
+
     def say(self, response: str, **values: Any) -> None:
         """Utter a response of the catalog, with the practice's own details always at hand.
 
@@ -120,7 +137,7 @@ class Turn:
 
 class PracticeAction(Action):
     action_name: str = ""
-    resets_fallbacks = True
+    resets_fallbacks = True  # False: the misses in a row are kept across this action (a new session)
 
     def name(self) -> Text:
         return self.action_name
@@ -133,8 +150,8 @@ class PracticeAction(Action):
         with transaction(engine()) as session:
             turn = Turn(session, tracker, dispatcher, get_practice(session), now)
             self.act(turn)
-            if self.resets_fallbacks and turn.state.fallback_count:
-                turn.set(fallback_count=0)
+            if self.resets_fallbacks:
+                turn.understood()
             return turn.events
 
     async def run(

@@ -19,7 +19,7 @@ from bot.language.answers import asks_for_waitlist
 from bot.language.dates import When
 from bot.messaging import reminders
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
-from bot.patients import match_patient_by_name, patients_for_phone, upcoming_appointments
+from bot.patients import patient_meant, patients_for_phone, upcoming_appointments
 from bot.scheduling import appointments, catalog, offers, recall, waitlist
 from bot.scheduling import booking as scheduling
 from bot.scheduling.which_appointment import MAX_LISTED, appointment_meant
@@ -80,30 +80,19 @@ def appointment_type_by_key(turn: Turn, key: str | None) -> AppointmentType | No
 # --- Who is texting ----------------------------------------------------------------
 
 def find_patient(turn: Turn, flow: Flow, *, needs_appointments: bool) -> Patient | None:
-    """The patient this turn is about; asks (and returns None) when the phone has several.
+    """The patient this turn is about (:func:`bot.patients.patient_meant`); asks (and returns None) when unclear.
 
     Unknown numbers are not answered here: callers check ``patients_for_phone``
     first, because what an unknown number may do depends on the flow.
     """
-    patients = patients_for_phone(turn.session, turn.phone)
-    if len(patients) == 1:
-        return patients[0]
-    named = match_patient_by_name(patients, turn.text)
-    if named:
-        turn.set(patient_id=named.id)
-        return named
-    chosen = turn.slot("patient_id")
-    if chosen is not None and turn.state.awaiting != Awaiting.PATIENT_CHOICE:
-        for patient in patients:
-            if patient.id == int(chosen):
-                return patient
-    if needs_appointments:
-        with_appointments = [
-            p for p in patients if upcoming_appointments(turn.session, [p.id], turn.now)
-        ]
-        if len(with_appointments) == 1:
-            return with_appointments[0]
-    turn.say("utter_ask_which_patient", choices=numbered(turn, [p.first_name for p in patients]))
+    chosen = turn.slot("patient_id") if turn.state.awaiting != Awaiting.PATIENT_CHOICE else None
+    meant = patient_meant(turn.session, turn.phone, text=turn.text, chosen_id=chosen,
+                          about_a_visit=needs_appointments, now=turn.now)
+    if meant.named:
+        turn.set(patient_id=meant.patient.id)
+    if meant.patient is not None:
+        return meant.patient
+    turn.say("utter_ask_which_patient", choices=numbered(turn, [p.first_name for p in meant.choices]))
     turn.set(awaiting=Awaiting.PATIENT_CHOICE, flow=flow)
     return None
 

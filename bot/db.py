@@ -69,14 +69,19 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(engine: Engine | None = None) -> Iterator[Session]:
+def transaction(engine: Engine | None = None, *, dry_run: bool = False) -> Iterator[Session]:
     """``with transaction(engine) as session:`` around one use case: committed at the end, rolled back on error.
 
-    The one idiom for a unit of work (the session is the unit of work);
-    objects stay readable after the commit (``expire_on_commit=False``).
+    The one idiom for a unit of work (the session is the unit of work) in the
+    domain and every adapter; objects stay readable after the commit
+    (``expire_on_commit=False``). ``dry_run``: rolled back at the end too, for
+    a command that shows what it would change.
     """
-    with session_factory(engine).begin() as session:
-        yield session
+    with session_factory(engine)() as session:
+        with session.begin() as work:
+            yield session
+            if dry_run:
+                work.rollback()
 
 
 def is_sqlite(engine: Engine) -> bool:

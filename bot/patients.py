@@ -2,12 +2,14 @@
 
 One phone may belong to several patients (a parent texting for children), so
 lookups return lists and :func:`match_patient_by_name` picks one from what the
-patient wrote ("for emma", "my son jack").
+patient wrote ("for emma", "my son jack"); :func:`patient_meant` decides which
+patient a text is about.
 """
 from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Iterable, Sequence
 
@@ -18,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.models import ACTIVE_STATUSES, Appointment, Patient
 
 __all__ = ["normalize_phone", "patients_for_phone", "upcoming_appointments", "register_new_patient",
-           "match_patient_by_name", "patient_matches", "phones_matching"]
+           "match_patient_by_name", "patient_matches", "patient_meant", "phones_matching", "PatientInQuestion"]
 
 NANP_REGIONS = {"US", "CA"}  # +1 numbers; other regions need the +country form
 _PHONE_RUN = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
@@ -176,3 +178,39 @@ def match_patient_by_name(patients: Sequence[Patient], text: str) -> Patient | N
     if len(leaders) > 1:
         leaders = [p for p in leaders if p.last_name.lower() in words] or leaders
     return leaders[0] if len(leaders) == 1 else None
+
+
+@dataclass(frozen=True)
+class PatientInQuestion:
+    """``patient`` when clear (``named``: the text named them); else ``choices``, the phone's patients to ask about."""
+
+    patient: Patient | None = None
+    choices: list[Patient] = field(default_factory=list)
+    named: bool = False
+
+
+def patient_meant(session: Session, phone: str, *, text: str, chosen_id: int | None, about_a_visit: bool,
+                  now: datetime) -> PatientInQuestion:
+    """Which of the patients who use ``phone`` a text is about.
+
+    The only one; else the one the text names ("for emma"); else the one chosen
+    earlier in the conversation (``chosen_id``); else, for a text about a visit
+    (``about_a_visit``: confirm, cancel, move, check), the only one with an
+    upcoming visit; else it is not clear. An unknown number gets no choices:
+    what it may do depends on the conversation, so callers check it first.
+    """
+    patients = patients_for_phone(session, phone)
+    if len(patients) == 1:
+        return PatientInQuestion(patients[0])
+    named = match_patient_by_name(patients, text)
+    if named:
+        return PatientInQuestion(named, named=True)
+    if chosen_id is not None:
+        for patient in patients:
+            if patient.id == int(chosen_id):
+                return PatientInQuestion(patient)
+    if about_a_visit:
+        with_visits = [p for p in patients if upcoming_appointments(session, [p.id], now)]
+        if len(with_visits) == 1:
+            return PatientInQuestion(with_visits[0])
+    return PatientInQuestion(choices=patients)

@@ -56,6 +56,7 @@ class Settings:
     staff_cookie_secure: bool = False  # Secure login cookies; from_env: on when PUBLIC_BASE_URL is https
     staff_trusted_proxies: int = 0  # reverse proxies in front of the inbox whose X-Forwarded-For is believed
     staff_inbox_url: str = "http://127.0.0.1:8000"  # the inbox as on-call staff reach it (their page's link)
+    staff_password_scrypt_n: int = 2**14  # scrypt's cost for new password hashes; lower only in tests (conftest.py)
 
     # Reminders
     reminder_worker_interval: float = 30.0
@@ -99,6 +100,7 @@ class Settings:
             staff_trusted_proxies=int(env.get("STAFF_TRUSTED_PROXIES") or cls.staff_trusted_proxies),
             staff_inbox_url=(env.get("STAFF_INBOX_URL")
                              or f"http://{host}:{env.get('STAFF_PORT', cls.staff_port)}").rstrip("/"),
+            staff_password_scrypt_n=int(env.get("STAFF_PASSWORD_SCRYPT_N") or cls.staff_password_scrypt_n),
             reminder_worker_interval=float(
                 env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
             ),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.db import backup_sqlite, engine_for, make_engine
 from bot.migrate import upgrade_database
 from bot.practice import apply_practice_config, load_practice_file
-from bot.settings import ROOT
+from bot.settings import ROOT, get_settings
 from tools.demo import load_demo
 
 # The Twilio stub, webhook-receiver, inbox, conversation-harness and SMS-channel fixtures, for every test.
@@ -27,6 +27,14 @@ pytest_plugins = ["tests.stub_fixtures", "tests.web_helpers", "tests.conversatio
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 DEMO_PRACTICE = ROOT / "bot" / "demo_practice.yml"
 ZONE = ZoneInfo("America/Los_Angeles")
+# Staff password hashes at a test-only cost (production: 2**14, which tests/test_staff.py proves): scrypt at
+# full cost in every inbox login was a tenth of the suite's CPU. The services the tests start inherit it.
+TEST_SCRYPT_N = "16"
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault("STAFF_PASSWORD_SCRYPT_N", TEST_SCRYPT_N)
+    get_settings.cache_clear()
 
 
 def _migrated_with_practice(url: str):

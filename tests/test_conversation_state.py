@@ -83,3 +83,30 @@ def test_two_misses_in_a_row_hand_off_with_exactly_these_events(demo, now, conve
     chat.say("blah blah", "nlu_fallback")
     assert chat.events == [SlotSet("fallback_count", 0), SlotSet("awaiting", None), SlotSet("flow", None),
                            ConversationPaused(), ActionExecuted("action_listen")]
+
+
+def test_an_answer_understood_after_a_miss_starts_counting_afresh_with_exactly_these_events(demo, now, converse):
+    chat = converse(MARIA, demo, now)
+    chat.say("cancel my appointment", "cancel_appointment")
+    chat.say("hmm what", "nlu_fallback")
+    assert chat.events == [SlotSet("fallback_count", 1)]
+    chat.say("no", "deny")  # the answer to "Reply Y to cancel"
+    assert chat.events == [SlotSet("awaiting", None), SlotSet("flow", None), SlotSet("fallback_count", 0)]
+    chat.say("blah", "nlu_fallback")
+    assert chat.events == [SlotSet("fallback_count", 1)]  # one miss again, not the second in a row
+
+
+def test_another_request_after_a_miss_starts_counting_afresh_with_exactly_these_events(demo, now, converse):
+    chat = converse(MARIA, demo, now)
+    chat.say("blah", "nlu_fallback")
+    chat.say("when is my appointment", "check_appointment")
+    assert chat.events == [SlotSet("awaiting", None), SlotSet("flow", None), SlotSet("fallback_count", 0)]
+
+
+def test_a_new_session_keeps_the_misses_in_a_row(demo, now, converse):
+    chat = converse(MARIA, demo, now)
+    chat.say("blah", "nlu_fallback")
+    chat.run_action("action_session_start", "", "")
+    assert [e for e in chat.events if e.get("name") == "fallback_count"] == []
+    chat.say("blah blah", "nlu_fallback")
+    assert chat.events[0] == SlotSet("fallback_count", 0) and ConversationPaused() in chat.events

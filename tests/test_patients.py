@@ -9,8 +9,10 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.models import Appointment, AppointmentStatus, AppointmentType, ChangedBy, Patient
 from bot.patients import (
+    PatientInQuestion,
     match_patient_by_name,
     normalize_phone,
+    patient_meant,
     patients_for_phone,
     register_new_patient,
     upcoming_appointments,
@@ -113,3 +115,53 @@ def test_match_patient_by_name_uses_last_name_to_tell_same_first_names_apart():
 def test_common_words_are_not_mistaken_for_names():
     patients = [Patient(first_name="Ford", last_name="Prefect"), Patient(first_name="Sona", last_name="Ray")]
     assert match_patient_by_name(patients, "for my son") is None
+
+
+def _johnsons(db, now) -> dict[str, Patient]:
+    """Sarah and Emma share a phone; only Emma has a visit coming."""
+    family = {name: register_new_patient(db, phone="+15035550170", first_name=name, last_name="Johnson",
+                                         date_of_birth=None, now=now) for name in ("Sarah", "Emma")}
+    kind = db.execute(select(AppointmentType.id).where(AppointmentType.key == "follow_up")).scalar_one()
+    [slot] = find_open_slots(db, appointment_type_id=kind, now=now, limit=1)
+    book_appointment(db, patient_id=family["Emma"].id, slot=slot, now=now, changed_by=ChangedBy.STAFF)
+    return family
+
+
+def test_the_patient_meant_is_the_phones_only_patient_whatever_the_text(db, now):
+    alone = register_new_patient(db, phone="+15035550171", first_name="Pat", last_name="Lee", date_of_birth=None,
+                                 now=now)
+    assert patient_meant(db, "+15035550171", text="for emma", chosen_id=None, about_a_visit=True,
+                         now=now) == PatientInQuestion(alone)
+
+
+def test_the_patient_meant_is_the_one_the_text_names_before_an_earlier_choice(db, now):
+    family = _johnsons(db, now)
+    meant = patient_meant(db, "+15035550170", text="its for sarah", chosen_id=family["Emma"].id,
+                          about_a_visit=True, now=now)
+    assert meant == PatientInQuestion(family["Sarah"], named=True)
+
+
+def test_the_patient_meant_is_the_one_chosen_earlier_when_the_text_names_nobody(db, now):
+    family = _johnsons(db, now)
+    meant = patient_meant(db, "+15035550170", text="cancel", chosen_id=family["Sarah"].id, about_a_visit=True,
+                          now=now)
+    assert meant == PatientInQuestion(family["Sarah"])
+
+
+def test_a_text_about_a_visit_means_the_only_patient_with_one_coming(db, now):
+    family = _johnsons(db, now)
+    assert patient_meant(db, "+15035550170", text="cancel", chosen_id=None, about_a_visit=True,
+                         now=now) == PatientInQuestion(family["Emma"])
+    booking = patient_meant(db, "+15035550170", text="book", chosen_id=None, about_a_visit=False, now=now)
+    assert booking == PatientInQuestion(choices=[family["Sarah"], family["Emma"]])
+
+
+def test_when_the_patient_meant_is_unclear_every_patient_of_the_phone_is_a_choice(db, now):
+    family = _johnsons(db, now)
+    kind = db.execute(select(AppointmentType.id).where(AppointmentType.key == "follow_up")).scalar_one()
+    [slot] = find_open_slots(db, appointment_type_id=kind, now=now, limit=1)
+    book_appointment(db, patient_id=family["Sarah"].id, slot=slot, now=now, changed_by=ChangedBy.STAFF)
+    assert patient_meant(db, "+15035550170", text="cancel", chosen_id=None, about_a_visit=True,
+                         now=now) == PatientInQuestion(choices=[family["Sarah"], family["Emma"]])
+    assert patient_meant(db, "+15035550199", text="cancel", chosen_id=None, about_a_visit=True,
+                         now=now) == PatientInQuestion()

@@ -7,11 +7,27 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.models import AuditEntry
+from bot.settings import Settings, get_settings
 from bot.staff import access
 from bot.staff import accounts as staff
 
 
-def test_password_hash_is_self_describing_salted_scrypt():
+@pytest.fixture
+def production_settings(monkeypatch):
+    """The settings of a deployment that sets nothing (the tests lower scrypt's cost: tests/conftest.py)."""
+    monkeypatch.delenv("STAFF_PASSWORD_SCRYPT_N", raising=False)
+    get_settings.cache_clear()
+    yield get_settings()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_production_hashes_staff_passwords_with_scrypt_at_n_16384(production_settings):
+    assert production_settings.staff_password_scrypt_n == 16384 == Settings().staff_password_scrypt_n
+    assert Settings.from_env({"STAFF_PASSWORD_SCRYPT_N": ""}).staff_password_scrypt_n == 16384
+
+
+def test_password_hash_is_self_describing_salted_scrypt(production_settings):
     first, second = staff.hash_password("s3cret-pass"), staff.hash_password("s3cret-pass")
     assert first.startswith("scrypt$16384$8$1$")
     assert first != second  # a random salt each time

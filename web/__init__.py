@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.db import engine_for, session_factory
+from bot.db import engine_for
 from bot.settings import Settings, get_settings
 
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         STAFF_SETTINGS=settings,
         STAFF_CLOCK=clock or (lambda: datetime.now(timezone.utc)),
     )
-    app.extensions["staff_db"] = session_factory(engine)
+    app.extensions["staff_engine"] = engine
     if settings.staff_trusted_proxies:
         # Behind a reverse proxy the client address (the login lockout's key) and https come from its headers.
         n = settings.staff_trusted_proxies

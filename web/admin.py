@@ -23,7 +23,7 @@ def _admins_only():
 
 @bp.get("/")
 def index():
-    with db().begin() as session:
+    with db() as session:
         users = [{"id": u.id, "username": u.username, "display_name": u.display_name,
                   "role": access.role_of(u), "active": u.active} for u in staff.list_staff_users(session)]
         canned = [{"id": c.id, "title": c.title, "body": c.body}
@@ -40,7 +40,7 @@ def add_user():
     except staff.StaffError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("admin.index"))
-    with db().begin() as session:
+    with db() as session:
         try:
             user = staff.create_staff_user(session, form.get("username", ""), password,
                                            form.get("role", ""), form.get("display_name") or None, now())
@@ -62,7 +62,7 @@ def change_user(user_id: int):
     except staff.StaffError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("admin.index"))
-    with db().begin() as session:
+    with db() as session:
         user = session.get(StaffUser, user_id)
         if user is None:
             flash("No such user.", "warning")
@@ -92,7 +92,7 @@ def save_canned():
     """Add a canned response, or edit/delete one (``id`` given)."""
     form = request.form
     title, body = form.get("title", "").strip(), form.get("body", "").strip()
-    with db().begin() as session:
+    with db() as session:
         row = session.get(CannedResponse, int(form["id"])) if form.get("id", "").isdigit() else None
         if form.get("action") == "delete" and row is not None:
             session.delete(row)
@@ -124,7 +124,7 @@ def audit_log():
     filters = {"username": request.args.get("user", "").strip() or None,
                "action": request.args.get("action", "").strip() or None,
                "ticket_id": _int_arg("ticket")}
-    with db().begin() as session:
+    with db() as session:
         zone = practice_zone(get_practice(session))
         rows = staff.audit_log(session, before_id=_int_arg("before"), **filters)
         entries = [{"id": r.id, "time": local_time(r.at, zone), "username": r.username or "",

@@ -11,7 +11,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn
+from typing import ContextManager, NoReturn
 from urllib.parse import urlsplit
 
 from flask import (
@@ -28,8 +28,9 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from bot.db import transaction
 from bot.messaging import outbox
 from bot.practice import get_practice
 from bot.settings import Settings
@@ -65,9 +66,9 @@ class StaffContext:
         return "urgent" in self.queues
 
 
-def db() -> sessionmaker[Session]:
-    """``with db().begin() as session:`` around one use case."""
-    return current_app.extensions["staff_db"]
+def db() -> ContextManager[Session]:
+    """``with db() as session:`` around one use case: :func:`bot.db.transaction` on the inbox's database."""
+    return transaction(current_app.extensions["staff_engine"])
 
 
 def now() -> datetime:
@@ -85,7 +86,7 @@ def wants_json() -> bool:
 def deny(detail: str, *, status: int = 403, ticket_id: int | None = None) -> NoReturn:
     """Refuse the request and write a "denied" audit entry in its own transaction."""
     user = g.get("staff")
-    with db().begin() as session:
+    with db() as session:
         staff.audit(session, "denied", now(), staff_user_id=user.user_id if user else None,
                     ticket_id=ticket_id, detail=f"{request.method} {request.path}: {detail}")
     if wants_json():
@@ -103,7 +104,7 @@ def _load_staff() -> None:
     token = request.cookies.get(COOKIE)
     if not token:
         return
-    with db().begin() as session:
+    with db() as session:
         login = staff.session_for_token(session, token, now())
         if login is not None:
             user = login.staff_user
@@ -120,7 +121,7 @@ def _check_request():
         reason = "no login" if not request.cookies.get(COOKIE) else "login ended or unknown"
         if wants_json() or request.method not in SAFE_METHODS:
             deny(reason, status=401)
-        with db().begin() as session:
+        with db() as session:
             staff.audit(session, "denied", now(), detail=f"{request.method} {request.path}: {reason}")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if request.method not in SAFE_METHODS:
@@ -167,7 +168,7 @@ def _safe_next(target: str | None) -> str:
 @bp.get("/healthz")
 def health():
     """For the operator's monitoring: the inbox answers, and whether texts are stuck on the way out."""
-    with db().begin() as session:
+    with db() as session:
         report = outbox.outbox_health(session, now()).as_dict()
     return jsonify(ok=report["status"] == "ok", outbox=report), 200 if report["status"] == "ok" else 503
 
@@ -189,14 +190,14 @@ def _log_in(username: str, password: str, address: str) -> tuple[staff.Login | N
     Three short transactions, and the password is hashed between them with none
     open: scrypt is slow on purpose, and a login flood must not hold up every writer.
     """
-    with db().begin() as session:
+    with db() as session:
         lock = staff.login_locked(session, username, address, now())
         if lock is not None:
             staff.record_refused_login(session, username, address, lock, now())
             return None, lock
         candidate = staff.login_candidate(session, username)
     matches = staff.check_password(candidate, password)
-    with db().begin() as session:
+    with db() as session:
         user = staff.confirm_login(session, candidate) if matches else None
         if user is None:
             staff.record_failed_login(session, username, address, now())
@@ -215,7 +216,7 @@ def login():
         sent = request.form.get("csrf_token", "")
         username = request.form.get("username", "")
         if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
-            with db().begin() as session:
+            with db() as session:
                 staff.audit(session, "denied", now(), detail="POST /login: missing or wrong CSRF token")
             abort(make_response(render_template("error.html", status=403,
                                                 message="The login form expired; reload the page."), 403))
@@ -243,7 +244,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    with db().begin() as session:
+    with db() as session:
         login = session.get(staff.StaffSession, g.staff.session_id)
         staff.end_session(session, login, now())
         staff.audit(session, "logout", now(), staff_user_id=g.staff.user_id)

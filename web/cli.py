@@ -9,15 +9,15 @@ import getpass
 import sys
 from datetime import datetime, timezone
 
-from bot.db import engine_for, session_factory
+from bot.db import engine_for, transaction
 from bot.models import StaffRole
 from bot.settings import get_settings
 from bot.staff import access
 from bot.staff import accounts as staff
 
 
-def _sessions():
-    return session_factory(engine_for(get_settings().database_url))
+def _transaction():
+    return transaction(engine_for(get_settings().database_url))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -33,7 +33,7 @@ def add_staff_command(args: argparse.Namespace) -> int:
     """Create a staff account; prints why not (and returns 1) when it cannot."""
     try:
         password = staff.new_password(_read_password(args))  # scrypt before the transaction
-        with _sessions().begin() as session:
+        with _transaction() as session:
             user = staff.create_staff_user(session, args.username, password, args.role,
                                            args.display_name, datetime.now(timezone.utc))
             print(f"added {user.username} ({access.role_of(user)})")
@@ -51,7 +51,7 @@ def passwd_staff_command(args: argparse.Namespace) -> int:
 
     try:
         password = staff.new_password(_read_password(args))  # scrypt before the transaction
-        with _sessions().begin() as session:
+        with _transaction() as session:
             user = session.execute(select(StaffUser).where(StaffUser.username == args.username)).scalar_one_or_none()
             if user is None:
                 raise staff.StaffError(f"there is no staff account {args.username!r}")
@@ -64,7 +64,7 @@ def passwd_staff_command(args: argparse.Namespace) -> int:
 
 
 def list_staff_command(args: argparse.Namespace) -> int:
-    with _sessions().begin() as session:
+    with _transaction() as session:
         for user in staff.list_staff_users(session):
             state = "" if user.active else "  (turned off)"
             print(f"{user.username:20} {access.role_of(user):11} {user.display_name}{state}")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -227,7 +227,7 @@ def _upcoming_appointments(session: Session, ticket: HandoffTicket, at: datetime
 
 def _check_ticket_access(ticket_id: int) -> None:
     """404 for no such ticket; 403 (audited) for a ticket outside the user's queues."""
-    with db().begin() as session:
+    with db() as session:
         queue = session.execute(select(HandoffTicket.queue).where(HandoffTicket.id == ticket_id)).scalar()
     if queue is None:
         abort(404)
@@ -244,7 +244,7 @@ def _back(ticket_id: int):
 @bp.get("/")
 def queue():
     show = request.args.get("show", "open")
-    with db().begin() as session:
+    with db() as session:
         rows = _queue_rows(session, request.args)
         queue_names = g.queue_names
         my_unanswered = pointpeople.unanswered_assigned_count(session, g.staff.user_id)
@@ -255,7 +255,7 @@ def queue():
 
 @bp.get("/api/queue")
 def api_queue():
-    with db().begin() as session:
+    with db() as session:
         rows = _queue_rows(session, request.args)
     return jsonify(tickets=rows)
 
@@ -265,7 +265,7 @@ def api_urgent():
     """The open urgent tickets (ids and links only: a browser notification carries no health detail)."""
     if not access.may_see_queue(g.staff.role, queue_view.URGENT):
         deny(f"{g.staff.role} may not open the urgent queue")
-    with db().begin() as session:
+    with db() as session:
         tickets = queue_view.queue_tickets(session, (queue_view.URGENT,), g.staff.user_id, now())
         rows = [{"id": t.id, "url": url_for("inbox.ticket", ticket_id=t.id)}
                 for t in tickets if t.status != TicketStatus.RESOLVED]
@@ -290,7 +290,7 @@ def _media_links(session: Session, ticket_id: int, entries: list[dict[str, Any]]
 def _render_ticket(ticket_id: int, *, draft: str = "", findings: tuple = (), status: int = 200):
     """The conversation page; after a refused reply it keeps the draft (and what the send guard found)."""
     at = now()
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
@@ -336,7 +336,7 @@ def media(ticket_id: int, message_id: int, index: int):
     reaches the browser. Audited like a view.
     """
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         ticket = session.get(HandoffTicket, ticket_id)
         shown = {e.ref for e in handoff.transcript(session, ticket, role=g.staff.role)}
         message = session.get(InboundMessage, message_id)
@@ -359,7 +359,7 @@ def api_transcript(ticket_id: int):
     _check_ticket_access(ticket_id)
     after = request.args.get("after", "")
     at = now()
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
@@ -381,7 +381,7 @@ def api_transcript(ticket_id: int):
 @bp.post("/tickets/<int:ticket_id>/claim")
 def claim(ticket_id: int):
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         try:
             handoff.claim_ticket(session, ticket_id, g.staff.user_id, now())
         except ValueError as exc:
@@ -398,7 +398,7 @@ def assign(ticket_id: int):
         target_id = int(request.form.get("staff_user_id", ""))
     except ValueError:
         abort(400)
-    with db().begin() as session:
+    with db() as session:
         ticket = session.get(HandoffTicket, ticket_id)
         allowed = {u.id: u for u in staff.staff_for_queue(session, ticket.queue)}
         target = allowed.get(target_id)
@@ -430,7 +430,7 @@ def reply(ticket_id: int):
     _check_ticket_access(ticket_id)
     body = request.form.get("body", "")
     try:
-        with db().begin() as session:
+        with db() as session:
             sent = replies.send_staff_reply(session, ticket_id, staff_user_id=g.staff.user_id, body=body,
                                             now=now(), confirmed=request.form.get("confirmed") == "1")
     except replies.ReplyRefused as refused:
@@ -450,7 +450,7 @@ def note(ticket_id: int):
     if not body:
         flash("Write a note first.", "warning")
         return _back(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         handoff.add_note(session, ticket_id, g.staff.user_id, body[:4000], now())
         staff.audit(session, "note", now(), staff_user_id=g.staff.user_id, ticket_id=ticket_id)
     return _back(ticket_id)
@@ -458,7 +458,7 @@ def note(ticket_id: int):
 
 def _hand_over_now(command_id: int) -> bool:
     """Best effort: tell Rasa at once; the outbox sender's loop retries whatever is left. True if Rasa confirmed."""
-    return rasa_commands.deliver_conversation_commands(db(), settings(), now, only_ids=[command_id],
+    return rasa_commands.deliver_conversation_commands(current_app.extensions["staff_engine"], settings(), now, only_ids=[command_id],
                                                        timeout=REQUEST_RASA_TIMEOUT) == 1
 
 
@@ -470,7 +470,7 @@ def resolve(ticket_id: int):
     ticket shows "handing back..." until it does, and comes back open if it never does.
     """
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         command = replies.resolve_conversation(session, ticket_id, staff_user_id=g.staff.user_id, now=now())
         command_id = command.id if command is not None else None
     if command_id is None:
@@ -488,7 +488,7 @@ def resolve(ticket_id: int):
 def reopen(ticket_id: int):
     """Take the conversation back from the bot: reopen the ticket and pause Rasa for the phone (stored, retried)."""
     _check_ticket_access(ticket_id)
-    with db().begin() as session:
+    with db() as session:
         command_id = replies.reopen_conversation(session, ticket_id, staff_user_id=g.staff.user_id, now=now()).id
     if not _hand_over_now(command_id):
         flash("Reopened, but the assistant could not be reached yet to pause it: it is tried again in the "
@@ -500,7 +500,7 @@ def reopen(ticket_id: int):
 
 def _render_start(*, query: str = "", patient_id: int | None = None, draft: str = "", queue: str = "",
                   findings: tuple = (), status: int = 200):
-    with db().begin() as session:
+    with db() as session:
         found = [{"id": p.id, "name": p.full_name, "phone": format_phone(p.phone), "dob": p.date_of_birth}
                  for p in replies.find_patients(session, query)] if query.strip() else []
         chosen = session.get(Patient, patient_id) if patient_id else None
@@ -532,7 +532,7 @@ def start_post():
     if not access.may_see_queue(g.staff.role, queue):
         deny(f"{g.staff.role} may not write from the {queue} queue")
     try:
-        with db().begin() as session:
+        with db() as session:
             started = replies.start_conversation(session, patient_id, queue=queue, staff_user_id=g.staff.user_id,
                                                  role=g.staff.role, body=body, now=now(),
                                                  confirmed=request.form.get("confirmed") == "1")

@@ -90,7 +90,7 @@ def _weeks_back() -> int:
 
 def _report(weeks_back: int):
     at = now()
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
         names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
@@ -115,7 +115,7 @@ def weekly_csv():
 
 def _figures(weeks_back: int) -> list[tuple[str, ...]]:
     """The goal figures of the viewer's queues (queue names as the practice file gives them)."""
-    with db().begin() as session:
+    with db() as session:
         practice = get_practice(session)
         names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
         rows = responsetimes.queue_figures(session, now(), weeks_back, tuple(g.staff.queues))

@@ -60,22 +60,13 @@ def _db_backup(args: argparse.Namespace) -> int:
 
 def _practice_load(args: argparse.Namespace) -> int:
     """Update the practice in place from its file; --dry-run lists the changes, then rolls them back."""
-    from bot.db import session_factory
+    from bot.db import transaction
     from bot.practice import PracticeFileError, load_practice_file, update_practice
 
     try:
         data = load_practice_file(args.file)
-        with session_factory()() as session:
-            transaction = session.begin()
-            try:
-                changes = update_practice(session, data)
-            except BaseException:
-                transaction.rollback()
-                raise
-            if args.dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
+        with transaction(dry_run=args.dry_run) as session:
+            changes = update_practice(session, data)
     except PracticeFileError as refusal:
         print(f"practice not loaded: {refusal}", file=sys.stderr)
         return 2
@@ -90,10 +81,10 @@ def _practice_load(args: argparse.Namespace) -> int:
 
 
 def _demo_contacts(args: argparse.Namespace) -> int:
-    from bot.db import session_factory
+    from bot.db import transaction
     from tools.demo import demo_contacts
 
-    with session_factory()() as session:
+    with transaction() as session:
         json.dump(demo_contacts(session), sys.stdout, indent=1)
     print()
     return 0

@@ -40,7 +40,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.db import engine_for
+from bot.db import engine_for, transaction
 from bot.messaging import reminders
 from bot.models import Reminder, ReminderStatus
 from bot.practice import get_practice
@@ -167,7 +167,7 @@ def send_due_reminders(
     skipped_phones: set[str] = set()  # held by another worker this pass
     while not (stop and stop.is_set()):
         batch_texts = []
-        with Session(engine, future=True, expire_on_commit=False) as session, session.begin():
+        with transaction(engine) as session:
             now = clock()
             practice = get_practice(session)
             rules = reminders.rules_for(practice)
@@ -237,9 +237,9 @@ def run_pass(engine: Engine, clock: Clock = system_clock, *, rate: float | None 
              notify_rasa: bool = True, stop: Optional[threading.Event] = None,
              crash_after_texts: int | None = None) -> PassStats:
     """Escalate unclaimed urgent tickets' on-call pages, plan appointment reminders and recalls, send what is due."""
-    with Session(engine, future=True) as session, session.begin():
+    with transaction(engine) as session:
         pages = oncall.escalate_due(session, clock())
-    with Session(engine, future=True) as session, session.begin():
+    with transaction(engine) as session:
         planned = reminders.plan_reminders(session, clock())
         recalls = recall.plan_recalls(session, clock())
     notifier = RasaNotifier(get_settings()) if notify_rasa else None

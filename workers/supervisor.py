@@ -81,10 +81,10 @@ def _port_open(host: str, port: int) -> bool:
 
 
 def _write_demo_contacts() -> None:
-    from bot.db import session_factory
+    from bot.db import transaction
     from tools.demo import demo_contacts
 
-    with session_factory()() as session:
+    with transaction() as session:
         write_private_text(VAR / "demo_contacts.json", json.dumps(demo_contacts(session), indent=1))
 
 

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditEntry, LoginFailure, StaffRole, StaffSession, StaffUser
+from bot.settings import get_settings
 from bot.staff.access import may_see_queue, role_of
 
 MIN_PASSWORD_LENGTH = 8
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SCRYPT_R, _SCRYPT_P = 8, 1  # N, the cost, is a setting (STAFF_PASSWORD_SCRYPT_N): 2**14 unless a test lowers it
 
 
 class StaffError(ValueError):
@@ -37,9 +38,10 @@ def _b64(data: bytes) -> str:
 
 def hash_password(password: str) -> str:
     """``scrypt$n$r$p$salt$hash`` (base64): the parameters travel with the hash."""
+    n = get_settings().staff_password_scrypt_n
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    return f"scrypt${n}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -77,8 +79,8 @@ def _hash_of(password: str | NewPassword) -> str:
     return password.hash if isinstance(password, NewPassword) else new_password(password).hash
 
 
-# A hash to check against when the username is unknown, so a wrong username
-# takes as long as a wrong password and does not reveal which accounts exist.
+# A hash to check against when the username is unknown, so a wrong username takes as long as a wrong
+# password (made at import with the configured cost, never inside a login's transaction).
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 

@@ -42,9 +42,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from bot.db import engine_for
+from bot.db import engine_for, transaction
 from bot.messaging import inbound, outbox
 from bot.models import InboundMessage, OutboundStatus
 from bot.privacy import install_log_masking, mask_phone
@@ -311,17 +310,17 @@ class TwilioChannel(InputChannel):
 
     # ----- database use cases (run on the channel's threads) ---------------------------
     def _claim_and_triage(self, message_id: int) -> inbound.Triage | None:
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             return inbound.claim_and_triage(session, message_id, now=self.clock(),
                                             advanced_opt_out=self.settings.twilio_advanced_opt_out)
 
     def _record_attempt(self, message_id: int) -> int:
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             return inbound.record_attempt(session, message_id, self.clock())
 
     def _hand_to_staff(self, message_id: int) -> list[int]:
         """Ticket and holding reply for a text the bot could not answer; the reply's outbox id."""
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             message = session.get(InboundMessage, message_id)
             if message.status == "processed" or message.outcome is not None:
                 return []  # it did end after all (a reply was stored)
@@ -329,7 +328,7 @@ class TwilioChannel(InputChannel):
             return [row.id for row in outbox.pending_for_ticket(session, ticket.id)]
 
     def _orphans(self) -> list[tuple[int, str, str]]:
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             for message in inbound.hand_stuck_texts_to_staff(
                     session, self.clock(), timedelta(seconds=self.settings.turn_timeout_seconds)):
                 logger.error("inbound %s from %s was never answered (%s); handed to staff",
@@ -340,7 +339,7 @@ class TwilioChannel(InputChannel):
                 confidence: float | None, claim: bool) -> "Claimed | None":
         """The turn's end in one transaction: its reply stored (claimed for sending right away when
         ``claim``) and the text marked with its outcome."""
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             row, _ = inbound.finish_turn(session, message_id, self.clock(), reply=reply, was_opted_out=was_opted_out,
                                          intent=intent, confidence=confidence,
                                          claimed_by=self.sender.sender_id if claim else None)

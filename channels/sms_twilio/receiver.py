@@ -31,6 +31,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from bot.db import transaction
 from bot.messaging import inbound, outbox
 from bot.settings import Settings
 from channels.sms_twilio.client import is_valid_signature
@@ -91,13 +92,13 @@ class StoreQueue:
                 except queue.Empty:
                     break
             try:
-                with Session(self.engine) as session, session.begin():
+                with transaction(self.engine) as session:
                     results = [self._store(session, form) for form, _ in batch]
             except Exception:
                 logger.exception("storing %d texts together failed; storing each on its own", len(batch))
                 for form, done in batch:
                     try:
-                        with Session(self.engine) as session, session.begin():
+                        with transaction(self.engine) as session:
                             done.set_result(self._store(session, form))
                     except Exception as error:
                         done.set_exception(error)
@@ -170,7 +171,7 @@ class SmsReceiver:
     # ----- database work (on the receiver's threads) ------------------------------------
     def _apply_status(self, form: dict[str, str], outbound_id: int | None) -> None:
         code = form.get("ErrorCode")
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             row = outbox.apply_status_callback(
                 session, sid=form.get("MessageSid", ""), twilio_status=form.get("MessageStatus", ""),
                 error_code=int(code) if code and code.isdigit() else None,
@@ -180,7 +181,7 @@ class SmsReceiver:
             logger.info("status %s for unknown message %s ignored", form.get("MessageStatus"), form.get("MessageSid"))
 
     def _health(self, name: str) -> dict:
-        with Session(self.engine) as session:
+        with transaction(self.engine) as session:
             return {"service": name, **outbox.outbox_health(session, self.clock()).as_dict()}
 
 

@@ -43,11 +43,10 @@ from typing import Callable, Iterable
 
 import requests
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot.db import engine_for
+from bot.db import engine_for, transaction
 from bot.messaging import inbound, outbox
 from bot.models import Channel
 from bot.privacy import install_log_masking, mask_phone
@@ -141,7 +140,7 @@ class OutboxSender:
         for outbound_id in outbound_ids:
             wait = self._take_turn(block=False)
             if wait > 0:
-                with Session(self.engine) as session, session.begin():
+                with transaction(self.engine) as session:
                     outbox.postpone(session, outbound_id, until=self.clock() + timedelta(seconds=wait))
                 continue
             sent += self._claim_and_send(outbound_id, paced=False)
@@ -149,12 +148,12 @@ class OutboxSender:
 
     def send_due(self, limit: int = 50) -> int:
         """Send up to ``limit`` due rows, one claim at a time; returns how many went out."""
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             ids = outbox.due_ids(session, self.clock(), limit, channel=self.channel)
         return sum(self._claim_and_send(outbound_id) for outbound_id in ids)
 
     def _claim_and_send(self, outbound_id: int, paced: bool = True) -> bool:
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             row = outbox.claim(session, outbound_id, now=self.clock(), sender_id=self.sender_id, channel=self.channel)
             claimed = row and _Claimed(row.id, row.phone, row.body, row.claimed_at)
         if not claimed:
@@ -180,17 +179,17 @@ class OutboxSender:
             # again until its status callback or a lookup after LOOKUP_GRACE settles it.
             logger.warning("outbox %s to %s: %s; left 'sending' until Twilio's callback or a lookup settles it",
                            row.id, mask_phone(row.phone), error.__class__.__name__)
-            with Session(self.engine) as session, session.begin():
+            with transaction(self.engine) as session:
                 outbox.note_unsettled(session, row.id, error_message=f"{error.__class__.__name__} (Twilio may have it)")
             return False
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             outbox.mark_sent(session, row.id, sid=message.sid, twilio_status=message.status, now=self.clock())
         logger.info("outbox %s to %s: handed to Twilio as %s", row.id, mask_phone(row.phone), message.sid)
         return True
 
     def _settle_refusal(self, row: _Claimed, error: TwilioRestException) -> None:
         now = self.clock()
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             if error.code == 21610:
                 outbox.mark_opted_out_by_carrier(session, row.id, now=now)
                 logger.info("outbox %s: %s unsubscribed at Twilio (21610); blocked", row.id, mask_phone(row.phone))
@@ -227,7 +226,7 @@ class OutboxSender:
     # ----- reconciliation ---------------------------------------------------------------
     def reconcile_stale(self, stale_after: timedelta = DEFAULT_STALE_AFTER) -> int:
         """Settle rows left ``sending`` by a dead (or timed-out) sender; returns how many were settled."""
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             rows = [_Claimed(r.id, r.phone, r.body, r.claimed_at)
                     for r in outbox.stale_sending(session, claimed_before=self.clock() - stale_after,
                                                   channel=self.channel)]
@@ -247,7 +246,7 @@ class OutboxSender:
         """
         sid = self._find_at_twilio(row)
         now = self.clock()
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             if sid:
                 outbox.mark_sent(session, row.id, sid=sid, twilio_status="queued", now=now)
                 logger.info("outbox %s: Twilio already had it as %s; not sent again", row.id, sid)
@@ -260,7 +259,7 @@ class OutboxSender:
         since = (row.claimed_at - RECONCILE_WINDOW).astimezone(timezone.utc)
         candidates = [m for m in self.client.messages.list(to=row.phone, date_sent_after=since)
                       if m.body == row.body]
-        with Session(self.engine) as session:
+        with transaction(self.engine) as session:
             taken = outbox.known_sids(session, [m.sid for m in candidates])
         for message in reversed(candidates):  # oldest first
             if message.sid not in taken:
@@ -272,11 +271,11 @@ class OutboxSender:
         """The sender's chores besides sending: tell staff about texts that did not go out, and hand
         texts whose turn died (or that no assistant took) to staff, so nothing waits in silence."""
         now = self.clock()
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             for row in outbox.tell_staff_about_texts_not_sent(session, now):
                 logger.error("outbox %s to %s is %s (%s): staff have a ticket", row.id, mask_phone(row.phone),
                              row.status.value, row.error_message or "not out yet")
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             for message in inbound.hand_stuck_texts_to_staff(
                     session, now, timedelta(seconds=self.settings.turn_timeout_seconds)):
                 logger.error("inbound %s from %s was never answered (%s); handed to staff with a holding reply",
@@ -299,7 +298,7 @@ class OutboxSender:
                 except Exception:
                     logger.exception("outbox sender chores failed; trying again later")
             if once:
-                with Session(self.engine) as session:
+                with transaction(self.engine) as session:
                     if not outbox.due_ids(session, self.clock(), 1, channel=self.channel):
                         break
                 continue

@@ -26,9 +26,9 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from bot.db import transaction
 from bot.messaging import missed_calls
 from bot.practice import get_practice
 from bot.settings import Settings
@@ -102,11 +102,11 @@ class VoiceReceiver:
 
     # ----- database work (on the receiver's threads) ------------------------------------
     def _voice_config(self) -> missed_calls.VoiceConfig:
-        with Session(self.engine) as session:
+        with transaction(self.engine) as session:
             return missed_calls.voice_config(get_practice(session))
 
     def _text_back(self, form: dict[str, str], dial_status: str) -> missed_calls.TextBack:
-        with Session(self.engine) as session, session.begin():
+        with transaction(self.engine) as session:
             return missed_calls.text_back_missed_call(session, caller=form.get("From", ""), call_sid=form["CallSid"],
                                                       dial_status=dial_status, now=self.clock())
 
