@@ -34,6 +34,10 @@ def numbered(turn: Turn, lines: list[str]) -> str:
 
 
 def describe(turn: Turn, item, with_name: Patient | None = None) -> str:
+    """A slot or a visit as the patient reads it. On a phone several patients share, a visit always carries
+    its patient's first name, so "your visit" is never read as someone else's."""
+    if with_name is None and isinstance(item, Appointment) and len(patients_for_phone(turn.session, turn.phone)) > 1:
+        with_name = item.patient
     text = wording.describe_slot(item, turn.zone, turn.language)
     return turn.words.for_patient(with_name.first_name, text) if with_name else text
 
@@ -88,6 +92,10 @@ def find_patient(turn: Turn, flow: Flow, *, needs_appointments: bool) -> Patient
     chosen = turn.slot("patient_id") if turn.state.awaiting != Awaiting.PATIENT_CHOICE else None
     meant = patient_meant(turn.session, turn.phone, text=turn.text, chosen_id=chosen,
                           about_a_visit=needs_appointments, now=turn.now)
+    if meant.someone_else:
+        turn.say("utter_not_on_this_phone")
+        turn.set(awaiting=None, flow=None)
+        return None
     if meant.named:
         turn.set(patient_id=meant.patient.id)
     if meant.patient is not None:

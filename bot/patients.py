@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.models import ACTIVE_STATUSES, Appointment, Patient
 
 __all__ = ["normalize_phone", "patients_for_phone", "upcoming_appointments", "register_new_patient",
-           "match_patient_by_name", "patient_matches", "patient_meant", "phones_matching", "PatientInQuestion"]
+           "asks_about_someone_else", "match_patient_by_name", "patient_matches", "patient_meant", "phones_matching", "PatientInQuestion"]
 
 NANP_REGIONS = {"US", "CA"}  # +1 numbers; other regions need the +country form
 _PHONE_RUN = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
@@ -180,6 +180,26 @@ def match_patient_by_name(patients: Sequence[Patient], text: str) -> Patient | N
     return leaders[0] if len(leaders) == 1 else None
 
 
+# Whose visits a phone's texts may never be about: people who do not share a patient's phone. A name that is
+# not on the phone ("Is Tom's cleaning still on?") counts too; family words do not (a parent texts for a child).
+_OTHERS = (r"(?:neighbou?r|friend|co-?worker|colleague|room-?mate|boss|employee|boyfriend|girlfriend)")
+_SOMEONE_ELSE = re.compile(
+    rf"\b{_OTHERS}s?['’]s?(?= )|\b{_OTHERS}s (?:appointment|appt|visit|cleaning|check ?up|physical|exam)|\b(?:for|about) (?:my |our |a |the )?{_OTHERS}s?\b|"
+    r"\b(?:someone|somebody) else['’]?s?\b|\b(?:another|a different) patient", re.IGNORECASE)
+_POSSESSIVE_NAME = re.compile(
+    r"(?<!Dr\. )(?<!Dr )(?<!Doctor )\b([A-Z][a-z]+)['’]s (?:appointment|appt|visit|cleaning|check ?up|checkup|physical|exam|time|booking)")
+_NOT_NAMES = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today",
+                        "tomorrow", "tonight", "yesterday", "next", "this", "last", "dr", "doctor", "mom", "dad",
+                        "today's", "mommy", "daddy"})
+
+
+def asks_about_someone_else(text: str) -> bool:
+    """Does the text ask about a person who is not one of the phone's patients (checked by the caller)?"""
+    if _SOMEONE_ELSE.search(text):
+        return True
+    return any(m.group(1).lower() not in _NOT_NAMES for m in _POSSESSIVE_NAME.finditer(text))
+
+
 @dataclass(frozen=True)
 class PatientInQuestion:
     """``patient`` when clear (``named``: the text named them); else ``choices``, the phone's patients to ask about."""
@@ -187,6 +207,7 @@ class PatientInQuestion:
     patient: Patient | None = None
     choices: list[Patient] = field(default_factory=list)
     named: bool = False
+    someone_else: bool = False  # the text asks about a person who is not a patient on this phone
 
 
 def patient_meant(session: Session, phone: str, *, text: str, chosen_id: int | None, about_a_visit: bool,
@@ -196,10 +217,13 @@ def patient_meant(session: Session, phone: str, *, text: str, chosen_id: int | N
     The only one; else the one the text names ("for emma"); else the one chosen
     earlier in the conversation (``chosen_id``); else, for a text about a visit
     (``about_a_visit``: confirm, cancel, move, check), the only one with an
-    upcoming visit; else it is not clear. An unknown number gets no choices:
+    upcoming visit; else it is not clear. A text about a visit of someone not on this phone (a neighbour's,
+    "Tom's cleaning") gets ``someone_else``. An unknown number gets no choices:
     what it may do depends on the conversation, so callers check it first.
     """
     patients = patients_for_phone(session, phone)
+    if about_a_visit and patients and match_patient_by_name(patients, text) is None and asks_about_someone_else(text):
+        return PatientInQuestion(someone_else=True)
     if len(patients) == 1:
         return PatientInQuestion(patients[0])
     named = match_patient_by_name(patients, text)

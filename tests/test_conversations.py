@@ -414,3 +414,23 @@ def test_a_polite_letter_opening_good_morning_gets_the_week_and_the_time_of_day_
     for start in offered_local_starts(chat):
         assert datetime(2027, 3, 15) <= start.replace(tzinfo=None) < datetime(2027, 3, 22), reply
         assert 12 <= start.hour < 17, reply
+
+
+def test_on_a_shared_phone_every_visit_in_a_reply_carries_its_patients_first_name(demo, now, converse):
+    chat = converse(FAMILY, demo, now)
+    reply = chat.say("need to cancel liam's appointment", "cancel_appointment")
+    assert "Liam" in reply and "Reply Y to cancel" in reply
+    reply = chat.say("yes", "affirm")
+    assert "Liam" in reply and "is cancelled" in reply
+
+
+def test_a_visit_of_someone_not_on_this_phone_is_never_discussed(demo, now, converse):
+    chat = converse(MARIA, demo, now)
+    reply = chat.say("is my neighbor's appointment still on for thursday?", "check_appointment")
+    assert "only discuss visits of patients who use this number" in reply
+    assert "Dr." not in reply and "Maria" not in reply
+    chat = converse(FAMILY, demo, now)
+    reply = chat.say("can you confirm Tom's cleaning", "confirm_appointment")
+    assert "only discuss visits of patients who use this number" in reply
+    assert "Emma" not in reply and "Liam" not in reply
+    assert upcoming(demo, FAMILY, now)[0].confirmed_at is None

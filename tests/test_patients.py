@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.models import Appointment, AppointmentStatus, AppointmentType, ChangedBy, Patient
 from bot.patients import (
     PatientInQuestion,
+    asks_about_someone_else,
     match_patient_by_name,
     normalize_phone,
     patient_meant,
@@ -165,3 +166,19 @@ def test_when_the_patient_meant_is_unclear_every_patient_of_the_phone_is_a_choic
                          now=now) == PatientInQuestion(choices=[family["Sarah"], family["Emma"]])
     assert patient_meant(db, "+15035550199", text="cancel", chosen_id=None, about_a_visit=True,
                          now=now) == PatientInQuestion()
+
+
+@pytest.mark.parametrize("text", [
+    "is my neighbor's appointment still on thursday?", "can you confirm my neighbours appt",
+    "I'm asking about my friend's visit", "can i cancel for my coworker", "Is Tom's cleaning still on?",
+    "checking on someone else's appointment", "this is about a different patient"])
+def test_a_text_about_someone_else_is_recognised(text):
+    assert asks_about_someone_else(text)
+
+
+@pytest.mark.parametrize("text", [
+    "my friend recommended you, can i book", "confirm my appointment", "cancel Thursday's appointment",
+    "Is today's appointment still on", "my son's checkup", "can my mom's visit move",
+    "Dr. Patel's appointment time?", "move my daughter's cleaning to friday"])
+def test_the_patients_own_and_family_visits_are_not_someone_else(text):
+    assert not asks_about_someone_else(text)
