@@ -28,6 +28,9 @@ def test_each_kind_says_whether_it_is_automated_allowed_after_an_opt_out_and_who
         "consent_confirmation": (False, True, False, "system"), "help_reply": (False, True, False, "system"),
         # a page to the on-call staff phone: at any hour (not automated), no patient consent applies
         "on_call_page": (False, True, False, "on call"),
+        # the carriers' one-time welcome (not automated: it never uses up the text it announces under the caps)
+        "welcome": (False, False, False, "system"),
+        "bill": (True, False, False, "billing"),
     }
     assert ALLOWED_WHEN_OPTED_OUT == {"consent_confirmation", "help_reply", "on_call_page"}
     assert CONVERSATION_KINDS == {"reply", "staff"}
@@ -44,6 +47,17 @@ def test_after_an_opt_out_only_the_kinds_allowed_go_out_and_the_column_holds_the
         row_id = row.id
     with Session(engine) as session:
         assert type(session.get(OutboundMessage, row_id).kind) is str
+
+
+def test_each_kind_names_its_consent_purpose():
+    purposes = {k.value: k.purpose and k.purpose.value for k in OutboundKind}
+    assert purposes == {
+        "reply": "care", "staff": "care", "reminder": "care", "recall": "care", "waitlist": "care",
+        "consent": "care", "welcome": "care", "bill": "billing",
+        # no patient consent governs these (they go after an opt-out)
+        "consent_confirmation": None, "help_reply": None, "on_call_page": None,
+    }
+    assert {k for k in OutboundKind if k.purpose is None} == ALLOWED_WHEN_OPTED_OUT
 
 
 def test_an_unknown_kind_is_refused(engine, now):
