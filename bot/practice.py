@@ -146,7 +146,7 @@ class PracticeChange:
 PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
                    "slot_step_minutes")
 CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
-                   "on_call", "texting", "billing")
+                   "on_call", "texting")
 
 
 def apply_practice_config(session: Session, data: dict[str, Any]) -> Practice:

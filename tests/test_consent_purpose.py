@@ -74,6 +74,13 @@ def test_marketing_consent_is_recorded_only_in_writing(engine, now):
         assert _allowed(session, "marketing")
 
 
+def test_a_marketing_opt_in_stored_without_writing_does_not_count(engine, now):
+    with Session(engine) as session, session.begin():  # e.g. a row written by hand or by an older import
+        session.add(ConsentRecord(phone=PHONE, purpose="marketing", status=IN, source="verbal", created_at=now))
+        session.flush()
+        assert not _allowed(session, "marketing")
+
+
 def test_each_purpose_shows_its_status_source_and_time(engine, now):
     with Session(engine) as session, session.begin():
         consent.record_consent(session, PHONE, "billing", IN, "intake_form", now)

@@ -61,7 +61,6 @@ def examples(language: str) -> dict[str, str]:
         "minutes": "120",
         "callback": wording.render("on_call_callback", language, team_capitalised="Our on-call nurse", minutes=120),
         "link": "https://inbox.northwestfamilymedicine.example.org/inbox/tickets/123456",
-        "portal_link": "https://pay.northwestfamilymedicine.example.org/statements/ST-2027-0000123456",
     }
 
 

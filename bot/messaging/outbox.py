@@ -56,7 +56,7 @@ class OutboundKind(str, enum.Enum):
     # The carriers' one-time welcome before the first automated text to a phone (see enqueue): not automated
     # itself, so it never takes the place of the text it announces under the caps.
     WELCOME = ("welcome", False, False, False, "system")
-    # "Your statement is ready" with the payment portal link (bot.billing): billing consent only.
+    # A bill-ready notice: billing consent only (its import and wording are still to come, issue 13).
     BILL = ("bill", True, False, False, "billing", ConsentPurpose.BILLING)
     # A page to the practice's on-call staff number about an urgent ticket (bot.staff.oncall), not a text to
     # a patient: it must go at 3 AM, so it is not automated (quiet hours and caps are the patient's
