@@ -265,8 +265,9 @@ def test_the_conversation_page_shows_each_purposes_consent(app, engine, now):
     client = app.test_client()
     login(client, "fran")
     page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
-    table = page[page.index('id="consents"'):]
-    table = table[:table.index("</table>")]
-    assert '<tr data-purpose="care"><td>Care (appointments, reminders, replies)</td><td>allowed (nothing recorded)' in table
-    assert '<tr data-purpose="billing"><td>Billing</td><td>agreed</td><td>intake form</td><td>' in table
-    assert '<tr data-purpose="marketing"><td>Marketing</td><td>not asked</td><td>—</td><td>—</td></tr>' in table
+    listing = page[page.index('id="consents"'):]
+    listing = listing[:listing.index("</ul>")]
+    assert ('<li data-purpose="care"><b>Care (appointments, reminders, replies)</b>: allowed (nothing recorded)'
+            ' · — · —</li>') in listing
+    assert '<li data-purpose="billing"><b>Billing</b>: agreed · intake form · Sat Feb 27, 9:00 AM</li>' in listing
+    assert '<li data-purpose="marketing"><b>Marketing</b>: not asked · — · —</li>' in listing
