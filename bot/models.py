@@ -236,14 +236,38 @@ class ConsentStatus(str, enum.Enum):
     OPTED_IN = "opted_in"
 
 
+class ConsentPurpose(str, enum.Enum):
+    """What a text is for; consent is given and withdrawn per purpose (bot.messaging.consent says how)."""
+
+    CARE = "care"            # appointments, reminders, recall, waitlist offers, replies
+    BILLING = "billing"      # bill-ready notices
+    MARKETING = "marketing"  # only with written consent
+    ALL = "all"              # a record for every purpose at once: STOP
+
+
+class ConsentSource(str, enum.Enum):
+    """How a consent record came to be; the column stores the plain value."""
+
+    INTAKE_FORM = "intake_form"    # written: the signed intake form
+    VERBAL = "verbal"              # told to staff
+    TEXT_REPLY = "text_reply"      # a text answering our question
+    WEB_CHAT = "web_chat"
+    KEYWORD = "keyword"            # STOP, START ... (bot.messaging.inbound)
+    NLU = "nlu"                    # "please stop texting me"
+    CARRIER = "twilio_21610"       # Twilio refused a text: the phone unsubscribed there
+    STAFF = "staff"
+
+
 class ConsentRecord(Base):
-    """Every change of a phone's consent to texts; the newest one is in force."""
+    """Every change of a phone's consent to texts of a purpose; per purpose, the newest one
+    (of that purpose or ``all``) is in force."""
 
     __tablename__ = "consent_record"
     id = Column(Integer, primary_key=True)
     phone = Column(String(20), nullable=False)
     status = Column(_enum(ConsentStatus, "consent_status"), nullable=False)
-    source = Column(String(40), nullable=False)  # keyword, nlu, twilio_21610, staff
+    purpose = Column(String(20), nullable=False, default=ConsentPurpose.CARE.value, server_default="care")
+    source = Column(String(40), nullable=False)  # a ConsentSource value
     detail = Column(String(200))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     __table_args__ = (Index("ix_consent_phone_id", "phone", "id"),)
@@ -265,6 +289,17 @@ class WrongNumberReport(Base):
     detail = Column(String(200))  # the text that said so
     ticket_id = Column(ForeignKey("handoff_ticket.id"))  # the front desk's ticket to fix the record
     cleared_at = Column(UTCDateTime)
+
+
+class WelcomeText(Base):
+    """The carriers' one-time welcome, sent before the first automated text to a phone: once per phone, ever."""
+
+    __tablename__ = "welcome_text"
+    id = Column(Integer, primary_key=True)
+    phone = Column(String(20), nullable=False)
+    sent_at = Column(UTCDateTime, nullable=False)
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    __table_args__ = (UniqueConstraint("phone", name="uq_welcome_text_phone"),)
 
 
 # --- Conversations and messages ------------------------------------------------------

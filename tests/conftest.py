@@ -37,11 +37,19 @@ def pytest_configure(config) -> None:
     get_settings.cache_clear()
 
 
+def demo_practice_data(*, welcome: bool = False) -> dict:
+    """The demo practice file's data. The carriers' one-time welcome is off unless asked for, so a test of
+    reminders, recall or waitlist offers sees only the texts it is about (tests/test_consent_purpose.py
+    turns it on)."""
+    data = load_practice_file(DEMO_PRACTICE)
+    return {**data, "texting": {**data.get("texting", {}), "welcome": welcome}}
+
+
 def _migrated_with_practice(url: str):
     upgrade_database(url)
     engine = make_engine(url)
     with sessionmaker(bind=engine, future=True)() as session, session.begin():
-        apply_practice_config(session, load_practice_file(DEMO_PRACTICE))
+        apply_practice_config(session, demo_practice_data())
     return engine
 
 
@@ -150,6 +158,12 @@ def pg_url():
     yield _pg_database_url(name)
     _drop_pg_database(admin, name)
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, sqlite_url):
+    """An empty database on each engine in turn, for a migration's tests (unmigrated: the test picks the revision)."""
+    return sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
 @pytest.fixture(scope="session")

@@ -30,11 +30,14 @@ def test_each_kind_says_whether_it_is_automated_allowed_after_an_opt_out_and_who
         "on_call_page": (False, True, False, "on call"),
         # the text back to a caller nobody answered: quiet hours apply, never after an opt-out
         "missed_call": (True, False, False, "missed call"),
+        # the carriers' one-time welcome (not automated: it never uses up the text it announces under the caps)
+        "welcome": (False, False, False, "system"),
+        "bill": (True, False, False, "billing"),
     }
     assert ALLOWED_WHEN_OPTED_OUT == {"consent_confirmation", "help_reply", "on_call_page"}
     assert CONVERSATION_KINDS == {"reply", "staff"}
     # the caps count what the practice sends unasked; the text back to a patient's own call is not counted
-    assert set(reminders.CAPPED_KINDS) == {"reminder", "recall", "waitlist"}
+    assert set(reminders.CAPPED_KINDS) == {"reminder", "recall", "waitlist", "bill"}
     assert transcript_label("a kind of an older release") == "system"
 
 
@@ -47,6 +50,17 @@ def test_after_an_opt_out_only_the_kinds_allowed_go_out_and_the_column_holds_the
         row_id = row.id
     with Session(engine) as session:
         assert type(session.get(OutboundMessage, row_id).kind) is str
+
+
+def test_each_kind_names_its_consent_purpose():
+    purposes = {k.value: k.purpose and k.purpose.value for k in OutboundKind}
+    assert purposes == {
+        "reply": "care", "staff": "care", "reminder": "care", "recall": "care", "waitlist": "care",
+        "consent": "care", "welcome": "care", "bill": "billing", "missed_call": "care",
+        # no patient consent governs these (they go after an opt-out)
+        "consent_confirmation": None, "help_reply": None, "on_call_page": None,
+    }
+    assert {k for k in OutboundKind if k.purpose is None} == ALLOWED_WHEN_OPTED_OUT
 
 
 def test_an_unknown_kind_is_refused(engine, now):

@@ -16,15 +16,17 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import sessionmaker
 
 from bot.models import Appointment, AppointmentType, ClosedDate, Practice, Provider
-from bot.practice import PracticeFileError, load_practice_file, update_practice
+from bot.practice import PracticeFileError, update_practice
 from bot.settings import ROOT
+from tests.conftest import demo_practice_data
 from tools.demo import load_demo
 
 DEMO_FILE = ROOT / "bot" / "demo_practice.yml"
 
 
 def _demo() -> dict:
-    return copy.deepcopy(load_practice_file(DEMO_FILE))
+    """The demo practice file's data, as the test databases hold it (tests/conftest.py: the welcome off)."""
+    return copy.deepcopy(demo_practice_data())
 
 
 def _update(engine, data: dict):

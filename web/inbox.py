@@ -287,6 +287,25 @@ def _media_links(session: Session, ticket_id: int, entries: list[dict[str, Any]]
             for i, item in enumerate(media or [])]
 
 
+CONSENT_PURPOSES = {"care": "Care (appointments, reminders, replies)", "billing": "Billing", "marketing": "Marketing"}
+CONSENT_SOURCES = {"intake_form": "intake form", "verbal": "verbal", "text_reply": "text reply", "web_chat": "web chat",
+                   "keyword": "texted a keyword", "nlu": "asked by text", "twilio_21610": "carrier opt-out",
+                   "staff": "staff"}
+
+
+def consent_row(state: consent.ConsentState, zone: ZoneInfo, at: datetime) -> dict[str, str]:
+    """One purpose's consent as the conversation page shows it: purpose, status, source, when."""
+    if state.status is None:
+        status = "allowed (nothing recorded)" if state.allowed else "not asked"
+    elif state.allowed:
+        status = "agreed"
+    else:
+        status = "opted out" if state.status == "opted_out" else "not in writing"
+    return {"key": state.purpose, "purpose": CONSENT_PURPOSES.get(state.purpose, state.purpose), "status": status,
+            "source": CONSENT_SOURCES.get(state.source, state.source) if state.source else "—",
+            "when": local_time(state.recorded_at, zone, at) if state.recorded_at else "—"}
+
+
 def _render_ticket(ticket_id: int, *, draft: str = "", findings: tuple = (), status: int = 200):
     """The conversation page; after a refused reply it keeps the draft (and what the send guard found)."""
     at = now()
@@ -315,9 +334,10 @@ def _render_ticket(ticket_id: int, *, draft: str = "", findings: tuple = (), sta
         } for a in _upcoming_appointments(session, ticket, at)]
         colleagues = [{"id": u.id, "name": f"{u.display_name} ({access.role_of(u)})"}
                       for u in staff.staff_for_queue(session, ticket.queue)]
+        consents = [consent_row(c, zone, at) for c in consent.consents_of(session, ticket.phone)] if ticket.phone else []
         staff.audit(session, "view", at, staff_user_id=g.staff.user_id, ticket_id=ticket_id)
     return render_template("inbox/ticket.html", ticket=row, entries=entries, canned=canned,
-                           appointments=appointments, colleagues=colleagues,
+                           appointments=appointments, colleagues=colleagues, consents=consents,
                            patients=[{"name": p.full_name, "dob": p.date_of_birth} for p in patients],
                            max_reply=MAX_REPLY, draft=draft, findings=findings, guard_words=GUARD_WORDS), status
 

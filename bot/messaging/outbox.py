@@ -4,8 +4,9 @@ Adapters (the SMS channel, the staff inbox, the reminder worker) call
 :func:`enqueue` (a conversation's text) or :func:`enqueue_text` (a text to a
 phone, in its SMS conversation). Each channel's sender takes the rows of its
 own channel (``due_ids(..., channel=)``; the registry is :mod:`channels.registry`):
-:mod:`channels.sms_twilio.sender` hands SMS rows to Twilio. A row for an
-opted-out phone is stored as ``blocked`` and never sent.
+:mod:`channels.sms_twilio.sender` hands SMS rows to Twilio. A row for a
+phone without consent to the kind's purpose (opted out; billing without billing consent) is stored
+as ``blocked`` and never sent. The first automated text to a phone is preceded by the one-time welcome.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.messaging import consent, conversations
-from bot.models import Channel, Conversation, OutboundMessage, OutboundStatus
+from bot.models import Channel, ConsentPurpose, Conversation, OutboundMessage, OutboundStatus, WelcomeText
 
 
 class OutboundKind(str, enum.Enum):
@@ -29,17 +31,20 @@ class OutboundKind(str, enum.Enum):
     confirmation, and the HELP answer carriers require whatever the consent).
     ``conversation``: the patient is waiting for it; staff hear at once when it
     cannot go out. ``label``: who the inbox transcript says wrote it.
+    ``purpose``: the consent it needs (:mod:`bot.messaging.consent`); None for the
+    few texts no patient consent governs (those allowed after an opt-out).
     The column stores the plain value.
     """
 
-    def __new__(cls, value: str, automated: bool, after_opt_out: bool, conversation: bool, label: str):
+    def __new__(cls, value: str, automated: bool, after_opt_out: bool, conversation: bool, label: str,
+                purpose: ConsentPurpose | None = ConsentPurpose.CARE):
         member = str.__new__(cls, value)
         member._value_ = value
-        member.automated, member.after_opt_out, member.conversation, member.label = (
-            automated, after_opt_out, conversation, label)
+        member.automated, member.after_opt_out, member.conversation, member.label, member.purpose = (
+            automated, after_opt_out, conversation, label, purpose)
         return member
 
-    #                     automated after_opt_out conversation label
+    #                     automated after_opt_out conversation label  purpose (care unless named)
     REPLY = ("reply", False, False, True, "bot")
     STAFF = ("staff", False, False, True, "staff")
     REMINDER = ("reminder", True, False, False, "reminder")
@@ -47,13 +52,18 @@ class OutboundKind(str, enum.Enum):
     WAITLIST = ("waitlist", True, False, False, "reminder")
     MISSED_CALL = ("missed_call", True, False, False, "missed call")  # the text back to an unanswered caller
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
-    CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system")  # the opt-out's
-    HELP_REPLY = ("help_reply", False, True, False, "system")
+    CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system", None)  # the opt-out's
+    HELP_REPLY = ("help_reply", False, True, False, "system", None)
+    # The carriers' one-time welcome before the first automated text to a phone (see enqueue): not automated
+    # itself, so it never takes the place of the text it announces under the caps.
+    WELCOME = ("welcome", False, False, False, "system")
+    # A bill-ready notice: billing consent only (its import and wording are still to come, issue 13).
+    BILL = ("bill", True, False, False, "billing", ConsentPurpose.BILLING)
     # A page to the practice's on-call staff number about an urgent ticket (bot.staff.oncall), not a text to
     # a patient: it must go at 3 AM, so it is not automated (quiet hours and caps are the patient's
     # protection), and a patient's consent records say nothing about a staff phone, so an opt-out stored
     # for that number does not hold it back (Twilio's own STOP block, error 21610, still does).
-    ON_CALL_PAGE = ("on_call_page", False, True, False, "on call")
+    ON_CALL_PAGE = ("on_call_page", False, True, False, "on call", None)
 
 
 def transcript_label(kind: str) -> str:
@@ -68,6 +78,7 @@ CONSENT_CONFIRMATION = OutboundKind.CONSENT_CONFIRMATION
 HELP_REPLY = OutboundKind.HELP_REPLY
 ALLOWED_WHEN_OPTED_OUT = frozenset(k for k in OutboundKind if k.after_opt_out)
 CONVERSATION_KINDS = frozenset(k for k in OutboundKind if k.conversation)
+_KIND_VALUES = frozenset(k.value for k in OutboundKind)
 AUTOMATED_KINDS = tuple(k.value for k in OutboundKind if k.automated)
 # The daily and weekly caps limit what the practice sends unasked; the text back to a patient's own missed call
 # answers them, so it keeps quiet hours but never uses up the day's reminder.
@@ -88,14 +99,16 @@ def enqueue(
     staff_user_id: int | None = None,
     claimed_by: str | None = None,
 ) -> OutboundMessage:
-    """Store a text in the conversation for sending; returns the row (``blocked`` if its phone opted out).
+    """Store a text in the conversation for sending; returns the row (``blocked`` without consent to its purpose).
 
     ``claimed_by`` stores it already claimed by that sender (status ``sending``), which
     then sends it at once: one transaction less on the way to the patient.
     """
     kind = OutboundKind(kind)
     phone = conversations.phone_of(conversation)
-    blocked = not kind.after_opt_out and phone is not None and consent.is_opted_out(session, phone)
+    blocked = not allowed_to(session, phone, kind)
+    if kind.automated and not blocked and phone is not None:
+        _welcome_first(session, conversation, phone, now)
     claimed = claimed_by is not None and not blocked
     row = OutboundMessage(
         conversation_id=conversation.id,
@@ -115,6 +128,41 @@ def enqueue(
     session.add(row)
     session.flush()
     return row
+
+
+def allowed_to(session: Session, phone: str | None, kind: OutboundKind) -> bool:
+    """May a text of ``kind`` go to ``phone`` now, as far as consent goes? (Off SMS: no phone, no rule.)"""
+    if phone is None or kind.purpose is None:
+        return True
+    return consent.allows(session, phone, kind.purpose)
+
+
+def _welcome_first(session: Session, conversation: Conversation, phone: str, now: datetime) -> None:
+    """Store the carriers' one-time welcome before the first automated text to ``phone``.
+
+    Once per phone ever: the unique ``welcome_text.phone`` decides between two
+    concurrent first texts (the loser's savepoint is rolled back, without a welcome).
+    A practice whose numbers had it from an earlier texting service sets
+    ``texting: {welcome: false}`` in its practice file.
+    """
+    if session.execute(select(WelcomeText.id).where(WelcomeText.phone == phone)).first() is not None:
+        return
+    from bot import wording
+    from bot.patients import language_for_phone
+    from bot.practice import get_practice
+
+    practice = get_practice(session)
+    if not ((practice.config or {}).get("texting") or {}).get("welcome", True):
+        return
+    body = wording.render("welcome", language_for_phone(session, phone), practice_name=practice.name)
+    try:
+        with session.begin_nested():
+            welcome = WelcomeText(phone=phone, sent_at=now)
+            session.add(welcome)
+            session.flush()
+            welcome.outbound_id = enqueue(session, conversation, body, OutboundKind.WELCOME, now).id
+    except IntegrityError:
+        pass  # another text to this phone stored its welcome first
 
 
 def enqueue_text(
@@ -210,7 +258,8 @@ def claim(session: Session, outbound_id: int, *, now: datetime, sender_id: str,
     if taken != 1:
         return None
     row = session.get(OutboundMessage, outbound_id, populate_existing=True)
-    if row.kind not in ALLOWED_WHEN_OPTED_OUT and row.phone is not None and consent.is_opted_out(session, row.phone):
+    kind = OutboundKind(row.kind) if row.kind in _KIND_VALUES else OutboundKind.REPLY  # an older release's: care
+    if not allowed_to(session, row.phone, kind):
         row.status, row.status_at, row.error_message = OutboundStatus.BLOCKED, now, "opted out before sending"
         return None
     return row

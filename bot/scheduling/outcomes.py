@@ -31,6 +31,7 @@ from bot.models import (
     Appointment,
     AppointmentStatus,
     ChangedBy,
+    ConsentPurpose,
     ConsentRecord,
     ConsentStatus,
     OutboundMessage,
@@ -131,6 +132,7 @@ def weekly_report(session: Session, now: datetime, weeks: int = 8) -> list[WeekF
         row.reminder_failed += status in FAILED
     for (created_at,) in session.execute(
             select(ConsentRecord.created_at).where(ConsentRecord.status == ConsentStatus.OPTED_OUT,
+                                                   ConsentRecord.purpose == ConsentPurpose.ALL.value,  # STOP
                                                    ConsentRecord.created_at >= since,
                                                    ConsentRecord.created_at < until)):
         week(created_at).opted_out += 1
