@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.wording.formatting import en
+from bot.wording.formatting import en, es
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES: dict[str, ModuleType] = {  # language code -> its formatting module; catalog/<code>.yml beside it
     "en": en,
+    "es": es,
 }
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 PLACEHOLDER = re.compile(r"{(\w+)}")
