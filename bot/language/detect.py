@@ -24,7 +24,7 @@ _SPANISH_WORDS = frozenset("""
     disculpe perdon claro si cita citas cambiar cancelar confirmar confirmo reprogramar mover doctor doctora
     hijo hija hijos esposo esposa mama papa nino nina manana hoy ayer semana proxima proximo despues antes
     tarde temprano hora horas horario lunes martes miercoles jueves viernes sabado domingo llamar llamen llame
-    ayuda dolor duele medico consultorio oficina dentista muela seguro pago factura cobro receta
+    ayuda dolor duele medico tienen estacionamiento consultorio oficina dentista muela seguro pago factura cobro receta
     enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre ya aqui alli
     """.split())
 _ENGLISH_WORDS = frozenset("""
@@ -34,15 +34,17 @@ _ENGLISH_WORDS = frozenset("""
     sure okay appointment appointments appt appts cancel confirm reschedule move book schedule change doctor
     son daughter kids wife husband mom dad tomorrow today yesterday week next morning afternoon evening time
     times monday tuesday wednesday thursday friday saturday sunday call help pain insurance bill payment
-    prescription office dentist tooth get got just also see would we us our me? am pm later earlier
-    """.split()) - {"me?"}
+    prescription office dentist tooth get got just also see would we us our later earlier running bit late
+    sorry wrong number
+    """.split())
 _SPANISH_LETTERS = re.compile(r"[áíóúñ¿¡]")
 _WORD = re.compile(r"[a-z']+")
 
 # "en español" anywhere asks for Spanish; a bare "español" only when the text is little else (see _POLITE):
 # "mi hijo habla español" is not a request.
-_ASK_ES = re.compile(r"\b(?:en|in)\s+(?:espanol|castellano|spanish)\b")
-_ASK_EN = re.compile(r"\b(?:en|in)\s+(?:ingles|english)\b")
+_PLEASE = r"(?:please|pls|plz|por\s+favor|porfa)"
+_ASK_ES = re.compile(rf"\b(?:en|in)\s+(?:espanol|castellano|spanish)\b|\b(?:espanol|spanish)\s+{_PLEASE}\b")
+_ASK_EN = re.compile(rf"\b(?:en|in)\s+(?:ingles|english)\b|\b(?:ingles|english)\s+{_PLEASE}\b")
 _NAME_ES = re.compile(r"\b(?:espanol|castellano|spanish)\b")
 _NAME_EN = re.compile(r"\b(?:ingles|english)\b")
 # What may surround a language's name when the text only asks for it ("¿me puede escribir en español, porfa?").
