@@ -7,7 +7,7 @@ from actions import answers, flows
 from actions import handoff as staff
 from actions.base import PracticeAction, Turn
 from bot import wording
-from bot.patients import language_for_phone
+from bot.messaging.conversations import conversation_language
 from bot.practice import format_phone
 from bot.staff import handoff
 
@@ -15,7 +15,8 @@ from bot.staff import handoff
 class ActionSessionStart(PracticeAction):
     """A new session: the practice's name and the patient's language for the responses, still paused if staff have it.
 
-    The language is the phone's first patient's (several share a phone), English for an unknown number.
+    The language is the conversation's: the one stored on it, else the phone's first patient's (several share
+    a phone), English for an unknown number.
 
     Rasa's SessionStarted un-pauses a conversation; the open ticket in the
     database decides whether the bot may speak again.
@@ -27,7 +28,7 @@ class ActionSessionStart(PracticeAction):
     def act(self, turn: Turn) -> None:
         turn.events.append(SessionStarted())
         turn.set(practice_name=turn.practice.name, practice_phone=format_phone(turn.practice.phone),
-                 language=wording.language_or_default(language_for_phone(turn.session, turn.phone)))
+                 language=wording.language_or_default(conversation_language(turn.session, turn.conversation)))
         if handoff.open_ticket_for(turn.session, turn.conversation) is not None:
             turn.events.append(ConversationPaused())
         turn.events.append(ActionExecuted("action_listen"))

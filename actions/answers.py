@@ -92,7 +92,7 @@ def _patient_choice(turn: Turn) -> bool:
 def _which_appointment(turn: Turn) -> bool:
     ids = [int(i) for i in turn.slot("appointment_ids") or []]
     appointments = [turn.session.get(Appointment, i) for i in ids]
-    index = pick_choice(turn.text, [a.start for a in appointments], turn.now.astimezone(turn.zone))
+    index = pick_choice(turn.text, [a.start for a in appointments], turn.now.astimezone(turn.zone), turn.language)
     if index is None:
         return False
     appointment = appointments[index]
@@ -117,7 +117,7 @@ def _cancel_confirm(turn: Turn) -> bool:
 
 
 def _offer_reschedule(turn: Turn) -> bool:
-    if turn.intent == YES or (turn.intent == "inform" and parse_when(turn.text, turn.now.astimezone(turn.zone))):
+    if turn.intent == YES or (turn.intent == "inform" and parse_when(turn.text, turn.now.astimezone(turn.zone), turn.language)):
         cancelled = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
         turn.set(awaiting=None)
         flows.start_book(turn, patient=cancelled.patient, kind=cancelled.appointment_type,
@@ -148,7 +148,7 @@ def _time_preference(turn: Turn) -> bool:
 def _slot_choice(turn: Turn) -> bool:
     offered = turn.slot("offered_slots") or []
     slots = [flows.slot_from_dict(s) for s in offered]
-    index = pick_choice(turn.text, [s.start for s in slots], turn.now.astimezone(turn.zone))
+    index = pick_choice(turn.text, [s.start for s in slots], turn.now.astimezone(turn.zone), turn.language)
     if index is None and turn.intent == YES and len(slots) == 1:
         index = 0
     if index is not None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from actions.state import ConversationState, slot_value
 from bot import wording
 from bot.db import get_engine, transaction
-from bot.messaging.conversations import conversation_for_sender
+from bot.messaging.conversations import conversation_for_sender, conversation_language, language_of_text
 from bot.models import Conversation, Practice
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.privacy import mask_phone
@@ -57,6 +57,7 @@ class Turn:
     now: datetime
     events: list = field(default_factory=list)
     counted_a_miss: bool = False
+    spoken_language: str | None = None  # this turn's reply language (see settle_language)
 
     @property
     def phone(self) -> str:
@@ -85,8 +86,18 @@ class Turn:
 
     @property
     def language(self) -> str:
-        """The conversation's language (the ``language`` slot, set at the session's start; English by default)."""
-        return wording.language_or_default(self.slot("language"))
+        """The language of this turn's replies: the one the text asks for or is written in, else the conversation's
+        (:func:`bot.messaging.conversations.language_of_text`); English by default."""
+        return wording.language_or_default(self.spoken_language or self.slot("language"))
+
+    def settle_language(self) -> None:
+        """Decide the turn's reply language from the text (storing a switch the patient asks for) and keep the
+        ``language`` slot on the conversation's stored language, which rules' own replies read."""
+        if self.text:
+            self.spoken_language = language_of_text(self.session, self.conversation, self.text)
+        stored = conversation_language(self.session, self.conversation)
+        if stored and wording.language_or_default(stored) != self.tracker.get_slot("language"):
+            self.set(language=wording.language_or_default(stored))
 
     @property
     def words(self) -> ModuleType:
@@ -128,6 +139,7 @@ class Turn:
         """
         self.dispatcher.utter_message(
             response=response,
+            language=self.language,
             practice_name=self.practice.name,
             practice_phone=format_phone(self.practice.phone),
             address=self.practice.address,
@@ -149,6 +161,7 @@ class PracticeAction(Action):
         now = clock()
         with transaction(engine()) as session:
             turn = Turn(session, tracker, dispatcher, get_practice(session), now)
+            turn.settle_language()
             self.act(turn)
             if self.resets_fallbacks:
                 turn.understood()

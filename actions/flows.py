@@ -116,7 +116,8 @@ def unknown_number(turn: Turn) -> bool:
 
 def choose_appointment(turn: Turn, patient: Patient, flow: Flow) -> Appointment | None:
     """The appointment a confirm/cancel/reschedule is about; asks when it is not clear."""
-    meant = appointment_meant(turn.session, patient.id, phone=turn.phone, text=turn.text, now=turn.now)
+    meant = appointment_meant(turn.session, patient.id, phone=turn.phone, text=turn.text, now=turn.now,
+                              language=turn.language)
     if meant.appointment is not None:
         return meant.appointment
     if not meant.choices:
@@ -254,11 +255,11 @@ def continue_flow(turn: Turn, flow: Flow, **known) -> None:
 
 
 def wished_time(turn: Turn) -> When | None:
-    return offers.wished_time(turn.text, turn.now, turn.zone)
+    return offers.wished_time(turn.text, turn.now, turn.zone, turn.language)
 
 
 def target_preference(turn: Turn, exclude_appointment: Appointment | None = None) -> When | None:
-    return offers.wanted_time(turn.text, turn.now, turn.zone, moving=exclude_appointment)
+    return offers.wanted_time(turn.text, turn.now, turn.zone, moving=exclude_appointment, language=turn.language)
 
 
 # --- Offering and taking times -------------------------------------------------------

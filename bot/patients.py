@@ -17,7 +17,7 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.models import ACTIVE_STATUSES, Appointment, Patient
+from bot.models import ACTIVE_STATUSES, Appointment, Channel, Conversation, Patient
 
 __all__ = ["normalize_phone", "patients_for_phone", "upcoming_appointments", "register_new_patient",
            "asks_about_someone_else", "match_patient_by_name", "patient_matches", "patient_meant", "phones_matching", "PatientInQuestion"]
@@ -92,7 +92,12 @@ def patients_for_phone(session: Session, phone: str) -> list[Patient]:
 
 
 def language_for_phone(session: Session, phone: str) -> str | None:
-    """The language texts to ``phone`` are written in: its first patient's (several share a phone), None if unknown."""
+    """The language texts to ``phone`` are written in, None if unknown: the one its SMS conversation settled on
+    (the patient chose it, or it was detected), else its first patient's (several share a phone)."""
+    chosen = session.execute(select(Conversation.language).where(
+        Conversation.channel == Channel.SMS, Conversation.address == (normalize_phone(phone) or phone))).scalar()
+    if chosen:
+        return chosen
     patients = patients_for_phone(session, phone)
     return patients[0].language if patients else None
 

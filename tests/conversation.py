@@ -49,12 +49,12 @@ def _all_actions() -> dict[str, type]:
     return found
 
 
-def render(message: dict, slots: dict) -> str:
+def render(message: dict, slots: dict, said: str = "") -> str:
     """Fill a response from the catalog the way the Rasa server's NLG does (a missing value raises)."""
     if message.get("text"):
         return message["text"]
     values = {k: v for k, v in message.items() if k != "response"}
-    text = render_response(message["response"], slots, values)
+    text = render_response(message["response"], slots, values, said)
     assert text is not None, f"{message['response']} is not in the catalog"
     return text
 
@@ -95,7 +95,7 @@ class Conversation:
                 self.paused = False
         self.events = events
         self.responses = [m.get("response") for m in dispatcher.messages]
-        reply = "\n".join(render(m, self.slots) for m in dispatcher.messages)
+        reply = "\n".join(render(m, self.slots, text) for m in dispatcher.messages)
         self.replies.append(reply)
         return reply
 
@@ -105,7 +105,7 @@ class Conversation:
             return ""
         action = RULES[intent]
         if action.startswith("utter_"):
-            reply = render({"response": action}, self.slots)
+            reply = render({"response": action}, self.slots, text)
             self.replies.append(reply)
             return reply
         return self.run_action(action, text, intent, extra)

@@ -137,8 +137,10 @@ def test_in_office_hours_on_call_is_still_paged_and_the_reply_is_the_plain_advic
     assert [p[:2] for p in pages(engine)] == [(0, ON_CALL)]
 
 
-SPANISH_ADVICE = ("If this is an emergency, call 911. For a mental health crisis, call or text 988. "
-                  "Si es una emergencia, llame al 911; para una crisis, llame o mande un mensaje al 988.")
+# A Spanish text is answered in Spanish first, then English (bot/wording/catalog/es.yml).
+SPANISH_ADVICE = ("Si es una emergencia, llame al 911; para una crisis, llame o mande un mensaje al 988 (oprima 2 "
+                  "para español). If this is an emergency, call 911; for a crisis, call or text 988.")
+SPANISH_CALLBACK = "Our on-call nurse le va a llamar en menos de 30 minutos."
 CALLBACK = "Our on-call nurse will call you back within 30 minutes."
 
 
@@ -149,7 +151,7 @@ CALLBACK = "Our on-call nurse will call you back within 30 minutes."
 def test_a_spanish_night_emergency_gets_the_advice_in_both_languages_and_the_callback(engine, converse, extra):
     chat = converse(PATIENT, engine, MONDAY_NIGHT)
     reply = chat.run_action("action_emergency", "a mi papá le duele mucho el pecho", "emergency", extra)
-    assert reply == f"{SPANISH_ADVICE} {CALLBACK}"
+    assert reply == f"{SPANISH_ADVICE} {SPANISH_CALLBACK}"
     assert chat.responses == ["utter_emergency_es_on_call"]
     assert [p[:2] for p in pages(engine)] == [(0, ON_CALL)]
 
@@ -165,7 +167,7 @@ def test_a_spanish_emergency_while_staff_have_the_chat_at_night_gets_both_langua
         inbound.triage_inbound(session, message, now=MONDAY_NIGHT, advanced_opt_out=False, opt_out_type=None)
     with Session(engine) as session:
         [reply] = session.execute(select(OutboundMessage.body).where(OutboundMessage.phone == PATIENT)).scalars()
-    assert reply == f"{SPANISH_ADVICE} {CALLBACK}"
+    assert reply == f"{SPANISH_ADVICE} {SPANISH_CALLBACK}"
     assert [p[:2] for p in pages(engine)] == [(0, ON_CALL)]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import wording
 from bot.language.safety import emergency_language, emergency_reason, is_emergency
 
 EMERGENCIES_ES = [
@@ -259,11 +260,10 @@ def _urgent_tickets(engine, phone):
     {},  # the classifier alone said emergency: the action reads the text's language itself
 ])
 def test_a_spanish_emergency_gets_the_advice_in_both_languages_and_an_urgent_ticket(demo_engine, now, converse, extra):
-    from bot.wording.texts import TEMPLATES
 
     chat = converse("+15035550111", demo_engine, now)
     reply = chat.say("a mi papá le duele el pecho", "emergency", **extra)
-    assert reply.startswith(TEMPLATES["emergency_es"])
+    assert reply.startswith(wording.render("emergency_es", "es"))  # Spanish first, then English
     assert chat.responses == ["utter_emergency_es"]
     [ticket] = _urgent_tickets(demo_engine, "+15035550111")
     assert "le duele el pecho" in ticket.reason
@@ -283,7 +283,6 @@ def test_a_spanish_emergency_while_staff_have_the_chat_gets_the_spanish_advice_a
     from bot.messaging import inbound
     from bot.models import OutboundMessage
     from bot.staff import handoff
-    from bot.wording.texts import TEMPLATES
 
     phone = "+15035550123"
     with Session(engine) as session, session.begin():
@@ -293,7 +292,7 @@ def test_a_spanish_emergency_while_staff_have_the_chat_gets_the_spanish_advice_a
         result = inbound.triage_inbound(session, message, now=now, advanced_opt_out=False)
     with Session(engine) as session:
         [reply] = session.execute(select(OutboundMessage).where(OutboundMessage.phone == phone)).scalars().all()
-    assert reply.body == TEMPLATES["emergency_es"]  # in office hours (on-call is paged on its own phone)
+    assert reply.body == wording.render("emergency_es", "es")  # in office hours (on-call is paged on its own phone)
     assert result.opened_ticket_id is not None and len(_urgent_tickets(engine, phone)) == 1
 
 

@@ -23,7 +23,7 @@ NONE_OF_THOSE = re.compile(
 )
 
 
-def pick_choice(text: str, options: Sequence[datetime], now: datetime) -> int | None:
+def pick_choice(text: str, options: Sequence[datetime], now: datetime, language: str = "en") -> int | None:
     """The 0-based index of the offered time the patient picked, or None.
 
     Understands "2", "#2", "option 2", "the second one", "the 9:30", "the
@@ -37,7 +37,7 @@ def pick_choice(text: str, options: Sequence[datetime], now: datetime) -> int | 
     position = None if re.search(r"\d{1,2}[:.]\d{2}", cleaned) else _ordinal(cleaned)
     if position is not None:
         return _listed(position, len(options))
-    when = parse_when(text, now)
+    when = parse_when(text, now, language)
     if when is None:
         return None
     zone = now.tzinfo

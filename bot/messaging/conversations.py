@@ -17,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.language.detect import reply_language, requested_language
 from bot.models import Channel, Conversation
+from bot.patients import language_for_phone
 
 SEPARATOR = ":"
 
@@ -62,6 +64,31 @@ def sms_conversation(session: Session, phone: str, now: datetime | None = None) 
 def phone_of(conversation: Conversation) -> str | None:
     """The phone the conversation texts (consent, STOP and carrier rules are per phone); None off SMS."""
     return conversation.address if conversation.channel == Channel.SMS else None
+
+
+# --- The conversation's language ----------------------------------------------------------
+
+def conversation_language(session: Session, conversation: Conversation) -> str | None:
+    """The language the conversation is held in: the one stored on it (the patient asked for it, or it was
+    detected), else the patient's record (SMS: the phone's first patient's); None when nothing says."""
+    if conversation.language:
+        return conversation.language
+    phone = phone_of(conversation)
+    return language_for_phone(session, phone) if phone is not None else None
+
+
+def language_of_text(session: Session, conversation: Conversation, text: str) -> str | None:
+    """The language to answer ``text`` in, storing the conversation's language when the text settles it.
+
+    A request ("español", "English please") switches the conversation. Otherwise a text written in the other
+    language is answered in it without switching; only a conversation nothing knew the language of (an
+    unknown number) takes the detected one. Returns None when neither text nor conversation says.
+    """
+    stored = conversation_language(session, conversation)
+    spoken = reply_language(stored, text)
+    if requested_language(text) is not None or (stored is None and spoken is not None):
+        conversation.language = spoken
+    return spoken
 
 
 # --- Rasa's sender id ---------------------------------------------------------------------

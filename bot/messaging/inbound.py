@@ -21,10 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot import wording
+from bot.language.detect import only_asks_for_language
 from bot.language.safety import emergency_language, emergency_reason
 from bot.messaging import consent, conversations, outbox
 from bot.models import Conversation, HandoffTicket, InboundMessage, OutboundMessage, OutboundStatus
-from bot.patients import language_for_phone
 from bot.practice import get_practice, practice_zone
 from bot.staff import handoff, oncall, routing
 from bot.wording import texts
@@ -218,7 +218,7 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
     message.ticket_id = ticket.id
     message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
     team = routing.queue_details(practice, queue).get("team", "our staff")
-    language = language_for_phone(session, message.phone) if message.phone else None
+    language = conversations.language_of_text(session, message.conversation, text_for_nlu(message.body or ""))
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
                         language=language,
                         answer_time=wording.answer_time_phrase(ticket.due_at, now, practice_zone(practice), language))
@@ -342,8 +342,9 @@ def triage_inbound(
     practice = get_practice(session)
     conversation, body = message.conversation, message.body or ""
     phone = conversations.phone_of(conversation)
+    # A keyword ("HELP") is answered in the conversation's language; any other text in the one it is written in.
     fill = {"practice_name": practice.name, "practice_phone": practice.phone,
-            "language": language_for_phone(session, phone) if phone is not None else None}
+            "language": conversations.conversation_language(session, conversation)}
     nlu_text = text_for_nlu(body)
     result = Triage(pass_to_rasa=False, nlu_text=nlu_text, whole_text=text_for_safety(body), phone=phone or "",
                     sender_id=conversations.conversation_sender_id(conversation),
@@ -376,7 +377,14 @@ def triage_inbound(
         result.outcome = CONSENT_KEYWORD
         return result
 
+    fill["language"] = conversations.language_of_text(session, conversation, nlu_text) or fill["language"]
     paused = handoff.open_ticket_for(session, conversation)
+    if paused is None and only_asks_for_language(nlu_text):  # "English please": stored above; nothing for Rasa
+        row = outbox.enqueue(session, conversation, texts.render("language_switched", **fill), outbox.OutboundKind.REPLY,
+                             now)
+        result.outbound_ids.append(row.id)
+        result.outcome = REPLIED if row.status != OutboundStatus.BLOCKED else OPTED_OUT
+        return result
     if paused is not None:
         message.ticket_id = paused.id
         paused.last_activity_at = now

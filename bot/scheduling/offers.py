@@ -86,20 +86,21 @@ def within(moment: datetime, when: When) -> bool:
     return in_part(local.hour * 60 + local.minute, when.each_day)
 
 
-def wished_time(text: str, now: datetime, zone: tzinfo) -> When | None:
+def wished_time(text: str, now: datetime, zone: tzinfo, language: str = "en") -> When | None:
     """The time in an answer to "what day and time?": the first named, both of "monday or tuesday"."""
-    whens = join_day_alternatives(text, parse_all_when(text, now.astimezone(zone)))
+    whens = join_day_alternatives(text, parse_all_when(text, now.astimezone(zone), language))
     return whens[0] if whens else None
 
 
-def wanted_time(text: str, now: datetime, zone: tzinfo, moving: Appointment | None = None) -> When | None:
+def wanted_time(text: str, now: datetime, zone: tzinfo, moving: Appointment | None = None,
+                language: str = "en") -> When | None:
     """The time the patient wants: the last one named.
 
     A single day (or time) on which the old appointment falls names that
     appointment ("move my tuesday appt"), not the new time; a longer range
     that happens to contain it ("next week") is still the wish.
     """
-    whens = parse_all_when(text, now.astimezone(zone))
+    whens = parse_all_when(text, now.astimezone(zone), language)
     if moving is not None:
         whens = [w for w in whens if not names_appointment(w, moving)]
     whens = join_day_alternatives(text, whens)  # "monday or tuesday": both days

@@ -46,6 +46,7 @@ from bot.models import (
     Reminder,
     ReminderStatus,
 )
+from bot.patients import language_for_phone
 from bot.practice import format_phone, get_practice
 from bot.wording.texts import plain_text
 
@@ -110,12 +111,15 @@ def recall_provider(session: Session, last_visit: Appointment) -> Provider | Non
     return None
 
 
-def recall_text(practice: Practice, last_visit: Appointment, provider: Provider | None, followup: bool) -> str:
-    """The recall text in the patient's language: first name, the visit (a sensitive type is never named), provider."""
+def recall_text(practice: Practice, last_visit: Appointment, provider: Provider | None, followup: bool,
+                language: str | None = None) -> str:
+    """The recall text in ``language`` (by default the patient's record's): first name, the visit (a sensitive
+    type is never named), provider."""
     patient, kind = last_visit.patient, last_visit.appointment_type
-    say = wording.words(patient.language)
+    language = language or patient.language
+    say = wording.words(language)
     return plain_text(wording.render(
-        "recall_followup" if followup else "recall", patient.language, practice_name=practice.name,
+        "recall_followup" if followup else "recall", language, practice_name=practice.name,
         practice_phone=format_phone(practice.phone), first_name=patient.first_name,
         visit=say.visit(kind.name, kind.sensitive), with_provider=say.with_provider(provider and provider.display_name)))
 
@@ -165,7 +169,8 @@ def deliver_recalls(session: Session, phone: str, reminders: Sequence[Reminder],
             outcome.deferred.append(reminder)
             continue
         provider = recall_provider(session, last_visit)
-        text = enqueue_text(session, phone, recall_text(practice, last_visit, provider, reminder.kind == FOLLOWUP),
+        text = enqueue_text(session, phone, recall_text(practice, last_visit, provider, reminder.kind == FOLLOWUP,
+                                                        language_for_phone(session, phone)),
                             "recall", now)
         reminder.status, reminder.sent_at, reminder.outbound_id, reminder.reason = \
             ReminderStatus.SENT, now, text.id, None

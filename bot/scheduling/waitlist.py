@@ -37,6 +37,7 @@ from bot.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from bot.patients import language_for_phone
 from bot.practice import get_practice, practice_zone
 from bot.scheduling.booking import (
     Slot,
@@ -156,7 +157,7 @@ def offer_freed_slot(session: Session, *, provider_id: int, appointment_type_id:
         reason = why_not_now(session, entry.phone, now, rules)
         if reason not in (None, "quiet hours"):
             continue
-        language = session.get(Patient, entry.patient_id).language
+        language = language_for_phone(session, entry.phone)
         text = enqueue_text(session, entry.phone, offer_text(practice.name, slot, zone, language),
                             OutboundKind.WAITLIST, now)
         if reason == "quiet hours":

@@ -29,7 +29,7 @@ class AppointmentInQuestion:
 
 
 def appointment_meant(session: Session, patient_id: int, *, phone: str, text: str,
-                      now: datetime) -> AppointmentInQuestion:
+                      now: datetime, language: str = "en") -> AppointmentInQuestion:
     appointments = upcoming_appointments(session, [patient_id], now)
     if not appointments:
         return AppointmentInQuestion()
@@ -38,7 +38,7 @@ def appointment_meant(session: Session, patient_id: int, *, phone: str, text: st
     reminded = [a for a in last_reminded_appointments(session, phone, now) if a.patient_id == patient_id]
     if len(reminded) == 1:
         return AppointmentInQuestion(reminded[0])
-    for when in parse_all_when(text, now):
+    for when in parse_all_when(text, now, language):
         on_that_day = [a for a in appointments if within(a.start, when)]
         if len(on_that_day) == 1:
             return AppointmentInQuestion(on_that_day[0])

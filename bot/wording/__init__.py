@@ -20,11 +20,13 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.wording.formatting import en
+from bot.language.detect import reply_language
+from bot.wording.formatting import en, es
 
 DEFAULT_LANGUAGE = "en"
 LANGUAGES: dict[str, ModuleType] = {  # language code -> its formatting module; catalog/<code>.yml beside it
     "en": en,
+    "es": es,
 }
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 PLACEHOLDER = re.compile(r"{(\w+)}")
@@ -67,13 +69,18 @@ def has_text(name: str) -> bool:
     return name in catalog(DEFAULT_LANGUAGE)
 
 
-def render_response(name: str, slots: Mapping[str, Any], values: Mapping[str, Any]) -> str | None:
-    """An assistant reply as Rasa's NLG fills it: slot values, then the action's values, in the ``language`` slot's
-    language; None when the catalog has no such text."""
+def render_response(name: str, slots: Mapping[str, Any], values: Mapping[str, Any], text: str = "") -> str | None:
+    """An assistant reply as Rasa's NLG fills it: slot values, then the action's values; None when the catalog has
+    no such text.
+
+    The language is the action's (``values["language"]``: actions decide it for the turn), else the one the
+    patient's ``text`` asks for or is written in, else the ``language`` slot (the conversation's).
+    """
     if not has_text(name):
         return None
     facts = {**{k: v for k, v in slots.items() if v is not None}, **{k: v for k, v in values.items() if v is not None}}
-    return render(name, slots.get("language"), **facts)
+    language = values.get("language") or reply_language(slots.get("language"), text)
+    return render(name, language, **facts)
 
 
 def describe_slot(item: Any, zone: tzinfo | str, language: str | None = None) -> str:

@@ -12,7 +12,7 @@ from bot import wording
 from bot.practice import format_phone
 
 CHANNEL_TEXTS = ("help", "opt_out_confirmation", "opt_in_confirmation", "picture_reply", "emergency",
-                 "emergency_es", "holding_reply", "empty_text_reply")
+                 "emergency_es", "holding_reply", "empty_text_reply", "language_switched")
 TEMPLATES: dict[str, str] = {name: wording.catalog("en")[name] for name in CHANNEL_TEXTS}  # the English words
 
 # Example values for the fields some templates need besides the practice's name and phone
