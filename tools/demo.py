@@ -12,6 +12,7 @@ Phones a demo user can text from the SMS simulator (all 555-01xx):
 +15035550113 Sarah Johnson, the parent of Emma and Liam (well-child visits);
 +15035550114 Robert Chen, no upcoming visit, last physical 13 months ago (recall);
 +15035550115 Alex Rivera, a behavioral health visit (sensitive: never named in texts);
++15035550116 Lucía Hernández, who speaks Spanish (her record's language is "es"), one visit in about two days;
 +15035550120..0139 twenty other patients; +15035550150 is nobody (a new patient).
 """
 from __future__ import annotations
@@ -79,8 +80,9 @@ class _Loader:
         self.patients: list[Patient] = []
         self.appointments: list[Appointment] = []
 
-    def patient(self, first: str, last: str, phone: str, born: date) -> Patient:
-        patient = Patient(phone=phone, first_name=first, last_name=last, date_of_birth=born, created_at=self.now)
+    def patient(self, first: str, last: str, phone: str, born: date, language: str = "en") -> Patient:
+        patient = Patient(phone=phone, first_name=first, last_name=last, date_of_birth=born, language=language,
+                          created_at=self.now)
         self.session.add(patient)
         self.session.flush()
         self.patients.append(patient)
@@ -163,6 +165,10 @@ def load_demo(session: Session, now: datetime) -> dict:
         for _ in range(load.rng.choice([1, 1, 2])):
             type_key = load.rng.choice(_ROUTINE_TYPES)
             load.book(patient, type_key, load.rng.randint(1, 21), load.rng.choice([None, "morning", "afternoon"]))
+
+    # Loaded last, so the seeded choices (and ids) of everyone above stay as they were.
+    lucia = load.patient("Lucía", "Hernández", "+15035550116", date(1979, 9, 14), language="es")
+    load.book(lucia, "follow_up", 2, "afternoon", "okafor")
 
     return {
         "patients": len(load.patients),
