@@ -48,7 +48,7 @@ def hand_off(turn: Turn, *, queue_intent: str, reason: str) -> None:
     )
     turn.say(
         "utter_handoff",
-        team=routing.queue_details(turn.practice, queue)["team"],
+        team=routing.team_name(turn.practice, queue, turn.language),
         answer_time=wording.answer_time_phrase(ticket.due_at, turn.now, turn.zone, turn.language),
     )
     turn.set(awaiting=None, flow=None)
@@ -81,7 +81,7 @@ def emergency(turn: Turn) -> None:
     if promise is None:
         turn.say(advice)
     else:
-        turn.say(after_hours, callback=render_callback(promise.team, promise.minutes, turn.language))
+        turn.say(after_hours, callback=render_callback(routing.team_name(turn.practice, ticket.queue, turn.language), promise.minutes, turn.language))
     turn.set(awaiting=None, flow=None)
     pause(turn)
 
@@ -101,7 +101,7 @@ def running_late(turn: Turn) -> None:
                         reason=f"Running late for {visit}: {turn.text[:200]}", now=turn.now, intent="running_late",
                         patient_id=appointment.patient_id)
     named = appointment.patient.first_name + ": " if len(patients) > 1 else ""
-    turn.say("utter_running_late", team=routing.queue_details(turn.practice, queue)["team"],
+    turn.say("utter_running_late", team=routing.team_name(turn.practice, queue, turn.language),
              appointment=named + visit, late_policy=late_policy(turn.practice))
     turn.set(awaiting=None, flow=None)
     pause(turn)

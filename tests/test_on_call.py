@@ -140,7 +140,7 @@ def test_in_office_hours_on_call_is_still_paged_and_the_reply_is_the_plain_advic
 # A Spanish text is answered in Spanish first, then English (bot/wording/catalog/es.yml).
 SPANISH_ADVICE = ("Si es una emergencia, llame al 911; para una crisis, llame o mande un mensaje al 988 (oprima 2 "
                   "para español). If this is an emergency, call 911; for a crisis, call or text 988.")
-SPANISH_CALLBACK = "Our on-call nurse le va a llamar en menos de 30 minutos."
+SPANISH_CALLBACK = "Nuestra enfermera de guardia le va a llamar en menos de 30 minutos."
 CALLBACK = "Our on-call nurse will call you back within 30 minutes."
 
 

@@ -94,8 +94,8 @@ def test_an_edited_file_updates_hours_providers_types_queues_routing_and_reminde
     assert set(changes["closed dates"].details) == {"2026-11-26: removed (Thanksgiving)",
                                                     "2027-12-31: added (New Year's Eve)"}
     assert changes["queues"].details == (
-        "billing: {'name': 'Billing', 'team': 'our billing team', 'goal_minutes': 240} -> "
-        "{'name': 'Billing', 'team': 'our billing team', 'goal_minutes': 120}",)
+        "billing: {'name': 'Billing', 'team': 'our billing team', 'team_es': 'nuestro equipo de cobros', 'goal_minutes': 240} -> "
+        "{'name': 'Billing', 'team': 'our billing team', 'team_es': 'nuestro equipo de cobros', 'goal_minutes': 120}",)
     assert changes["routing"].details == ("provider_question: 'clinical' -> 'front_desk'",)
     assert changes["reminders"].details == ("offsets: ['2d', '2h'] -> ['3d', '2h']",)
     assert len(changes) == 8

@@ -127,3 +127,16 @@ def test_the_demo_practice_routes_the_pipeline_to_its_front_desk(engine):
         assert {routing.queue_for(practice, what) for what in (
             routing.STUCK_TEXT, routing.CANCEL_KEYWORD, routing.PICTURE, "anything else")} == {"front_desk"}
         assert routing.queue_for(practice, routing.EMERGENCY) == "urgent"
+
+
+def test_a_queue_names_its_team_in_the_patients_language_when_the_practice_file_gives_it(engine):
+    from sqlalchemy.orm import Session
+
+    from bot.practice import get_practice
+    from bot.staff.routing import team_name
+    with Session(engine) as session:
+        practice = get_practice(session)
+        assert team_name(practice, "billing", "es") == "nuestro equipo de cobros"
+        assert team_name(practice, "billing", "en") == "our billing team"
+        assert team_name(practice, "billing", "fr") == "our billing team"  # no team_fr: the team as written
+        assert team_name(practice, "billing") == "our billing team"

@@ -39,7 +39,8 @@ LONGER_THAN_TWO_SEGMENTS: dict[str, str] = {
     "es/utter_emergency_on_call": _SAFETY_IN_SPANISH + ", and the on-call callback",
     "es/utter_clarify": "five examples of what to text, with accents (UCS-2): fewer would help less",
     "es/help": "the carriers' HELP reply must name the practice, its phone, rates, STOP and START (UCS-2)",
-    "es/holding_reply": "GSM-7 on weekdays; an answer due 'el sábado' (an á) makes it UCS-2",
+    "es/holding_reply": "the practice's name, the team, when, its phone and 911, with accents (UCS-2)",
+    "es/utter_handoff": "the team's Spanish name and the answer time, with accents (UCS-2)",
 }
 SATURDAY = datetime(2027, 10, 2, 12, 45, tzinfo=ZONE)  # "sábado" has an á: it must not push a text past 3
 
@@ -48,7 +49,7 @@ def examples(language: str, start: datetime = START) -> dict[str, str]:
     """Realistic worst-case values for every placeholder, phrased by the language's own formatting."""
     say = wording.words(language)
     slot = say.slot(start, PROVIDER)
-    team = "our clinical team"
+    team = {"es": "nuestra enfermera de guardia"}.get(language, "our clinical team")  # the longest team name
     return {
         "practice_name": "Northwest Family Medicine & Pediatrics",
         "practice_phone": "(503) 555-0100",

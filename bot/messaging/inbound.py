@@ -217,8 +217,8 @@ def hand_to_staff(session: Session, message: InboundMessage, now: datetime, reas
                                  reason=reason)
     message.ticket_id = ticket.id
     message.status, message.processed_at, message.outcome = "failed", now, HANDED_TO_STAFF
-    team = routing.queue_details(practice, queue).get("team", "our staff")
     language = conversations.language_of_text(session, message.conversation, text_for_nlu(message.body or ""))
+    team = routing.team_name(practice, queue, language)
     body = texts.render("holding_reply", practice_name=practice.name, practice_phone=practice.phone, team=team,
                         language=language,
                         answer_time=wording.answer_time_phrase(ticket.due_at, now, practice_zone(practice), language))
@@ -422,7 +422,7 @@ def triage_inbound(
             body = texts.render(advice, **fill)
             promise = oncall.after_hours_callback(session, practice, ticket, now)
             if promise is not None:  # the office is closed and on-call was paged: say who calls back, by when
-                body = f"{body} {render_callback(promise.team, promise.minutes, fill.get('language'))}"
+                body = f"{body} {render_callback(routing.team_name(practice, ticket.queue, fill.get('language')), promise.minutes, fill.get('language'))}"
             row = outbox.enqueue(session, conversation, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id

@@ -36,6 +36,13 @@ def queue_details(practice: Practice, queue: str) -> dict[str, Any]:
     return queues[queue]
 
 
+def team_name(practice: Practice, queue: str, language: str | None = None) -> str:
+    """Who answers the queue, as a patient reads it in ``language``: the queue's ``team_<language>`` if the
+    practice file gives one ("team_es: nuestro equipo de facturación"), else its ``team``."""
+    details = queue_details(practice, queue)
+    return details.get(f"team_{language}") or details.get("team") or "our staff"
+
+
 def queue_for(practice: Practice, handed_off: str) -> str:
     """The queue the practice routes ``handed_off`` (an intent or a pipeline reason) to."""
     routing = practice.config.get("routing") or {}
