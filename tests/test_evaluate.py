@@ -29,6 +29,11 @@ HELDOUT = {
     "office_info": ["what time do you open tomorrow", "where do i park"],
     "emergency": ["crushing chest pain", "cant breath at all"],
 }
+HELDOUT_ES = {
+    "billing_question": ["cuanto debo de la cuenta"],
+    "office_info": ["a que hora abren mañana"],
+    "emergency": ["me duele el pecho horrible", "i can't breathe, no puedo respirar"],
+}
 
 
 def _nlu_yaml(examples: dict[str, list[str]]) -> str:
@@ -98,9 +103,10 @@ def test_standings_say_where_the_project_leads_is_level_and_trails():
 
 def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_path, capsys):
     """Trains a tiny real Rasa pipeline per fold and on all data, and the TF-IDF baseline, then compares."""
-    nlu, heldout = tmp_path / "nlu.yml", tmp_path / "heldout.yml"
+    nlu, heldout, heldout_es = tmp_path / "nlu.yml", tmp_path / "heldout.yml", tmp_path / "heldout_es.yml"
     nlu.write_text(_nlu_yaml(EXAMPLES))
     heldout.write_text(_nlu_yaml(HELDOUT))
+    heldout_es.write_text(_nlu_yaml(HELDOUT_ES))
     config = tmp_path / "config.yml"
     config.write_text("recipe: default.v1\nlanguage: en\nassistant_id: tiny\npipeline:\n"
                       "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
@@ -111,13 +117,20 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     reports = tmp_path / "reports"
 
     assert evaluate.main(["--folds", "2", "--no-default", "--config", str(config), "--nlu", str(nlu),
-                          "--heldout", str(heldout), "--reports", str(reports)]) == 0
+                          "--heldout", str(heldout), "--heldout-es", str(heldout_es),
+                          "--reports", str(reports)]) == 0
     out = capsys.readouterr().out
 
     assert out.count("  training config.yml") == 3
     assert "| project |" in out and "| tfidf_lr |" in out
     assert "project is ahead of tfidf_lr on:" in out
     assert "held-out emergency recall: project 100.0" in out  # the safety net catches "cant breath"
+    # The Spanish set is scored by the same models (no extra training), figures only, never its texts.
+    spanish = out[out.index("## Spanish held-out set"):out.index("## F1 per intent, Spanish")]
+    assert "| project |" in spanish and "| tfidf_lr |" in spanish and "4 texts of" in spanish
+    assert "me duele el pecho" not in out
+    assert not (reports / "project" / "heldout_es" / "intent_errors.json").exists()
+    assert (reports / "project" / "heldout_es" / "intent_report.json").exists()
     for system in ("project", "tfidf_lr"):
         for which in ("cv", "heldout"):
             assert (reports / system / which / "intent_report.json").exists()
@@ -129,6 +142,7 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     # A second run retrains nothing: the cached models and predictions are reused.
     before = {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
     assert evaluate.main(["--folds", "2", "--quick", "--config", str(config), "--nlu", str(nlu),
-                          "--heldout", str(heldout), "--reports", str(reports)]) == 0
+                          "--heldout", str(heldout), "--heldout-es", str(heldout_es),
+                          "--reports", str(reports)]) == 0
     assert "  training config.yml" not in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
