@@ -40,6 +40,11 @@ HELDOUT = {
     "office_info": ["what time do you open tomorrow", "where do i park"],
     "emergency": ["crushing chest pain", "cant breath at all"],
 }
+HELDOUT_ES = {
+    "billing_question": ["cuanto debo de la cuenta"],
+    "office_info": ["a que hora abren mañana"],
+    "emergency": ["me duele el pecho horrible", "i can't breathe, no puedo respirar"],
+}
 
 
 INDEPENDENT = {
@@ -175,6 +180,8 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     heldout.write_text(_nlu_yaml(HELDOUT))
     independent.write_text(_nlu_yaml(INDEPENDENT))
     ood.write_text(_ood_yaml(OUT_OF_DOMAIN))
+    heldout_es = tmp_path / "heldout_es.yml"
+    heldout_es.write_text(_nlu_yaml(HELDOUT_ES))
     config = tmp_path / "config.yml"
     config.write_text("recipe: default.v1\nlanguage: en\nassistant_id: tiny\npipeline:\n"
                       "  - name: WhitespaceTokenizer\n  - name: CountVectorsFeaturizer\n"
@@ -186,7 +193,8 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
 
     assert evaluate.main(["--folds", "2", "--no-default", "--config", str(config), "--nlu", str(nlu),
                           "--heldout", str(heldout), "--independent", str(independent),
-                          "--out-of-domain", str(ood), "--reports", str(reports)]) == 0
+                          "--out-of-domain", str(ood), "--heldout-es", str(heldout_es),
+                          "--reports", str(reports)]) == 0
     out = capsys.readouterr().out
 
     assert out.count("  training config.yml") == 3
@@ -197,6 +205,12 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     assert "## The independent held-out set" in out and "(running_late)" in out
     assert "## Out of domain" in out and "booking-changing (confirm/cancel/reschedule/book)" in out
     assert out.count("(goal <= 0.1: ") == 2  # the opt-out goal, for the project and the baseline
+    # The Spanish set is scored by the same models (no extra training), figures only, never its texts.
+    spanish = out[out.index("## Spanish held-out set"):out.index("## F1 per intent, Spanish")]
+    assert "| project |" in spanish and "| tfidf_lr |" in spanish and "4 texts of" in spanish
+    assert "me duele el pecho" not in out
+    assert not (reports / "project" / "heldout_es" / "intent_errors.json").exists()
+    assert (reports / "project" / "heldout_es" / "intent_report.json").exists()
     for system in ("project", "tfidf_lr"):
         for which in ("cv", "heldout"):
             assert (reports / system / which / "intent_report.json").exists()
@@ -210,7 +224,8 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     # A second run retrains nothing: the cached models and predictions are reused.
     before = {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
     assert evaluate.main(["--folds", "2", "--quick", "--config", str(config), "--nlu", str(nlu),
-                          "--heldout", str(heldout), "--reports", str(reports)]) == 0
+                          "--heldout", str(heldout), "--heldout-es", str(heldout_es),
+                          "--reports", str(reports)]) == 0
     assert "  training config.yml" not in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
 

@@ -7,7 +7,9 @@ tests/nlu_heldout.yml, the independent one tests/nlu_heldout_independent.yml
 (written from the intent definitions alone) and the out-of-domain texts
 tests/nlu_out_of_domain.yml (requests not meant for a practice, scored by how
 often they would act: booking-changing intents, emergencies with and without
-the keyword net, opt-outs):
+the keyword net, opt-outs);
+and it reports each system on the Spanish held-out set tests/nlu_heldout_es.yml (written by
+someone who never read data/nlu/es; per intent figures only, never its texts):
 
 * ``project``  - config.yml, what patients are served by;
 * ``default``  - configs/default.yml, Rasa's default pipeline (`rasa init`);
@@ -50,6 +52,7 @@ NLU_DATA = ROOT / "data" / "nlu"
 HELDOUT = ROOT / "tests" / "nlu_heldout.yml"
 INDEPENDENT = ROOT / "tests" / "nlu_heldout_independent.yml"
 OUT_OF_DOMAIN = ROOT / "tests" / "nlu_out_of_domain.yml"
+HELDOUT_ES = ROOT / "tests" / "nlu_heldout_es.yml"
 REPORTS = ROOT / "reports"
 CACHE = REPORTS / ".cache"
 PROJECT_CONFIG = ROOT / "config.yml"
@@ -88,6 +91,7 @@ class SystemResult:
     heldout: dict | None = None
     independent: dict | None = None
     out_of_domain: dict | None = None
+    spanish: dict | None = None
     cv_train_seconds: float = 0.0
     full_train_seconds: float = 0.0
     parse_ms: list[float] = field(default_factory=list)
@@ -315,6 +319,21 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
     result.cv_train_seconds, result.full_train_seconds, result.parse_ms = (
         cv_train_seconds, run.train_seconds, run.parse_ms[:first])
     return result
+
+
+def score_spanish(result: SystemResult, examples: list[Example], data, spanish: list[Example],
+                  rasa_config: Path | None, reports: Path = REPORTS) -> None:
+    """Score the model trained on all of data/nlu (cached by evaluate_system) on the Spanish held-out set."""
+    texts = [t for t, _ in spanish]
+    if rasa_config:
+        run = rasa_runner(rasa_config, reports / ".cache")(
+            _subset_yaml(data, range(len(examples))), texts, "all data -> Spanish held-out")
+    else:
+        run = tfidf_lr_runner()(examples, texts)
+    result.spanish = score(spanish, run.predictions, reports / result.name / "heldout_es")
+    # Its texts are not for trainers' eyes (they would write training data from them): figures only.
+    result.spanish["errors"] = []
+    (reports / result.name / "heldout_es" / "intent_errors.json").unlink(missing_ok=True)
 
 
 def scored_system(name: str, examples: list[Example], heldout: list[Example],
@@ -561,6 +580,17 @@ def per_intent_table(systems: Sequence[SystemResult], which: str) -> str:
     return "\n".join(lines)
 
 
+def spanish_table(systems: Sequence[SystemResult]) -> str:
+    """Accuracy, fallback, macro F1 and emergency recall (percent) on the Spanish held-out set."""
+    lines = ["| system | Spanish held-out acc | fallback | macro F1 | emergency recall |", "|---|" + "---:|" * 4]
+    for s in systems:
+        lines.append(f"| {s.name} | {_pct(s.spanish['accuracy'])} | {_pct(s.spanish['fallback_rate'])} "
+                     f"| {_pct(s.spanish['macro_f1'])} | {_pct(s.spanish['emergency_recall'])} |")
+    lines.append(f"\n{systems[0].spanish['n']} texts of tests/nlu_heldout_es.yml; every system trained on all of "
+                 "data/nlu (English and data/nlu/es).")
+    return "\n".join(lines)
+
+
 def top_errors(errors: Sequence[dict], limit: int = 20) -> str:
     """The most confident mistakes first (those are the ones to fix in the data), fallbacks last."""
     def confidence(error: dict) -> float:
@@ -592,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the independent held-out texts (default tests/nlu_heldout_independent.yml; '' skips)")
     parser.add_argument("--out-of-domain", default=str(OUT_OF_DOMAIN),
                         help="texts not meant for a practice (default tests/nlu_out_of_domain.yml; '' skips)")
+    parser.add_argument("--heldout-es", default=str(HELDOUT_ES),
+                        help="Spanish held-out texts (default tests/nlu_heldout_es.yml; '' to skip)")
     parser.add_argument("--reports", default=str(REPORTS), help="where reports and cached models go (default reports/)")
     parser.add_argument("--extra", action="append", default=[], metavar="CONFIG",
                         help="another Rasa config to compare (repeatable), e.g. configs/previous_blend.yml")
@@ -610,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     heldout, _ = load_examples(Path(args.heldout))
     independent = load_examples(Path(args.independent))[0] if args.independent else []
     out_of_domain = load_out_of_domain(Path(args.out_of_domain)) if args.out_of_domain else []
+    spanish = load_examples(Path(args.heldout_es))[0] if args.heldout_es else []
     folds = stratified_folds(examples, args.folds) if args.folds else []
     overlap = {_normalised(t) for t, _ in examples} & {_normalised(t) for t, _ in heldout}
     if overlap:
@@ -630,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {args.folds}-fold cross-validation and held-out test", flush=True)
         systems.append(evaluate_system(name, examples, data, heldout, folds, config, Path(args.reports),
                                        independent, out_of_domain))
+        if spanish:
+            score_spanish(systems[-1], examples, data, spanish, config, Path(args.reports))
 
     project = systems[0]
     print("\n## Intent classification (percent)\n")
@@ -652,6 +687,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n### {project.name}, per category\n")
         print(out_of_domain_by_category(project))
 
+    if spanish:
+        print("\n## Spanish held-out set (percent)\n")
+        print(spanish_table(systems))
+        print("\n## F1 per intent, Spanish held-out\n")
+        print(per_intent_table(systems, "spanish"))
+
     print("\n## project: training and parsing on this machine\n")
     print(f"{args.folds} fold trainings: {project.cv_train_seconds:.1f} s; training on all of data/nlu: "
           f"{project.full_train_seconds:.1f} s (less when Rasa's .rasa/cache already holds the components; "
@@ -667,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"EMERGENCIES MISSED (independent): {len(missed)} (texts in reports/{project.name}/independent/)")
         elif missed:
             print(f"EMERGENCIES MISSED ({which}): {missed}")
+    if spanish and project.spanish["emergency_missed"]:
+        print(f"EMERGENCIES MISSED (Spanish held-out): {len(project.spanish['emergency_missed'])} (texts not shown)")
 
     if folds:
         errors = project.cv["errors"]
