@@ -77,11 +77,11 @@ def emergency(turn: Turn) -> None:
     spanish = (latest.get("emergency_language") or emergency_language(turn.text)) == "es"
     advice, after_hours = (("utter_emergency_es", "utter_emergency_es_on_call") if spanish  # both languages
                            else ("utter_emergency", "utter_emergency_on_call"))
-    promise = oncall.after_hours_callback(turn.session, turn.practice, ticket, turn.now)
+    promise = oncall.after_hours_callback(turn.session, turn.practice, ticket, turn.now, turn.language)
     if promise is None:
         turn.say(advice)
     else:
-        turn.say(after_hours, callback=render_callback(routing.team_name(turn.practice, ticket.queue, turn.language), promise.minutes, turn.language))
+        turn.say(after_hours, callback=render_callback(promise.team, promise.minutes, turn.language))
     turn.set(awaiting=None, flow=None)
     pause(turn)
 

@@ -420,9 +420,9 @@ def triage_inbound(
             message.ticket_id = ticket.id  # the urgent team's to read, not the paused ticket's queue
             advice = "emergency_es" if emergency_language(result.whole_text) == "es" else "emergency"  # both languages
             body = texts.render(advice, **fill)
-            promise = oncall.after_hours_callback(session, practice, ticket, now)
+            promise = oncall.after_hours_callback(session, practice, ticket, now, fill["language"])
             if promise is not None:  # the office is closed and on-call was paged: say who calls back, by when
-                body = f"{body} {render_callback(routing.team_name(practice, ticket.queue, fill.get('language')), promise.minutes, fill.get('language'))}"
+                body = f"{body} {render_callback(promise.team, promise.minutes, fill['language'])}"
             row = outbox.enqueue(session, conversation, body, outbox.OutboundKind.REPLY, now, ticket_id=ticket.id)
             result.outbound_ids.append(row.id)
             result.opened_ticket_id = ticket.id

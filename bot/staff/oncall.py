@@ -36,6 +36,7 @@ from bot.messaging import outbox
 from bot.models import AuditEntry, HandoffTicket, OnCallPage, Practice, TicketStatus
 from bot.practice import WEEKDAYS, _hhmm, closed_days, office_hours_on, practice_zone
 from bot.privacy import mask_phone
+from bot.staff import routing
 from bot.wording.on_call import render_page
 
 DEFAULT_MAX_PAGES = 6
@@ -48,7 +49,8 @@ NOT_PAGED = "on_call_not_paged"
 
 @dataclass(frozen=True)
 class CallbackPromise:
-    """What a patient is told outside office hours: who calls back, within how many minutes."""
+    """What a patient is told outside office hours: who calls back (in the patient's language), within how many
+    minutes."""
 
     team: str
     minutes: int
@@ -202,8 +204,8 @@ def escalate_due(session: Session, now: datetime, *, inbox_url: str | None = Non
     return pages
 
 
-def after_hours_callback(session: Session, practice: Practice, ticket: HandoffTicket, now: datetime
-                         ) -> CallbackPromise | None:
+def after_hours_callback(session: Session, practice: Practice, ticket: HandoffTicket, now: datetime,
+                         language: str | None = None) -> CallbackPromise | None:
     """Who will call the patient back, and within how long, when the office is closed and on-call was paged.
 
     None during office hours (the staff in the office answer) and when nobody
@@ -217,4 +219,4 @@ def after_hours_callback(session: Session, practice: Practice, ticket: HandoffTi
         return None
     queue = (practice.config.get("queues") or {})[ticket.queue]
     minutes = int(on_call_config(practice).get("callback_minutes") or queue["goal_minutes"])
-    return CallbackPromise(team=queue["team"], minutes=minutes)
+    return CallbackPromise(team=routing.team_name(practice, ticket.queue, language), minutes=minutes)
