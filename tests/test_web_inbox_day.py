@@ -263,3 +263,21 @@ def test_a_queue_owner_sees_the_tickets_assigned_to_them_and_how_many_are_unansw
     with Session(engine) as session, session.begin():
         replies.send_staff_reply(session, ticket_id, staff_user_id=bea, body="On it.", now=now + timedelta(minutes=5))
     assert "unanswered assigned to you" not in client.get("/").get_data(as_text=True)
+
+
+def test_the_urgent_feed_and_starting_a_conversation_follow_the_practice_files_roles(app, engine, now):
+    """A practice whose urgent queue only clinical staff answer: the front desk gets neither."""
+    from bot.practice import get_practice
+    with Session(engine) as session, session.begin():
+        practice = get_practice(session)
+        queues = {**practice.config["queues"]}
+        queues["urgent"] = {**queues["urgent"], "roles": ["clinical", "admin"]}
+        practice.config = {**practice.config, "queues": queues}
+    patient = _patient(engine)
+    add_user(engine, "fran", "front_desk", now)
+    client = app.test_client()
+    csrf = login(client, "fran")
+    assert client.get("/api/urgent").status_code == 403
+    refused = client.post("/conversations/new", data={"csrf_token": csrf, "patient_id": patient, "queue": "urgent",
+                                                      "body": "Hello"})
+    assert refused.status_code == 403 and _outbound(engine) == []

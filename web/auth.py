@@ -34,7 +34,7 @@ from bot.db import transaction
 from bot.messaging import outbox
 from bot.practice import get_practice
 from bot.settings import Settings
-from bot.staff import access
+from bot.staff import access, queue_view
 from bot.staff import accounts as staff
 
 bp = Blueprint("auth", __name__)
@@ -63,7 +63,7 @@ class StaffContext:
     @property
     def sees_urgent(self) -> bool:
         """Whose pages raise a browser notification for a new urgent ticket: who answers the urgent queue."""
-        return "urgent" in self.queues
+        return queue_view.URGENT in self.queues
 
 
 def db() -> ContextManager[Session]:

@@ -5,9 +5,8 @@ the list: one queue, mine, unassigned, unanswered (the patient wrote last, or
 nobody from staff answered yet), waiting over the goal (never answered and past
 the answer time promised), and a search by name or phone.
 
-"Mine" and "unassigned" read ``HandoffTicket.claimed_by`` (who has the ticket).
-When tickets get an owner per queue (issue 12, point people), :func:`_assigned_to`
-is the one place that changes.
+"Mine" and "unassigned" read ``HandoffTicket.claimed_by``: who claimed the ticket,
+or the queue's owner it was assigned to (:mod:`bot.staff.pointpeople`).
 """
 from __future__ import annotations
 
