@@ -24,12 +24,11 @@ from bot.models import (
     HandoffTicket,
     InboundMessage,
     Patient,
-    Practice,
     StaffUser,
     TicketStatus,
 )
 from bot.practice import format_phone, get_practice, practice_zone
-from bot.staff import access, handback, handoff, pointpeople, queue_view, replies
+from bot.staff import access, handback, handoff, pointpeople, queue_view, replies, routing
 from bot.staff import accounts as staff
 from bot.staff.responsetimes import format_duration
 from channels import rasa_commands
@@ -74,10 +73,6 @@ def waited(delta: timedelta) -> str:
 
 def _names(session: Session) -> dict[int, str]:
     return {u.id: u.display_name for u in session.execute(select(StaffUser)).scalars()}
-
-
-def _queue_names(practice: Practice) -> dict[str, str]:
-    return {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
 
 
 def _patient_label(session: Session, ticket: HandoffTicket) -> str:
@@ -181,7 +176,7 @@ def queue_filter(args) -> tuple[queue_view.QueueFilter, bool]:
 
 def _queue_rows(session: Session, args) -> list[dict[str, Any]]:
     practice = get_practice(session)
-    g.queue_names = _queue_names(practice)
+    g.queue_names = routing.queue_names(practice)
     zone, at = practice_zone(practice), now()
     wanted, resolved = queue_filter(args)
     tickets = queue_view.queue_tickets(session, g.staff.queues, g.staff.user_id, at, wanted, resolved=resolved)
@@ -314,7 +309,7 @@ def _render_ticket(ticket_id: int, *, draft: str = "", findings: tuple = (), sta
         zone = practice_zone(practice)
         ticket = session.get(HandoffTicket, ticket_id)
         names = _names(session)
-        g.queue_names = _queue_names(practice)
+        g.queue_names = routing.queue_names(practice)
         row = _ticket_row(session, ticket, names, zone, at)
         entries = [_entry_json(e, zone, at, ticket_id, g.queue_names)
                    for e in handoff.transcript(session, ticket, role=g.staff.role)]
@@ -386,7 +381,7 @@ def api_transcript(ticket_id: int):
         entries = handoff.transcript(session, ticket, role=g.staff.role)
         refs = [e.ref for e in entries]
         start = refs.index(after) + 1 if after in refs else 0
-        g.queue_names = _queue_names(practice)
+        g.queue_names = routing.queue_names(practice)
         row = _ticket_row(session, ticket, _names(session), zone, at)
         newer = [_entry_json(e, zone, at, ticket_id, g.queue_names) for e in entries[start:]]
         _media_links(session, ticket_id, newer)
@@ -528,7 +523,7 @@ def _render_start(*, query: str = "", patient_id: int | None = None, draft: str 
         if chosen is not None:
             picked = {"id": chosen.id, "name": chosen.full_name, "phone": format_phone(chosen.phone),
                       "opted_out": consent.is_opted_out(session, chosen.phone)}
-        names = _queue_names(get_practice(session))
+        names = routing.queue_names(get_practice(session))
     queues = [(q, names.get(q, q)) for q in g.staff.queues]
     return render_template("inbox/start.html", query=query, found=found, picked=picked, queues=queues,
                            queue=queue or (queues[0][0] if queues else ""), draft=draft, findings=findings,

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, g, render_template, request
 from markupsafe import Markup, escape
 
 from bot.practice import get_practice, practice_zone
-from bot.staff import responsetimes
+from bot.staff import responsetimes, routing
 from web.auth import db, now
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -93,7 +93,7 @@ def _report(weeks_back: int):
     with db() as session:
         practice = get_practice(session)
         zone = practice_zone(practice)
-        names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+        names = routing.queue_names(practice)
         queues = [q for q in g.staff.queues]
         rows = responsetimes.weekly_report(session, zone, at, weeks_back, tuple(queues))
     return rows, names, queues
@@ -117,7 +117,7 @@ def _figures(weeks_back: int) -> list[tuple[str, ...]]:
     """The goal figures of the viewer's queues (queue names as the practice file gives them)."""
     with db() as session:
         practice = get_practice(session)
-        names = {key: cfg.get("name", key) for key, cfg in (practice.config.get("queues") or {}).items()}
+        names = routing.queue_names(practice)
         rows = responsetimes.queue_figures(session, now(), weeks_back, tuple(g.staff.queues))
         return [(cells[0], names.get(cells[1], cells[1]), *cells[2:]) for cells in responsetimes.figures_table(rows)]
 

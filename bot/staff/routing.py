@@ -36,6 +36,11 @@ def queue_details(practice: Practice, queue: str) -> dict[str, Any]:
     return queues[queue]
 
 
+def queue_names(practice: Practice) -> dict[str, str]:
+    """Each queue's name as staff read it (``name`` in the practice file; the key without one)."""
+    return {key: cfg.get("name", key) for key, cfg in _queues(practice).items()}
+
+
 def team_name(practice: Practice, queue: str, language: str | None = None) -> str:
     """Who answers the queue, as a patient reads it in ``language``: the queue's ``team_<language>`` if the
     practice file gives one ("team_es: nuestro equipo de facturación"), else its ``team``."""
