@@ -33,15 +33,18 @@ class OutboundKind(str, enum.Enum):
     cannot go out. ``label``: who the inbox transcript says wrote it.
     ``purpose``: the consent it needs (:mod:`bot.messaging.consent`); None for the
     few texts no patient consent governs (those allowed after an opt-out).
+    ``capped``: counts against the daily and weekly caps (every automated text, unless it
+    answers the patient's own action, like the text back to their missed call).
     The column stores the plain value.
     """
 
     def __new__(cls, value: str, automated: bool, after_opt_out: bool, conversation: bool, label: str,
-                purpose: ConsentPurpose | None = ConsentPurpose.CARE):
+                purpose: ConsentPurpose | None = ConsentPurpose.CARE, capped: bool | None = None):
         member = str.__new__(cls, value)
         member._value_ = value
         member.automated, member.after_opt_out, member.conversation, member.label, member.purpose = (
             automated, after_opt_out, conversation, label, purpose)
+        member.capped = automated if capped is None else capped
         return member
 
     #                     automated after_opt_out conversation label  purpose (care unless named)
@@ -50,7 +53,9 @@ class OutboundKind(str, enum.Enum):
     REMINDER = ("reminder", True, False, False, "reminder")
     RECALL = ("recall", True, False, False, "reminder")
     WAITLIST = ("waitlist", True, False, False, "reminder")
-    MISSED_CALL = ("missed_call", True, False, False, "missed call")  # the text back to an unanswered caller
+    # The text back to an unanswered caller: it answers their own call, so it keeps quiet hours but never uses
+    # up the day's reminder under the caps.
+    MISSED_CALL = ("missed_call", True, False, False, "missed call", ConsentPurpose.CARE, False)
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
     CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system", None)  # the opt-out's
     HELP_REPLY = ("help_reply", False, True, False, "system", None)
@@ -79,10 +84,7 @@ HELP_REPLY = OutboundKind.HELP_REPLY
 ALLOWED_WHEN_OPTED_OUT = frozenset(k for k in OutboundKind if k.after_opt_out)
 CONVERSATION_KINDS = frozenset(k for k in OutboundKind if k.conversation)
 _KIND_VALUES = frozenset(k.value for k in OutboundKind)
-AUTOMATED_KINDS = tuple(k.value for k in OutboundKind if k.automated)
-# The daily and weekly caps limit what the practice sends unasked; the text back to a patient's own missed call
-# answers them, so it keeps quiet hours but never uses up the day's reminder.
-CAPPED_KINDS = tuple(k for k in AUTOMATED_KINDS if k != OutboundKind.MISSED_CALL.value)
+CAPPED_KINDS = tuple(k.value for k in OutboundKind if k.capped)  # count against the daily and weekly caps
 
 RETRY_FOR = timedelta(hours=24)          # 429, 5xx and network errors are retried this long
 ALERT_AFTER = timedelta(minutes=10)      # a conversation text still not out by then: staff are told
