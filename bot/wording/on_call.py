@@ -18,4 +18,5 @@ def render_page(link: str) -> str:
 
 def render_callback(team: str, minutes: int, language: str | None = None) -> str:
     """'Our on-call nurse will call you back within 30 minutes.'"""
-    return wording.render("on_call_callback", language, team_capitalised=team[:1].upper() + team[1:], minutes=minutes)
+    return wording.render("on_call_callback", language, team_capitalised=wording.words(language).capitalised(team),
+                          minutes=minutes)
