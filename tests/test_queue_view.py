@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.models import Patient
+from bot.models import Patient, Practice
 from bot.staff import accounts, handoff, replies
 from bot.staff.queue_view import QueueFilter, conversation_pulses, preview, queue_tickets
 from tests.web_helpers import open_ticket, patient_texts
@@ -24,6 +24,20 @@ def test_urgent_tickets_come_first_then_the_rest_oldest_first(engine, now):
     urgent = open_ticket(engine, "+15035550133", "urgent", now, reason="chest pain")
     assert _ids(engine, now) == [urgent, old, billing]
     assert _ids(engine, now, queues=("front_desk", "billing")) == [old, billing]
+
+
+def test_the_queue_pinned_on_top_is_whichever_the_practice_routes_emergencies_to(engine, now):
+    """No queue name is built in: a practice that sends emergencies to its nurses gets those pinned."""
+    with Session(engine) as session, session.begin():
+        practice = session.query(Practice).one()
+        queues = {**practice.config["queues"], "nurse_line": {"name": "Nurse line", "team": "our nurses",
+                                                               "goal_minutes": 5}}
+        practice.config = {**practice.config, "queues": queues,
+                           "routing": {**practice.config["routing"], "emergency": "nurse_line"}}
+    old = open_ticket(engine, "+15035550111", "front_desk", now - timedelta(hours=2))
+    urgent = open_ticket(engine, "+15035550122", "urgent", now - timedelta(hours=1))
+    nurses = open_ticket(engine, "+15035550133", "nurse_line", now, reason="chest pain")
+    assert _ids(engine, now, queues=ALL + ("nurse_line",)) == [nurses, old, urgent]
 
 
 def test_filters_queue_mine_unassigned_unanswered_and_over_goal(engine, now):

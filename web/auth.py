@@ -34,7 +34,7 @@ from bot.db import transaction
 from bot.messaging import outbox
 from bot.practice import get_practice
 from bot.settings import Settings
-from bot.staff import access, queue_view
+from bot.staff import access, routing
 from bot.staff import accounts as staff
 
 bp = Blueprint("auth", __name__)
@@ -55,6 +55,7 @@ class StaffContext:
     role: str
     csrf_token: str
     queues: tuple[str, ...] = ()  # the queues the role answers, from the practice file's queues.<name>.roles
+    urgent_queue: str = ""  # where the practice routes emergencies (routing.urgent_queue)
 
     @property
     def is_admin(self) -> bool:
@@ -63,7 +64,7 @@ class StaffContext:
     @property
     def sees_urgent(self) -> bool:
         """Whose pages raise a browser notification for a new urgent ticket: who answers the urgent queue."""
-        return queue_view.URGENT in self.queues
+        return self.urgent_queue in self.queues
 
 
 def db() -> ContextManager[Session]:
@@ -109,8 +110,9 @@ def _load_staff() -> None:
         if login is not None:
             user = login.staff_user
             role = access.role_of(user)
+            practice = get_practice(session)
             g.staff = StaffContext(login.id, user.id, user.display_name, role, login.csrf_token,
-                                   access.visible_queues(role, get_practice(session)))
+                                   access.visible_queues(role, practice), routing.urgent_queue(practice))
 
 
 def _check_request():

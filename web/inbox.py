@@ -143,7 +143,7 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
         "answered": answered,
         "claimed_by": names.get(ticket.claimed_by, "") if ticket.claimed_by else "",
         "mine": ticket.claimed_by == g.staff.user_id,
-        "pinned": ticket.queue == queue_view.URGENT and ticket.status != TicketStatus.RESOLVED,
+        "pinned": ticket.queue == g.staff.urgent_queue and ticket.status != TicketStatus.RESOLVED,
         "last_text": pulse.last_text or ("(picture)" if pulse.pictures else ""),
         "last_from": pulse.last_from or "",
         "pulse": pulse_words(pulse, at),
@@ -261,7 +261,7 @@ def api_urgent():
     if not g.staff.sees_urgent:
         deny(f"{g.staff.role} may not open the urgent queue")
     with db() as session:
-        tickets = queue_view.queue_tickets(session, (queue_view.URGENT,), g.staff.user_id, now())
+        tickets = queue_view.queue_tickets(session, (g.staff.urgent_queue,), g.staff.user_id, now())
         rows = [{"id": t.id, "url": url_for("inbox.ticket", ticket_id=t.id)}
                 for t in tickets if t.status != TicketStatus.RESOLVED]
     return jsonify(tickets=rows)

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from bot.models import HandoffTicket, InboundMessage, OutboundMessage, TicketStatus
 from bot.patients import phones_matching
-from bot.staff import handback, handoff
+from bot.practice import get_practice
+from bot.staff import handback, handoff, routing
 
-URGENT = "urgent"
 _URL = re.compile(r"https?://\S+")
 PREVIEW_CHARS = 120
 
@@ -62,8 +62,9 @@ def _assigned_to(viewer_id: int):
 
 def queue_tickets(session: Session, queues: Iterable[str], viewer_id: int, now: datetime,
                   wanted: QueueFilter = QueueFilter(), resolved: bool = False) -> list[HandoffTicket]:
-    """The tickets of ``queues`` the filter keeps: open ones (and those still handing back), urgent first,
-    then oldest first; with ``resolved``, the 50 most recently resolved."""
+    """The tickets of ``queues`` the filter keeps: open ones (and those still handing back), urgent first
+    (the queue the practice routes emergencies to), then oldest first; with ``resolved``, the 50 most
+    recently resolved."""
     query = select(HandoffTicket).where(HandoffTicket.queue.in_(tuple(queues)))
     if resolved:
         query = query.where(HandoffTicket.status == TicketStatus.RESOLVED).order_by(
@@ -72,7 +73,7 @@ def queue_tickets(session: Session, queues: Iterable[str], viewer_id: int, now: 
         # A resolved ticket stays among the open ones until Rasa has the conversation again.
         query = query.where(HandoffTicket.status.in_(handoff.OPEN_STATUSES)
                             | HandoffTicket.id.in_(handback.tickets_handing_back())).order_by(
-            case((HandoffTicket.queue == URGENT, 0), else_=1), HandoffTicket.created_at, HandoffTicket.id)
+            case((HandoffTicket.queue == routing.urgent_queue(get_practice(session)), 0), else_=1), HandoffTicket.created_at, HandoffTicket.id)
     if wanted.queue:
         query = query.where(HandoffTicket.queue == wanted.queue)
     if wanted.mine:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.models import Practice
 
-__all__ = ["STUCK_TEXT", "CANCEL_KEYWORD", "PICTURE", "EMERGENCY", "DEFAULT", "queue_for", "queue_details"]
+__all__ = ["STUCK_TEXT", "CANCEL_KEYWORD", "PICTURE", "EMERGENCY", "DEFAULT", "queue_for", "queue_details", "urgent_queue"]
 
 STUCK_TEXT = "system"  # a text the assistant could not answer, or one of ours that could not be sent
 CANCEL_KEYWORD = "cancel_keyword"  # a bare CANCEL: opted out, and perhaps meant an appointment
@@ -55,3 +55,8 @@ def queue_for(practice: Practice, handed_off: str) -> str:
     if queue is None:
         raise KeyError(f"the practice routes {handed_off!r} to no queue and has no queues")
     return queue
+
+
+def urgent_queue(practice: Practice) -> str:
+    """The queue emergencies go to: pinned on top of the inbox, and its staff get a browser alert."""
+    return queue_for(practice, EMERGENCY)
