@@ -223,16 +223,19 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
 
     # A second run retrains nothing: the cached models and predictions are reused.
     before = {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
-    assert evaluate.main(["--folds", "2", "--quick", "--config", str(config), "--nlu", str(nlu),
+    assert evaluate.main(["--folds", "2", "--quick", "--no-plots", "--config", str(config), "--nlu", str(nlu),
                           "--heldout", str(heldout), "--heldout-es", str(heldout_es),
                           "--reports", str(reports)]) == 0
     assert "  training config.yml" not in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime for p in (reports / ".cache").glob("*.tar.gz")}
 
-    # --folds 0: the held-out sets only, from the one model trained on all the data.
-    assert evaluate.main(["--folds", "0", "--config", str(config), "--nlu", str(nlu), "--heldout", str(heldout),
-                          "--independent", str(independent), "--out-of-domain", str(ood),
+    # --folds 0: the held-out sets only, from the one model trained on all the data; --no-plots: no PNGs.
+    for png in reports.rglob("*.png"):
+        png.unlink()
+    assert evaluate.main(["--folds", "0", "--no-default", "--no-plots", "--config", str(config), "--nlu", str(nlu),
+                          "--heldout", str(heldout), "--independent", str(independent), "--out-of-domain", str(ood),
                           "--reports", str(reports)]) == 0
     out = capsys.readouterr().out
+    assert not list(reports.rglob("*.png")) and (reports / "project" / "independent" / "intent_report.json").exists()
     assert "  training config.yml" not in out and "no CV (--folds 0)" in out
     assert "| project |    n/a |" in out and "## Out of domain" in out

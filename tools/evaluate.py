@@ -283,7 +283,7 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction], out_di
 def evaluate_system(name: str, examples: list[Example], data, heldout: list[Example],
                     folds: list[tuple[list[int], list[int]]], rasa_config: Path | None,
                     reports: Path = REPORTS, independent: Sequence[Example] = (),
-                    out_of_domain: Sequence[tuple[str, str]] = ()) -> SystemResult:
+                    out_of_domain: Sequence[tuple[str, str]] = (), plots: bool = True) -> SystemResult:
     """Cross-validate one system on `folds`, then train on all of data/nlu and test it on the
     held-out set, the independent held-out set and the out-of-domain texts (one parse of all three)."""
     cv_predictions: list[Prediction | None] = [None] * len(examples) if folds else []
@@ -306,10 +306,10 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
     else:
         run = run_tfidf(examples, texts)
     first, second = len(heldout), len(heldout) + len(independent)
-    result = scored_system(name, examples, heldout, cv_predictions, run.predictions[:first], reports)
+    result = scored_system(name, examples, heldout, cv_predictions, run.predictions[:first], reports, plots)
     if independent:
         result.independent = score_heldout(examples, independent, run.predictions[first:second],
-                                           reports / name / "independent")
+                                           reports / name / "independent", plots)
     if out_of_domain:
         result.out_of_domain = score_out_of_domain(out_of_domain, run.predictions[second:],
                                                    (run.before_net or [p for p, _ in run.predictions])[second:])
@@ -322,7 +322,7 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
 
 
 def score_spanish(result: SystemResult, examples: list[Example], data, spanish: list[Example],
-                  rasa_config: Path | None, reports: Path = REPORTS) -> None:
+                  rasa_config: Path | None, reports: Path = REPORTS, plots: bool = True) -> None:
     """Score the model trained on all of data/nlu (cached by evaluate_system) on the Spanish held-out set."""
     texts = [t for t, _ in spanish]
     if rasa_config:
@@ -330,7 +330,7 @@ def score_spanish(result: SystemResult, examples: list[Example], data, spanish: 
             _subset_yaml(data, range(len(examples))), texts, "all data -> Spanish held-out")
     else:
         run = tfidf_lr_runner()(examples, texts)
-    result.spanish = score(spanish, run.predictions, reports / result.name / "heldout_es")
+    result.spanish = score(spanish, run.predictions, reports / result.name / "heldout_es", plots)
     # Its texts are not for trainers' eyes (they would write training data from them): figures only.
     result.spanish["errors"] = []
     (reports / result.name / "heldout_es" / "intent_errors.json").unlink(missing_ok=True)
@@ -338,24 +338,24 @@ def score_spanish(result: SystemResult, examples: list[Example], data, spanish: 
 
 def scored_system(name: str, examples: list[Example], heldout: list[Example],
                   cv_predictions: Sequence[Prediction], heldout_predictions: Sequence[Prediction],
-                  reports: Path = REPORTS) -> SystemResult:
+                  reports: Path = REPORTS, plots: bool = True) -> SystemResult:
     """Score cross-validated and held-out predictions; writes reports/<name>/."""
     result = SystemResult(name)
-    result.cv = score(examples, cv_predictions, reports / name / "cv") if cv_predictions else None
-    result.heldout = score_heldout(examples, heldout, heldout_predictions, reports / name / "heldout")
+    result.cv = score(examples, cv_predictions, reports / name / "cv", plots) if cv_predictions else None
+    result.heldout = score_heldout(examples, heldout, heldout_predictions, reports / name / "heldout", plots)
     (reports / name / "summary.json").write_text(json.dumps(
         {"cv": result.cv and _public(result.cv), "heldout": _public(result.heldout)}, indent=1))
     return result
 
 
 def score_heldout(examples: Sequence[Example], heldout: Sequence[Example], predictions: Sequence[Prediction],
-                  out_dir: Path) -> dict:
+                  out_dir: Path, plots: bool = True) -> dict:
     """`score`, plus accuracy on the texts not also in the training data and on the intents it knows.
 
     A held-out set may name intents the training data does not have yet (written for intents
     still to come); those texts count as wrong in the accuracy, and ``known_accuracy`` leaves them out.
     """
-    figures = score(heldout, predictions, out_dir)
+    figures = score(heldout, predictions, out_dir, plots)
     seen = {_normalised(t) for t, _ in examples}
     unseen = [(g, p) for (t, g), (p, _) in zip(heldout, predictions) if _normalised(t) not in seen]
     figures["unseen_n"] = len(unseen)
@@ -625,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-es", default=str(HELDOUT_ES),
                         help="Spanish held-out texts (default tests/nlu_heldout_es.yml; '' to skip)")
     parser.add_argument("--reports", default=str(REPORTS), help="where reports and cached models go (default reports/)")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="skip Rasa's confusion-matrix and confidence PNGs (the figures and JSON reports stay)")
     parser.add_argument("--extra", action="append", default=[], metavar="CONFIG",
                         help="another Rasa config to compare (repeatable), e.g. configs/previous_blend.yml")
     args = parser.parse_args(argv)
@@ -662,9 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, config in plan:
         print(f"{name}: {args.folds}-fold cross-validation and held-out test", flush=True)
         systems.append(evaluate_system(name, examples, data, heldout, folds, config, Path(args.reports),
-                                       independent, out_of_domain))
+                                       independent, out_of_domain, plots=not args.no_plots))
         if spanish:
-            score_spanish(systems[-1], examples, data, spanish, config, Path(args.reports))
+            score_spanish(systems[-1], examples, data, spanish, config, Path(args.reports), plots=not args.no_plots)
 
     project = systems[0]
     print("\n## Intent classification (percent)\n")
