@@ -82,9 +82,9 @@ validate: $(STAMP)
 	$(RASA) data validate --fail-on-warnings --quiet
 
 # Tests run in TEST_WORKERS processes (pytest-xdist): many of them wait on sockets, subprocesses and
-# timeouts, so more workers than cores keep both cores busy. The needs_model tests start Rasa servers of
-# ~1 GB each: they run afterwards in one process.
-TEST_WORKERS ?= 4
+# timeouts, so more workers than cores keep both cores busy (3 measured fastest on 2 cores: README, Tests).
+# The needs_model tests start Rasa servers of ~1 GB each: they run afterwards in one process.
+TEST_WORKERS ?= 3
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
 pytest: $(STAMP) $(MODEL_STAMP)
