@@ -384,3 +384,33 @@ def test_the_demo_import_texts_maria_and_lucia_through_the_outbox_and_skips_davi
     assert len(lucia) == 1 and f"{LINK}ST-5003" in lucia[0]
     assert david == []
     assert ("ST-5002", "ready", "skipped", "no billing consent") in _steps(demo_engine)
+
+
+# --- Replies -----------------------------------------------------------------------------------
+
+def _tickets(engine, phone):
+    from bot.models import HandoffTicket
+    with Session(engine) as session:
+        return [(t.queue, t.reason) for t in session.execute(
+            select(HandoffTicket).where(HandoffTicket.phone == phone)).scalars()]
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "out_of_scope"])
+def test_a_reply_the_nlu_cannot_place_soon_after_a_bill_text_goes_to_the_billing_queue(demo_engine, now, converse,
+                                                                                      intent):
+    records = bills.csv_records((ROOT / "tools" / "demo_statements.csv").read_text())
+    with Session(demo_engine) as session, session.begin():
+        bills.import_statements(session, records, now)
+    bills.send_due_bill_texts(demo_engine, now + timedelta(days=1))  # Maria's (David has no billing consent)
+    assert len(_bill_texts(demo_engine, "+15035550111")) == 1
+    reply = converse("+15035550111", demo_engine, now + timedelta(days=2)).say("why so much??", intent)
+    assert "billing team" in reply
+    assert _tickets(demo_engine, "+15035550111") == [("billing", "Reply to a bill text: why so much??")]
+    # No bill text (David): the usual answer; a bill text longer ago than reply_days (7) no longer counts.
+    other = converse("+15035550112", demo_engine, now + timedelta(days=2)).say("why so much", intent)
+    assert other and "billing team" not in other
+    assert _tickets(demo_engine, "+15035550112") == []
+    with Session(demo_engine) as session:
+        practice = session.execute(select(Practice)).scalar_one()
+        assert bills.replying_to_a_bill(session, practice, "+15035550111", now + timedelta(days=8))
+        assert not bills.replying_to_a_bill(session, practice, "+15035550111", now + timedelta(days=8, minutes=1))

@@ -17,7 +17,9 @@ Texts (:func:`due_bill_texts`, :func:`send_due_bill_texts`, called by the remind
 row (unique per statement and step), sent or skipped with the reason. No billing consent, an opt-out or a
 wrong number skips the step for good; quiet hours, the daily and weekly caps, and a reminder or recall planned
 for the phone later the same day (it comes first under the daily cap) only defer it to a later pass.
-The text names the practice and links the portal; never an amount, a service or a diagnosis.
+The text names the practice and links the portal; never an amount, a service or a diagnosis. A reply the
+assistant cannot place within ``reply_days`` of a bill text goes to the billing queue
+(:func:`replying_to_a_bill`; the NLU's own billing intent hands off there anyway).
 """
 from __future__ import annotations
 
@@ -38,7 +40,17 @@ from bot.db import phone_lock_key, transaction
 from bot.messaging import consent, reminders, wrong_number
 from bot.messaging.outbox import OutboundKind, enqueue_text
 from bot.messaging.quiet_hours import sending_window
-from bot.models import BillStatement, BillText, ConsentPurpose, Patient, Practice, Reminder, ReminderStatus
+from bot.models import (
+    BillStatement,
+    BillText,
+    ConsentPurpose,
+    OutboundMessage,
+    OutboundStatus,
+    Patient,
+    Practice,
+    Reminder,
+    ReminderStatus,
+)
 from bot.patients import language_for_phone, normalize_phone
 from bot.practice import get_practice
 from bot.privacy import mask_phone
@@ -307,6 +319,18 @@ def _reminder_later_today(session: Session, phone: str, now: datetime, rules: Bi
     return session.execute(select(Reminder.id).where(
         Reminder.phone == phone, Reminder.status == ReminderStatus.PLANNED, Reminder.send_at < midnight)
     ).first() is not None
+
+
+def replying_to_a_bill(session: Session, practice: Practice, phone: str | None, now: datetime) -> bool:
+    """Was a bill text sent to ``phone`` within ``billing.reply_days`` (default 7)? Then a text the assistant
+    cannot place ("why so much", "I already paid") is for the billing team."""
+    if phone is None:
+        return False
+    days = int(((practice.config or {}).get("billing") or {}).get("reply_days", 7))
+    return session.execute(select(OutboundMessage.id).where(
+        OutboundMessage.phone == phone, OutboundMessage.kind == OutboundKind.BILL.value,
+        OutboundMessage.status != OutboundStatus.BLOCKED, OutboundMessage.created_at >= now - timedelta(days=days),
+        OutboundMessage.created_at <= now).limit(1)).first() is not None
 
 
 @dataclass
