@@ -414,3 +414,28 @@ def test_a_reply_the_nlu_cannot_place_soon_after_a_bill_text_goes_to_the_billing
         practice = session.execute(select(Practice)).scalar_one()
         assert bills.replying_to_a_bill(session, practice, "+15035550111", now + timedelta(days=8))
         assert not bills.replying_to_a_bill(session, practice, "+15035550111", now + timedelta(days=8, minutes=1))
+
+
+def test_without_a_portal_url_the_import_refuses_and_nothing_is_imported(billing, now, cli, tmp_path, capsys):
+    with Session(billing) as session, session.begin():
+        practice = session.execute(select(Practice)).scalar_one()
+        practice.config = {**practice.config, "billing": {}}
+    with pytest.raises(bills.BillingNotConfigured):
+        _import(billing, GOOD, now)
+    assert cli(["bills", "import", _csv(tmp_path, ["S-1,2027-02-26,PM-1,,,"])]) == 1
+    assert "no billing.portal_url; nothing imported" in capsys.readouterr().out
+    assert _statements(billing) == {}
+
+
+def test_the_first_automated_text_to_a_phone_being_a_bill_it_comes_after_the_welcome(billing, now):
+    from bot.practice import apply_practice_config
+    from tests.conftest import demo_practice_data
+
+    with Session(billing) as session, session.begin():
+        apply_practice_config(session, demo_practice_data(welcome=True))
+    _import(billing, [GOOD[0]], now)
+    bills.send_due_bill_texts(billing, now)
+    with Session(billing) as session:
+        kinds = session.execute(select(OutboundMessage.kind).where(OutboundMessage.phone == MARIA)
+                                .order_by(OutboundMessage.id)).scalars().all()
+    assert kinds == ["welcome", "bill"]

@@ -39,8 +39,11 @@ def import_bills():
             records = bills.json_records(request.get_json(force=True, silent=True))
     except ValueError as exc:
         return jsonify({"error": str(exc)}), 400
-    with db() as session:
-        result = bills.import_statements(session, records, now(), dry_run=dry_run)
-        audit(session, "bills_import", now(),
-              detail=f"{len(result.rows)} rows, {len(result.bad)} bad, {'imported' if result.written else 'not imported'}")
+    try:
+        with db() as session:
+            result = bills.import_statements(session, records, now(), dry_run=dry_run)
+            audit(session, "bills_import", now(), detail=f"{len(result.rows)} rows, {len(result.bad)} bad, "
+                                                          f"{'imported' if result.written else 'not imported'}")
+    except bills.BillingNotConfigured as exc:
+        return jsonify({"error": str(exc)}), 400
     return jsonify(result.as_dict()), 200 if result.ok else 400

@@ -32,8 +32,12 @@ def print_import(result: bills.ImportResult, *, dry_run: bool) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     records = bills.csv_records(Path(args.file).read_text(encoding="utf-8"))
-    with transaction(_engine(), dry_run=args.dry_run) as session:
-        result = bills.import_statements(session, records, _now(args.now), dry_run=args.dry_run)
+    try:
+        with transaction(_engine(), dry_run=args.dry_run) as session:
+            result = bills.import_statements(session, records, _now(args.now), dry_run=args.dry_run)
+    except bills.BillingNotConfigured as exc:
+        print(f"error: {exc}; nothing imported")
+        return 1
     print_import(result, dry_run=args.dry_run)
     return 0 if result.ok else 1
 

@@ -182,7 +182,10 @@ def import_statements(session: Session, records: Iterable[tuple[int, Mapping[str
     """Check every row, then (all good, not ``dry_run``) store them; with any bad row nothing is written.
 
     ``records``: (line number, {column: text}) pairs, as :func:`csv_records` and :func:`json_records` give.
+    Raises :class:`BillingNotConfigured` when the practice file has no ``billing.portal_url`` (nothing could be
+    texted).
     """
+    billing_rules(get_practice(session))
     result = ImportResult()
     planned: list[tuple[ImportedRow, Patient, date, bool, BillStatement | None]] = []
     seen: dict[str, int] = {}
