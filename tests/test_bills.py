@@ -246,7 +246,7 @@ def test_a_bill_text_goes_only_with_billing_consent_and_names_the_practice_and_t
     assert (outcome.sent, outcome.skipped) == (2, 1)
     [maria] = _bill_texts(billing, MARIA)
     [lucia] = _bill_texts(billing, LUCIA)
-    assert maria.body == ("Riverside Family Medicine: a new statement is ready for you. View or pay it securely at "
+    assert maria.body == ("Riverside Family Medicine: your new statement is ready. View or pay it securely at "
                           f"{LINK}S-1 Questions? Reply to this text.")
     assert lucia.body.startswith("Riverside Family Medicine: tiene un nuevo estado de cuenta") and f"{LINK}S-3" in lucia.body
     assert _bill_texts(billing, DAVID) == []
@@ -379,7 +379,7 @@ def test_the_demo_import_texts_maria_and_lucia_through_the_outbox_and_skips_davi
     maria = [m["body"] for m in twilio_stub.messages(to="+15035550111") if "statement" in m["body"]]
     lucia = [m["body"] for m in twilio_stub.messages(to="+15035550116") if "estado de cuenta" in m["body"]]
     david = [m["body"] for m in twilio_stub.messages(to="+15035550112") if "statement" in m["body"]]
-    assert maria == [f"Riverside Family Medicine: a new statement is ready for you. View or pay it securely at "
+    assert maria == [f"Riverside Family Medicine: your new statement is ready. View or pay it securely at "
                      f"{LINK}ST-5001 Questions? Reply to this text."]
     assert len(lucia) == 1 and f"{LINK}ST-5003" in lucia[0]
     assert david == []
