@@ -21,7 +21,7 @@ from bot.language.answers import (
     says_none_of_those,
 )
 from bot.language.dates import When, parse_when
-from bot.messaging import reminders
+from bot.messaging import bills, reminders
 from bot.models import Appointment, ChangedBy
 from bot.patients import match_patient_by_name, patients_for_phone, register_new_patient
 from bot.scheduling import appointments, offers, recall
@@ -47,7 +47,11 @@ def handle_answer(turn: Turn) -> None:
 def clarify(turn: Turn) -> None:
     """A text the bot cannot act on: say so once (a request not for the practice gets
     "not something I can help with here" and what it can do), and hand a second miss in a row
-    to the front desk. Nothing is booked, changed or unsubscribed."""
+    to the front desk. Nothing is booked, changed or unsubscribed. Shortly after a bill text, such a text
+    ("why so much", "I already paid") goes to the billing team at once."""
+    if bills.replying_to_a_bill(turn.session, turn.practice, turn.phone, turn.now):
+        hand_off(turn, queue_intent="billing_question", reason=f"Reply to a bill text: {turn.text[:200]}")
+        return
     if turn.missed():
         hand_off(turn, queue_intent="nlu_fallback", reason="The assistant did not understand twice")
         return

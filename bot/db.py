@@ -9,6 +9,7 @@ from being booked twice.
 from __future__ import annotations
 
 import functools
+import hashlib
 import sqlite3
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -82,6 +83,11 @@ def transaction(engine: Engine | None = None, *, dry_run: bool = False) -> Itera
             yield session
             if dry_run:
                 work.rollback()
+
+
+def phone_lock_key(phone: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``: one phone's automated texts, one worker at a time."""
+    return int.from_bytes(hashlib.blake2b(phone.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -153,6 +153,7 @@ class Patient(Base):
     language = Column(String(10), nullable=False, default="en")
     is_new = Column(Boolean, nullable=False, default=False)  # registered by text, not yet seen
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    external_id = Column(String(40), unique=True)  # the practice-management system's id (bill imports)
 
     @property
     def full_name(self) -> str:
@@ -650,6 +651,42 @@ class WaitlistOffer(Base):
     offered_at = Column(UTCDateTime, nullable=False, default=utcnow)
     status = Column(String(20), nullable=False, default="offered")  # offered, accepted, taken, expired
     appointment_id = Column(ForeignKey("appointment.id"))
+
+
+# --- Bills -------------------------------------------------------------------------
+
+class BillStatement(Base):
+    """A statement imported from the practice-management system (``python -m bot bills import``).
+
+    Only what a bill-ready text needs: whose, which (the practice's own statement id, unique), when,
+    and whether it is paid (a paid statement gets no follow-up). Never an amount or a service.
+    """
+
+    __tablename__ = "bill_statement"
+    id = Column(Integer, primary_key=True)
+    statement_id = Column(String(64), nullable=False, unique=True)
+    patient_id = Column(ForeignKey("patient.id"), nullable=False, index=True)
+    phone = Column(String(20), nullable=False, index=True)
+    statement_date = Column(Date, nullable=False)
+    imported_at = Column(UTCDateTime, nullable=False)
+    paid_at = Column(UTCDateTime)
+
+
+class BillText(Base):
+    """One step (``ready``, ``follow_up``) of one statement: sent or skipped with the reason, exactly once.
+
+    The unique (statement, step) is what makes two workers' passes send each step once.
+    """
+
+    __tablename__ = "bill_text"
+    id = Column(Integer, primary_key=True)
+    statement_id = Column(ForeignKey("bill_statement.id", ondelete="CASCADE"), nullable=False)
+    step = Column(String(20), nullable=False)
+    status = Column(String(20), nullable=False)  # sent, skipped
+    reason = Column(String(200))
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    created_at = Column(UTCDateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("statement_id", "step", name="uq_bill_text_step"),)
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]

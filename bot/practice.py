@@ -157,7 +157,7 @@ class PracticeChange:
 PRACTICE_FIELDS = ("name", "phone", "fax", "address", "parking", "timezone", "min_lead_minutes",
                    "slot_step_minutes")
 CONFIG_SECTIONS = ("queues", "routing", "reminders", "default_appointment_type", "new_patient_appointment_type",
-                   "on_call", "late_policy", "voice", "texting")
+                   "on_call", "late_policy", "voice", "texting", "billing")
 DEFAULT_LATE_POLICY = "If you will be more than 15 minutes late we may need to rebook."
 MAX_LATE_POLICY = 120
 

@@ -61,6 +61,10 @@ class Settings:
     # Reminders
     reminder_worker_interval: float = 30.0
 
+    # POST /api/bills on the staff web app (statement imports): "Authorization: Bearer BILLS_API_TOKEN";
+    # "" (the default) turns the endpoint off
+    bills_api_token: str = ""
+
     # Rasa's tracker store (endpoints.yml reads the same variables): backups and review-nlu use it
     tracker_dialect: str = "sqlite"
     tracker_db: str = str(VAR / "rasa_tracker.db")
@@ -104,6 +108,7 @@ class Settings:
             reminder_worker_interval=float(
                 env.get("REMINDER_WORKER_INTERVAL", cls.reminder_worker_interval)
             ),
+            bills_api_token=env.get("BILLS_API_TOKEN", cls.bills_api_token),
             log_level=env.get("LOG_LEVEL", cls.log_level),
             tracker_dialect=env.get("TRACKER_DIALECT") or cls.tracker_dialect,
             tracker_db=env.get("TRACKER_DB") or cls.tracker_db,

@@ -14,6 +14,7 @@ Phones a demo user can text from the SMS simulator (all 555-01xx):
 +15035550115 Alex Rivera, a behavioral health visit (sensitive: never named in texts);
 +15035550116 Lucía Hernández, who speaks Spanish (her record's language is "es"), one visit in about two days;
 +15035550120..0139 twenty other patients; +15035550150 is nobody (a new patient).
+Maria and Lucía have billing consent, David has not (tools/demo_statements.csv shows both).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.db import make_engine, session_factory
+from bot.messaging.consent import record_consent
 from bot.migrate import upgrade_database
 from bot.models import (
     Appointment,
@@ -32,6 +34,9 @@ from bot.models import (
     AppointmentStatus,
     AppointmentType,
     ChangedBy,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentStatus,
     Patient,
     Practice,
     Provider,
@@ -169,6 +174,14 @@ def load_demo(session: Session, now: datetime) -> dict:
     # Loaded last, so the seeded choices (and ids) of everyone above stay as they were.
     lucia = load.patient("Lucía", "Hernández", "+15035550116", date(1979, 9, 14), language="es")
     load.book(lucia, "follow_up", 2, "afternoon", "okafor")
+
+    # Bill-ready texts (tools/demo_statements.csv): practice-management ids for the import, and billing consent
+    # from Maria and Lucía; David gave none, so his statement shows the skip.
+    for patient, external_id in ((maria, "PM-1001"), (david, "PM-1002"), (lucia, "PM-1016")):
+        patient.external_id = external_id
+    for patient, source in ((maria, ConsentSource.INTAKE_FORM), (lucia, ConsentSource.VERBAL)):
+        record_consent(session, patient.phone, ConsentPurpose.BILLING, ConsentStatus.OPTED_IN, source, now,
+                       detail="demo data")
 
     return {
         "patients": len(load.patients),

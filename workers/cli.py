@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="start every service (what `make run` does)").set_defaults(func=_run_services)
 
+    from bot.messaging.billing_cli import register_cli as register_billing
     from bot.scheduling.outcomes import register_cli as register_outcomes
     from tools.review_nlu import register_cli as register_review_nlu
     from web.cli import register_cli as register_staff
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--csv", action="store_true", help="only the staff response figures, as CSV")
     report.set_defaults(func=_report, appointments_report=report.get_default("func"))
     register_review_nlu(commands)
+    register_billing(commands)
     return parser
 
 

@@ -25,7 +25,6 @@ logs a progress line every ``--progress-every`` texts.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import signal
@@ -40,8 +39,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bot.db import engine_for, transaction
-from bot.messaging import reminders
+from bot.db import engine_for, phone_lock_key, transaction
+from bot.messaging import bills, reminders
 from bot.models import Reminder, ReminderStatus
 from bot.practice import get_practice
 from bot.privacy import install_log_masking, mask_phone
@@ -56,11 +55,6 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def phone_lock_key(phone: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
-    return int.from_bytes(hashlib.blake2b(phone.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 @dataclass
@@ -236,7 +230,8 @@ def send_due_reminders(
 def run_pass(engine: Engine, clock: Clock = system_clock, *, rate: float | None = None, progress_every: int = 500,
              notify_rasa: bool = True, stop: Optional[threading.Event] = None,
              crash_after_texts: int | None = None) -> PassStats:
-    """Escalate unclaimed urgent tickets' on-call pages, plan appointment reminders and recalls, send what is due."""
+    """Escalate unclaimed urgent tickets' on-call pages, plan appointment reminders and recalls, send what is due
+    (bill-ready texts too, after the reminders: a visit's reminder comes first under the daily cap)."""
     with transaction(engine) as session:
         pages = oncall.escalate_due(session, clock())
     with transaction(engine) as session:
@@ -245,7 +240,9 @@ def run_pass(engine: Engine, clock: Clock = system_clock, *, rate: float | None 
     notifier = RasaNotifier(get_settings()) if notify_rasa else None
     stats = send_due_reminders(engine, clock, rate=rate, progress_every=progress_every, notifier=notifier, stop=stop,
                                crash_after_texts=crash_after_texts)
-    stats.planned = f"on-call: {len(pages)} escalation pages; reminders: {planned}; recalls: {recalls} planned"
+    billed = bills.send_due_bill_texts(engine, clock())
+    stats.planned = (f"on-call: {len(pages)} escalation pages; reminders: {planned}; recalls: {recalls} planned; "
+                     f"{billed}")
     return stats
 
 

@@ -39,6 +39,7 @@ from bot.models import (
     Appointment,
     AppointmentStatus,
     AppointmentType,
+    ConsentPurpose,
     OutboundMessage,
     OutboundStatus,
     Patient,
@@ -152,12 +153,13 @@ def automated_texts_since(session: Session, phone: str, since: datetime) -> int:
     ).scalar_one()
 
 
-def why_not_now(session: Session, phone: str, now: datetime, rules: ReminderRules) -> str | None:
-    """None when an automated text may go to ``phone`` now, else the reason it may not.
+def why_not_now(session: Session, phone: str, now: datetime, rules: ReminderRules,
+                purpose: ConsentPurpose = ConsentPurpose.CARE) -> str | None:
+    """None when an automated text of ``purpose`` may go to ``phone`` now, else the reason it may not.
 
-    Reasons: ``opted out``, ``quiet hours``, ``daily cap``, ``weekly cap``.
+    Reasons: ``opted out`` (of ``purpose``), ``quiet hours``, ``daily cap``, ``weekly cap``.
     """
-    if consent.is_opted_out(session, phone):
+    if not consent.allows(session, phone, purpose):
         return "opted out"
     if rules.in_quiet_hours(now):
         return "quiet hours"

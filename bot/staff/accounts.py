@@ -289,6 +289,7 @@ def end_session(session: Session, staff_session: StaffSession, now: datetime) ->
 AUDIT_ACTIONS = frozenset({
     "login", "logout", "view", "reply", "note", "claim", "assign", "resolve", "reopen", "denied",
     "user_add", "user_change", "canned_change",
+    "bills_import",  # a statement import over POST /api/bills (web/bills_api.py)
     "start", "start_refused", "media",  # staff texted a patient first (or were refused: opted out); a picture shown
 })
 
