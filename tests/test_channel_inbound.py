@@ -316,3 +316,51 @@ def test_a_keyword_opt_out_and_opt_in_are_recorded_with_their_time_and_the_text_
         ("opted_out", now, "inbound SM" + "1" * 32 + ": STOP"),
         ("opted_in", now + timedelta(minutes=1), "inbound SM" + "2" * 32 + ": START"),
     ]
+
+
+# --- Spanish consent keywords, written out ----------------------------------------------------------
+
+@pytest.mark.parametrize("body", ["PARAR", "parar", "Parar.", "ALTO", "alto!", "BAJA", "baja", "DETENER", " Alto "])
+def test_a_spanish_opt_out_keyword_opts_out_and_is_confirmed_in_spanish(engine, now, body):
+    result = _triage(engine, now, body)
+    assert not result.pass_to_rasa and result.keyword == "STOP"
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+        assert session.scalar(select(func.count(HandoffTicket.id))) == 0  # not a bare CANCEL
+    [confirmation] = [row for row in _outbound(engine) if row.kind == "consent_confirmation"]
+    assert "ya no le enviaremos mensajes" in confirmation.body and "INICIAR" in confirmation.body
+
+
+@pytest.mark.parametrize("body", ["INICIAR", "iniciar", "Reanudar.", "SI", "si", "Sí", "SÍ!"])
+def test_a_spanish_way_back_in_opts_an_opted_out_phone_back_in_in_spanish(engine, now, body):
+    _triage(engine, now, "PARAR")
+    result = _triage(engine, now + timedelta(minutes=1), body)
+    assert not result.pass_to_rasa and result.keyword == "START"
+    with Session(engine) as session:
+        assert not consent.is_opted_out(session, PHONE)
+    assert "de nuevo le enviaremos mensajes" in _outbound(engine)[-1].body
+
+
+@pytest.mark.parametrize("body", ["si", "Sí"])
+def test_si_from_a_phone_that_did_not_opt_out_is_an_answer_for_the_bot(engine, now, body):
+    result = _triage(engine, now, body)
+    assert result.pass_to_rasa and result.keyword is None
+
+
+@pytest.mark.parametrize("body", ["AYUDA", "ayuda", "Ayuda!"])
+def test_ayuda_is_answered_in_spanish_like_help_and_changes_no_consent(engine, now, body):
+    result = _triage(engine, now, body)
+    assert not result.pass_to_rasa and result.keyword == "HELP"
+    [answer] = _outbound(engine)
+    assert "para ayuda" in answer.body and "PARAR" in answer.body and "STOP" in answer.body
+    with Session(engine) as session:
+        assert consent.current_status(session, PHONE) is None
+
+
+@pytest.mark.parametrize("body", ["cancelar", "CANCELAR", "cancelar mi cita", "quiero cancelar mi cita",
+                                  "alto el dolor?", "parar de tomar la pastilla?", "si puedo", "baja de peso"])
+def test_cancelar_and_sentences_with_a_spanish_keyword_go_to_the_bot(engine, now, body):
+    result = _triage(engine, now, body)
+    assert result.pass_to_rasa and result.keyword is None
+    with Session(engine) as session:
+        assert not consent.is_opted_out(session, PHONE)

@@ -163,3 +163,17 @@ def test_lucias_reminder_goes_out_in_spanish_and_her_c_confirms_that_visit(demo,
     assert len(reminder) <= 320
     reply = converse(LUCIA, demo, due + timedelta(minutes=5)).say("C", "confirm_appointment")
     assert reply.startswith("¡Gracias! Queda confirmado: mié 3 de mar")
+
+
+@pytest.mark.parametrize("text, intent", [("sí, ahí estaré", "nlu_fallback"), ("Confirmo", "affirm"),
+                                          ("ok gracias 👍", "out_of_scope")])
+def test_lucias_spanish_yes_after_her_reminder_confirms_that_visit(demo, now, converse, text, intent):
+    from workers.reminder_worker import run_pass
+
+    [visit] = upcoming(demo, now)
+    due = visit.start - timedelta(days=2) + timedelta(minutes=1)
+    run_pass(demo, lambda: due, rate=0, notify_rasa=False)
+    reply = converse(LUCIA, demo, due + timedelta(minutes=5)).say(text, intent)
+    assert reply.startswith("¡Gracias! Queda confirmado: ") and english_free(reply)
+    with Session(demo) as session:
+        assert session.get(Appointment, visit.id).confirmed_at is not None

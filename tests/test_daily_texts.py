@@ -40,6 +40,18 @@ def test_a_short_yes_or_a_thumbs_up_is_an_acknowledgement(text):
     assert is_acknowledgement(text)
 
 
+@pytest.mark.parametrize("text", ["sí", "Si", "sí, ahí estaré", "claro que si", "confirmo", "Confirmado 👍",
+                                  "ok gracias", "muchas gracias", "de acuerdo", "está bien, nos vemos", "listo"])
+def test_a_short_spanish_yes_is_an_acknowledgement(text):
+    assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize("text", ["sí pero puedo llegar tarde?", "no puedo", "cancelar", "mejor el jueves",
+                                  "si me pueden cambiar la hora", "ahí estaré a las 5 o más tarde?"])
+def test_a_spanish_yes_with_anything_more_is_not_an_acknowledgement(text):
+    assert not is_acknowledgement(text)
+
+
 @pytest.mark.parametrize("text", ["ok but can I come later", "no", "cancel", "🙁", "", "   ", "yes please move it",
                                   "wrong number", "stop", "k can we do thursday instead", "👎"])
 def test_anything_more_than_a_yes_is_not_an_acknowledgement(text):

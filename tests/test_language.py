@@ -183,7 +183,7 @@ def test_a_text_that_only_asks_for_spanish_is_answered_by_the_channel_and_stored
     assert "desde ahora le escribimos en español" in reply
     assert stored_language(demo_engine, MARIA) == "es"
     result, [reply] = triage(demo_engine, MARIA, "HELP", now + timedelta(minutes=1), "6")
-    assert "para ayuda llámenos" in reply
+    assert "para ayuda, llame al" in reply
 
 
 def test_a_reminder_recall_and_offer_to_a_spanish_patient_are_spanish(demo_engine, now):

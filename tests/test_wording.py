@@ -38,7 +38,6 @@ LONGER_THAN_TWO_SEGMENTS: dict[str, str] = {
     "es/utter_emergency": _SAFETY_IN_SPANISH,
     "es/utter_emergency_on_call": _SAFETY_IN_SPANISH + ", and the on-call callback",
     "es/utter_clarify": "five examples of what to text, with accents (UCS-2): fewer would help less",
-    "es/help": "the carriers' HELP reply must name the practice, its phone, rates, STOP and START (UCS-2)",
     "es/holding_reply": "the practice's name, the team, when, its phone and 911, with accents (UCS-2)",
     "es/utter_handoff": "the team's Spanish name and the answer time, with accents (UCS-2)",
 }

@@ -7,6 +7,7 @@ so the conversation rules can be tested without Rasa.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Sequence
 
@@ -151,10 +152,17 @@ _ACK_EMOJI = re.compile("[\U0001F44D\U0001F44C\u2705\u2714\u2611\U0001F64F\U0001
 _ACK_PHRASES = re.compile(
     r"\b(?:see (?:you|u|ya) (?:then|there|soon|tomorrow|tmrw|tmw)|see (?:you|u|ya)|will be there|ill be there|"
     r"i will be there|be there|we will be there|well be there|sounds good|got it|works for me|all good|"
-    r"thank you|no problem|will do|for sure)\b")
+    r"thank you|no problem|will do|for sure|"
+    r"ahi estare|ahi estaremos|alli estare|nos vemos|muchas gracias|de acuerdo|esta bien|con gusto|claro que si)\b")
 _ACK_WORDS = frozenset(
     "ok okay okey okie oki k kk kay c y ya yes yep yup yeah yea ye sure confirm confirmed confirming "
-    "perfect great thanks thx thanx thnx tnx ty tyvm cool good fine awesome gracias si correct right".split())
+    "perfect great thanks thx thanx thnx tnx ty tyvm cool good fine awesome gracias si correct right "
+    "claro confirmo confirmado confirmada vale bueno listo perfecto okis sale orale".split())  # Spanish, unaccented
+
+
+def _unaccented(text: str) -> str:
+    """"sí, ahí estaré" as "si, ahi estare" (the words above are written without accents; emoji stay)."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
 def is_acknowledgement(text: str) -> bool:
@@ -163,7 +171,7 @@ def is_acknowledgement(text: str) -> bool:
     Read this way after a reminder, it confirms the visit the reminder named; a
     text with anything else in it ("ok but can I come later") is not one.
     """
-    lowered = text.lower().replace("\u2019", "'")
+    lowered = _unaccented(text.lower().replace("\u2019", "'"))
     if not lowered.strip() or len(lowered) > 40:
         return False
     had_emoji = bool(_ACK_EMOJI.search(lowered))

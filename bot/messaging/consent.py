@@ -13,6 +13,7 @@ until the patient agrees to them again. :mod:`bot.messaging.outbox` asks here be
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,12 @@ from bot.models import ConsentPurpose, ConsentRecord, ConsentSource, ConsentStat
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "CANCEL"})
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+# Spanish keywords, as the English one they mean. The FCC counts any reasonable way of saying stop, and a
+# Spanish speaker's is PARAR, ALTO or BAJA. SI, like YES, opts back in only a phone that opted out.
+# CANCELAR is not one: Twilio does not treat it as an opt-out, and a patient who texts it means the visit
+# (the assistant asks which one), so it goes to the NLU like "cancelar mi cita".
+SPANISH_KEYWORDS = {"PARAR": "STOP", "ALTO": "STOP", "BAJA": "STOP", "DETENER": "STOP",
+                    "INICIAR": "START", "REANUDAR": "START", "AYUDA": "HELP", "SI": "YES"}
 
 CARE, BILLING, MARKETING, ALL = (ConsentPurpose.CARE, ConsentPurpose.BILLING, ConsentPurpose.MARKETING,
                                  ConsentPurpose.ALL)
@@ -38,11 +45,22 @@ class ConsentRefused(ValueError):
 
 
 def keyword_of(text: str) -> str | None:
-    """The consent keyword a text consists of, if it is a single keyword."""
-    word = text.strip().strip(".!").upper()
+    """The consent keyword a text consists of, if it is a single keyword (a Spanish one as its English
+    meaning: "Parar" is STOP, "sí" is YES); case and accents do not matter."""
+    word = _without_accents(text.strip().strip(".!¡").upper())
+    word = SPANISH_KEYWORDS.get(word, word)
     if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS | {"YES"}:
         return word
     return None
+
+
+def is_spanish_keyword(text: str) -> bool:
+    """Is the text one of :data:`SPANISH_KEYWORDS`? (Its answer is then in Spanish.)"""
+    return _without_accents(text.strip().strip(".!¡").upper()) in SPANISH_KEYWORDS
+
+
+def _without_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
 
 
 def _newest(session: Session, phone: str, purpose: ConsentPurpose) -> ConsentRecord | None:

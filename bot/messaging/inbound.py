@@ -355,6 +355,9 @@ def triage_inbound(
     if word is not None:
         result.keyword = word
         detail = f"inbound {message.channel_message_id}: {word}"
+        if consent.is_spanish_keyword(body):  # "AYUDA" is answered in Spanish whatever was stored
+            fill["language"] = "es"
+            detail += f" ({body.strip()[:20]})"
         if word in consent.OPT_OUT_KEYWORDS:
             consent.record_opt_out(session, phone, "keyword", now, detail=detail)
             if not advanced_opt_out:
