@@ -557,12 +557,13 @@ class LoginFailure(Base):
 
 
 class CannedResponse(Base):
-    """A reply template kept by admins; placeholders like {first_name}."""
+    """A reply template kept by admins, in one language; placeholders like {first_name}."""
 
     __tablename__ = "canned_response"
     id = Column(Integer, primary_key=True)
     title = Column(String(120), nullable=False, unique=True)
     body = Column(Text, nullable=False)
+    language = Column(String(8), nullable=False, default="en", server_default="en")  # the body's: "en", "es"
 
 
 class AuditEntry(Base):

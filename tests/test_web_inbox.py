@@ -15,6 +15,7 @@ from bot.models import (
     CannedResponse,
     HandoffTicket,
     OutboundMessage,
+    Patient,
     TicketNote,
     TicketStatus,
 )
@@ -299,3 +300,76 @@ def test_cli_sets_a_new_password(engine, monkeypatch, capsys, now):
     with Session(engine) as session:
         assert staff.authenticate(session, "admin", "new-password") is not None
         assert staff.authenticate(session, "admin", "old-password") is None
+
+
+# --- templates per language, and the conversation's language ----------------------------------------
+
+def _spanish_patient(engine) -> int:
+    patient_id = _patient(engine, "Lucía", "Hernández")
+    with Session(engine) as session, session.begin():
+        session.get(Patient, patient_id).language = "es"
+    return patient_id
+
+
+def test_a_spanish_conversation_shows_its_language_and_offers_its_templates_first_filled_in_spanish(
+        app, engine, now):
+    patient_id = _spanish_patient(engine)
+    with Session(engine) as session, session.begin():
+        add_appointment(session, patient_id, "patel", "follow_up", now + timedelta(days=2), AppointmentStatus.BOOKED)
+        session.add(CannedResponse(title="A Visit", body="Hi {first_name}, see you {next_appointment}."))
+        session.add(CannedResponse(title="Cita", body="Hola {first_name}, le esperamos el {next_appointment}.",
+                                   language="es"))
+    ticket_id = open_ticket(engine, PHONE, "front_desk", now, patient_id=patient_id)
+    add_user(engine, "fran", "front_desk", now)
+    client = app.test_client()
+    login(client, "fran")
+    page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert '<span class="language" title="The conversation\'s language">Español</span>' in page
+    spanish, english = page.index('<optgroup label="Español">'), page.index('<optgroup label="English">')
+    assert spanish < english  # the conversation's language first, the other still there to choose
+    assert 'data-body="Hola Lucía, le esperamos el mié 3 de mar a las 9:00 AM con Dr. Patel."' in page
+    assert 'data-body="Hi Lucía, see you Wed, Mar 3 at 9:00 AM with Dr. Patel."' in page
+    queue = client.get("/").get_data(as_text=True)
+    assert '<span class="language">Español</span>' in queue
+
+
+def test_an_english_conversation_offers_english_templates_first_and_says_so(app, engine, now):
+    patient_id = _patient(engine)
+    with Session(engine) as session, session.begin():
+        session.add(CannedResponse(title="A Llamar", body="Hola {first_name}, llame al {practice_phone}.", language="es"))
+        session.add(CannedResponse(title="Z Call", body="Hi {first_name}, call {practice_phone}."))
+    ticket_id = open_ticket(engine, PHONE, "front_desk", now, patient_id=patient_id)
+    add_user(engine, "fran", "front_desk", now)
+    client = app.test_client()
+    login(client, "fran")
+    page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert page.index('<optgroup label="English">') < page.index('<optgroup label="Español">')
+    assert "title=\"The conversation's language\">English</span>" in page
+    assert '<span class="language">' not in client.get("/").get_data(as_text=True)  # English is not flagged
+
+
+def test_on_a_shared_phone_first_name_is_there_in_english_and_familia_in_spanish(app, engine, now):
+    _patient(engine)
+    _patient(engine, "Emma", "Reyes")
+    with Session(engine) as session, session.begin():
+        session.add(CannedResponse(title="Hi", body="Hi {first_name}!"))
+        session.add(CannedResponse(title="Hola", body="¡Hola {first_name}!", language="es"))
+    ticket_id = open_ticket(engine, PHONE, "front_desk", now)
+    add_user(engine, "fran", "front_desk", now)
+    client = app.test_client()
+    login(client, "fran")
+    page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert 'data-body="Hi there!"' in page and 'data-body="¡Hola familia!"' in page
+
+
+def test_admin_saves_a_templates_language_and_refuses_an_unknown_one(app, engine, now):
+    add_user(engine, "ada", "admin", now)
+    client = app.test_client()
+    csrf = login(client, "ada")
+    client.post("/admin/canned", data={"title": "Horario", "body": "Hola {first_name}", "language": "es",
+                                       "csrf_token": csrf})
+    client.post("/admin/canned", data={"title": "Horaire", "body": "Bonjour", "language": "fr", "csrf_token": csrf})
+    with Session(engine) as session:
+        assert session.execute(select(CannedResponse.title, CannedResponse.language)).all() == [("Horario", "es")]
+    page = client.get("/admin/").get_data(as_text=True)
+    assert '<option value="es" selected>Español</option>' in page

@@ -9,7 +9,7 @@ from bot.practice import get_practice, practice_zone
 from bot.staff import access
 from bot.staff import accounts as staff
 from web.auth import db, now, require_admin
-from web.inbox import local_time
+from web.inbox import LANGUAGE_LABELS, local_time
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -26,9 +26,9 @@ def index():
     with db() as session:
         users = [{"id": u.id, "username": u.username, "display_name": u.display_name,
                   "role": access.role_of(u), "active": u.active} for u in staff.list_staff_users(session)]
-        canned = [{"id": c.id, "title": c.title, "body": c.body}
+        canned = [{"id": c.id, "title": c.title, "body": c.body, "language": c.language}
                   for c in session.execute(select(CannedResponse).order_by(CannedResponse.title)).scalars()]
-    return render_template("admin/index.html", users=users, canned=canned,
+    return render_template("admin/index.html", users=users, canned=canned, languages=LANGUAGE_LABELS,
                            roles=[r.value for r in StaffRole], placeholders=PLACEHOLDERS)
 
 
@@ -92,6 +92,7 @@ def save_canned():
     """Add a canned response, or edit/delete one (``id`` given)."""
     form = request.form
     title, body = form.get("title", "").strip(), form.get("body", "").strip()
+    language = form.get("language", "en")
     with db() as session:
         row = session.get(CannedResponse, int(form["id"])) if form.get("id", "").isdigit() else None
         if form.get("action") == "delete" and row is not None:
@@ -100,15 +101,18 @@ def save_canned():
         elif not title or not body:
             flash("A canned response needs a title and a text.", "warning")
             return redirect(url_for("admin.index"))
+        elif language not in LANGUAGE_LABELS:
+            flash(f"A canned response is in one of: {', '.join(LANGUAGE_LABELS.values())}.", "warning")
+            return redirect(url_for("admin.index"))
         elif session.execute(select(CannedResponse.id).where(CannedResponse.title == title,
                                                              CannedResponse.id != (row.id if row else -1))).first():
             flash(f"There is already a canned response called {title!r}.", "warning")
             return redirect(url_for("admin.index"))
         else:
             row = row or CannedResponse()
-            row.title, row.body = title[:120], body
+            row.title, row.body, row.language = title[:120], body, language
             session.add(row)
-            detail = f"saved {title[:120]}"
+            detail = f"saved {title[:120]} ({language})"
         staff.audit(session, "canned_change", now(), staff_user_id=g.staff.user_id, detail=detail)
     return redirect(url_for("admin.index"))
 

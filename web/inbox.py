@@ -16,10 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import patients
-from bot.messaging import consent
+from bot.messaging import consent, conversations
 from bot.models import (
     Appointment,
-    CannedResponse,
     Channel,
     HandoffTicket,
     InboundMessage,
@@ -31,6 +30,7 @@ from bot.practice import format_phone, get_practice, practice_zone
 from bot.staff import access, handback, handoff, pointpeople, queue_view, replies, routing
 from bot.staff import accounts as staff
 from bot.staff.responsetimes import format_duration
+from bot.wording import language_or_default
 from channels import rasa_commands
 from channels.sms_twilio import media as twilio_media
 from web.auth import db, deny, now, settings
@@ -97,6 +97,7 @@ def _hand_back_words(state: handback.HandBack | None) -> tuple[str | None, str |
 
 
 CHANNEL_LABELS = {Channel.SMS: "SMS"}  # how the inbox names each conversation's channel
+LANGUAGE_LABELS = {"en": "English", "es": "Español"}  # how the inbox names a conversation's language
 
 
 def pulse_words(pulse: queue_view.ConversationPulse, at: datetime) -> str:
@@ -104,6 +105,12 @@ def pulse_words(pulse: queue_view.ConversationPulse, at: datetime) -> str:
     if pulse.answered_at is not None:
         return f"answered {waited(at - pulse.answered_at)} ago"
     return f"waiting {waited(at - (pulse.waiting_since or at))}"
+
+
+def _language_label(language: str | None) -> str:
+    """"Español" for a Spanish conversation; English (and unknown: read as English) shows as "English"."""
+    code = language_or_default(language)
+    return LANGUAGE_LABELS.get(code, code)
 
 
 def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], zone: ZoneInfo,
@@ -129,6 +136,7 @@ def _queue_row(session: Session, ticket: HandoffTicket, names: dict[int, str], z
         "queue_name": queue_names.get(ticket.queue, ticket.queue),
         "patient": _patient_label(session, ticket),
         "channel": CHANNEL_LABELS.get(ticket.conversation.channel, ticket.conversation.channel.value),
+        "language": _language_label(conversations.conversation_language(session, ticket.conversation)),
         "phone": format_phone(ticket.phone) if ticket.phone else ticket.conversation.address,
         "reason": queue_view.reason_for_staff(ticket.reason),
         "status": ticket.status.value,
@@ -316,9 +324,10 @@ def _render_ticket(ticket_id: int, *, draft: str = "", findings: tuple = (), sta
         _media_links(session, ticket_id, entries)
         patients = [ticket.patient] if ticket.patient else list(
             session.execute(select(Patient).where(Patient.phone == ticket.phone)).scalars())
-        values = replies.template_values(session, practice, patients, session.get(StaffUser, g.staff.user_id), at)
-        canned = [{"id": c.id, "title": c.title, "body": replies.fill_placeholders(c.body, values)}
-                  for c in session.execute(select(CannedResponse).order_by(CannedResponse.title)).scalars()]
+        language = language_or_default(conversations.conversation_language(session, ticket.conversation))
+        canned = [{"id": c.id, "title": c.title, "body": c.body, "language": _language_label(c.language), "code": c.language}
+                  for c in replies.templates_for(session, practice, patients, session.get(StaffUser, g.staff.user_id),
+                                                 at, language)]
         appointments = [{
             "when": local_time(a.start, zone),
             "provider": a.provider.display_name,

@@ -18,6 +18,7 @@ from bot import patients as patient_records
 from bot.messaging import consent
 from bot.messaging.outbox import OutboundKind, enqueue
 from bot.models import (
+    CannedResponse,
     CommandKind,
     ConversationCommand,
     HandoffTicket,
@@ -30,7 +31,7 @@ from bot.models import (
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.staff import access, accounts, handback, handoff
 from bot.staff.send_guard import Finding, sensitive_findings
-from bot.wording import describe_slot
+from bot.wording import describe_slot, render
 
 MAX_REPLY = 1600  # characters: Twilio's limit for one message body
 
@@ -122,24 +123,48 @@ def reopen_conversation(session: Session, ticket_id: int, *, staff_user_id: int,
 # --- Templates (canned responses) ------------------------------------------------------
 
 def template_values(session: Session, practice: Practice, people: list[Patient], staff_user: StaffUser,
-                    now: datetime) -> dict[str, str]:
-    """What a template's placeholders become for this conversation, filled on the server.
+                    now: datetime, language: str | None = None) -> dict[str, str]:
+    """What a template's placeholders become for this conversation, filled on the server, in the
+    template's ``language``.
 
-    ``{first_name}`` is the patient's ("there" when the phone is shared), ``{next_appointment}`` the
-    soonest booked visit of the phone's patients ("Thu, Mar 4 at 9:30 AM with Dr. Patel": date, time
-    and provider, never the visit type), ``{staff_first_name}`` the sender's first name. With no
+    ``{first_name}`` is the patient's ("there", "familia" when the phone is shared: catalog
+    ``template_shared_phone_name``), ``{next_appointment}`` the soonest booked visit of the phone's
+    patients ("Thu, Mar 4 at 9:30 AM with Dr. Patel", "jue 4 de mar a las 9:30 AM con Dr. Patel": date,
+    time and provider, never the visit type), ``{staff_first_name}`` the sender's first name. With no
     visit booked ``{next_appointment}`` stays as written, so the review shows it and the send is refused.
     """
     values = {
-        "first_name": people[0].first_name if len(people) == 1 else "there",
+        "first_name": people[0].first_name if len(people) == 1 else render("template_shared_phone_name", language),
         "practice_phone": format_phone(practice.phone),
         "practice_name": practice.name,
         "staff_first_name": (staff_user.display_name or staff_user.username).split()[0],
     }
     upcoming = patient_records.upcoming_appointments(session, [p.id for p in people], now)
     if upcoming:
-        values["next_appointment"] = describe_slot(upcoming[0], practice_zone(practice))
+        values["next_appointment"] = describe_slot(upcoming[0], practice_zone(practice), language)
     return values
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """A template as staff may insert it into this conversation: filled, in its language."""
+
+    id: int
+    title: str
+    language: str
+    body: str
+
+
+def templates_for(session: Session, practice: Practice, people: list[Patient], staff_user: StaffUser,
+                  now: datetime, conversation_language: str) -> list[TemplateChoice]:
+    """Every template, filled in its own language; those in the conversation's language first (staff may
+    still pick another: a patient who wrote in English once is not always an English reader)."""
+    rows = session.execute(select(CannedResponse).order_by(CannedResponse.title)).scalars().all()
+    values = {lang: template_values(session, practice, people, staff_user, now, lang)
+              for lang in {row.language for row in rows}}
+    choices = [TemplateChoice(row.id, row.title, row.language, fill_placeholders(row.body, values[row.language]))
+               for row in rows]
+    return sorted(choices, key=lambda c: c.language != conversation_language)
 
 
 def fill_placeholders(body: str, values: dict[str, str]) -> str:

@@ -57,6 +57,7 @@
           var who = el("td");
           var link = el("a", "", t.patient); link.href = t.url;
           var address = el("small"); address.appendChild(el("span", "channel", t.channel));
+          if (t.language !== "English") { address.appendChild(document.createTextNode(" ")); address.appendChild(el("span", "language", t.language)); }
           address.appendChild(document.createTextNode(" " + t.phone));
           who.appendChild(link); who.appendChild(el("br")); who.appendChild(address);
           tr.appendChild(who);
