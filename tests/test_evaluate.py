@@ -206,6 +206,8 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     assert "## Out of domain" in out and "booking-changing (confirm/cancel/reschedule/book)" in out
     assert out.count("(goal <= 0.1: ") == 2  # the opt-out goal, for the project and the baseline
     # The Spanish set is scored by the same models (no extra training), figures only, never its texts.
+    both = out[out.index("## English and Spanish side by side"):out.index("## Spanish held-out set")]
+    assert "| project |" in both and "| tfidf_lr |" in both and "CV split by language: n/a" in both  # one file
     spanish = out[out.index("## Spanish held-out set"):out.index("## F1 per intent, Spanish")]
     assert "| project |" in spanish and "| tfidf_lr |" in spanish and "4 texts of" in spanish
     assert "me duele el pecho" not in out
@@ -239,3 +241,34 @@ def test_a_whole_run_prints_the_side_by_side_table_and_writes_the_reports(tmp_pa
     assert not list(reports.rglob("*.png")) and (reports / "project" / "independent" / "intent_report.json").exists()
     assert "  training config.yml" not in out and "no CV (--folds 0)" in out
     assert "| project |    n/a |" in out and "## Out of domain" in out
+
+
+SPANISH_EXAMPLES = {
+    "billing_question": ["pregunta sobre mi factura", "cuanto debo", "aceptan mi seguro", "me cobraron doble"],
+    "office_info": ["a que hora abren", "donde estan ubicados", "abren el sabado", "cual es su direccion"],
+    "emergency": ["me duele mucho el pecho", "no puedo respirar", "mi hijo no respira", "sangra mucho y no para"],
+}
+
+
+def test_cv_is_also_split_by_language_and_shown_beside_both_held_out_sets(tmp_path):
+    """The TF-IDF system (no training of Rasa): CV figures per language, from the same folds."""
+    english = [(t, i) for i, texts in EXAMPLES.items() for t in texts]
+    spanish = [(t, i) for i, texts in SPANISH_EXAMPLES.items() for t in texts]
+    examples = english + spanish
+    heldout = [(t, i) for i, texts in HELDOUT.items() for t in texts]
+    result = evaluate.evaluate_system("tfidf_lr", examples, None, heldout, stratified_folds(examples, 2), None,
+                                      tmp_path, plots=False, spanish_examples=frozenset(t for t, _ in spanish))
+    by = result.cv_by_language
+    assert (by["en"]["n"], by["es"]["n"]) == (24, 12)
+    assert 0 <= by["es"]["accuracy"] <= 1 and by["es"]["emergency_recall"] is not None
+    result.spanish = {"accuracy": 0.5, "emergency_recall": 1.0}
+    table = evaluate.languages_table([result])
+    assert "| tfidf_lr |" in table and "|   50.0 |  100.0 |" in table
+    assert "CV: 24 English and 12 Spanish training texts" in table
+
+
+def test_brief_figures_count_accuracy_and_emergency_recall_on_a_part():
+    examples = [("a", "emergency"), ("b", "emergency"), ("c", "office_info"), ("d", "office_info")]
+    predictions = [("emergency", 0.9), ("office_info", 0.8), ("office_info", 0.7), ("nlu_fallback", 0.2)]
+    assert evaluate.brief_figures(examples, predictions) == {"n": 4, "accuracy": 0.5, "emergency_recall": 0.5}
+    assert evaluate.brief_figures([], []) == {"n": 0, "accuracy": None, "emergency_recall": None}

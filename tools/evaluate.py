@@ -92,6 +92,7 @@ class SystemResult:
     independent: dict | None = None
     out_of_domain: dict | None = None
     spanish: dict | None = None
+    cv_by_language: dict | None = None  # {"en": {n, accuracy, emergency_recall}, "es": {...}}: CV split by language
     cv_train_seconds: float = 0.0
     full_train_seconds: float = 0.0
     parse_ms: list[float] = field(default_factory=list)
@@ -251,6 +252,14 @@ def tfidf_lr_runner() -> Callable[[Sequence[Example], Sequence[str]], RunResult]
 
 # --------------------------------------------------------------------------- scoring
 
+def brief_figures(examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict:
+    """Accuracy and emergency recall of some predictions (a part of a scored set: no reports written)."""
+    emergencies = [p for (_, g), (p, _) in zip(examples, predictions) if g == EMERGENCY]
+    return {"n": len(examples),
+            "accuracy": sum(g == p for (_, g), (p, _) in zip(examples, predictions)) / len(examples) if examples else None,
+            "emergency_recall": sum(p == EMERGENCY for p in emergencies) / len(emergencies) if emergencies else None}
+
+
 def score(examples: Sequence[Example], predictions: Sequence[Prediction], out_dir: Path,
           plots: bool = True) -> dict:
     """Rasa's intent evaluation (report, errors, confusion matrix PNG) plus our summary figures."""
@@ -283,7 +292,8 @@ def score(examples: Sequence[Example], predictions: Sequence[Prediction], out_di
 def evaluate_system(name: str, examples: list[Example], data, heldout: list[Example],
                     folds: list[tuple[list[int], list[int]]], rasa_config: Path | None,
                     reports: Path = REPORTS, independent: Sequence[Example] = (),
-                    out_of_domain: Sequence[tuple[str, str]] = (), plots: bool = True) -> SystemResult:
+                    out_of_domain: Sequence[tuple[str, str]] = (), plots: bool = True,
+                    spanish_examples: frozenset[str] = frozenset()) -> SystemResult:
     """Cross-validate one system on `folds`, then train on all of data/nlu and test it on the
     held-out set, the independent held-out set and the out-of-domain texts (one parse of all three)."""
     cv_predictions: list[Prediction | None] = [None] * len(examples) if folds else []
@@ -316,6 +326,12 @@ def evaluate_system(name: str, examples: list[Example], data, heldout: list[Exam
     (reports / name / "summary.json").write_text(json.dumps(
         {which: _public(getattr(result, which) or {}) for which in ("cv", "heldout", "independent", "out_of_domain")
          if getattr(result, which) is not None}, indent=1))
+    if cv_predictions and spanish_examples:
+        spanish_at = [_normalised(t) in spanish_examples for t, _ in examples]
+        result.cv_by_language = {
+            language: brief_figures([e for e, s in zip(examples, spanish_at) if s == wanted],
+                                    [p for p, s in zip(cv_predictions, spanish_at) if s == wanted])
+            for language, wanted in (("en", False), ("es", True))}
     result.cv_train_seconds, result.full_train_seconds, result.parse_ms = (
         cv_train_seconds, run.train_seconds, run.parse_ms[:first])
     return result
@@ -580,6 +596,23 @@ def per_intent_table(systems: Sequence[SystemResult], which: str) -> str:
     return "\n".join(lines)
 
 
+def languages_table(systems: Sequence[SystemResult]) -> str:
+    """English and Spanish side by side (percent): CV split by the language of each training text, the
+    English and the Spanish held-out sets, and emergency recall on each."""
+    lines = ["| system | CV acc, English | CV acc, Spanish | held-out acc, English | held-out acc, Spanish "
+             "| emergency recall held-out, English | emergency recall held-out, Spanish |", "|---|" + "---:|" * 6]
+    for s in systems:
+        by = s.cv_by_language or {"en": {"accuracy": None}, "es": {"accuracy": None}}
+        lines.append(f"| {s.name} | {_pct(by['en']['accuracy'])} | {_pct(by['es']['accuracy'])} "
+                     f"| {_pct(s.heldout['accuracy'])} | {_pct(s.spanish['accuracy'])} "
+                     f"| {_pct(s.heldout['emergency_recall'])} | {_pct(s.spanish['emergency_recall'])} |")
+    by = systems[0].cv_by_language
+    said = (f"CV: {by['en']['n']} English and {by['es']['n']} Spanish training texts (data/nlu/es is Spanish)"
+            if by else "CV split by language: n/a (no CV, or no data/nlu/es folder)")
+    lines.append(f"\n{said}; held-out: tests/nlu_heldout.yml and tests/nlu_heldout_es.yml.")
+    return "\n".join(lines)
+
+
 def spanish_table(systems: Sequence[SystemResult]) -> str:
     """Accuracy, fallback, macro F1 and emergency recall (percent) on the Spanish held-out set."""
     lines = ["| system | Spanish held-out acc | fallback | macro F1 | emergency recall |", "|---|" + "---:|" * 4]
@@ -646,6 +679,9 @@ def main(argv: list[str] | None = None) -> int:
     out_of_domain = load_out_of_domain(Path(args.out_of_domain)) if args.out_of_domain else []
     spanish = load_examples(Path(args.heldout_es))[0] if args.heldout_es else []
     folds = stratified_folds(examples, args.folds) if args.folds else []
+    spanish_folder = Path(args.nlu) / "es"
+    spanish_training = frozenset(_normalised(t) for t, _ in load_examples(spanish_folder)[0]) if (
+        spanish_folder.is_dir()) else frozenset()
     overlap = {_normalised(t) for t, _ in examples} & {_normalised(t) for t, _ in heldout}
     if overlap:
         longest = sorted(overlap, key=len, reverse=True)[:5]
@@ -664,7 +700,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, config in plan:
         print(f"{name}: {args.folds}-fold cross-validation and held-out test", flush=True)
         systems.append(evaluate_system(name, examples, data, heldout, folds, config, Path(args.reports),
-                                       independent, out_of_domain, plots=not args.no_plots))
+                                       independent, out_of_domain, plots=not args.no_plots,
+                                       spanish_examples=spanish_training))
         if spanish:
             score_spanish(systems[-1], examples, data, spanish, config, Path(args.reports), plots=not args.no_plots)
 
@@ -690,6 +727,8 @@ def main(argv: list[str] | None = None) -> int:
         print(out_of_domain_by_category(project))
 
     if spanish:
+        print("\n## English and Spanish side by side (percent)\n")
+        print(languages_table(systems))
         print("\n## Spanish held-out set (percent)\n")
         print(spanish_table(systems))
         print("\n## F1 per intent, Spanish held-out\n")
