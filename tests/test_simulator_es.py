@@ -55,14 +55,24 @@ def text_and_wait(page, text: str, expected: str) -> str:
     return bubble.inner_text()
 
 
-def test_lucia_asks_confirms_has_an_emergency_and_opts_out_and_in_all_in_spanish(simulator):
+def test_lucia_confirms_moves_cancels_books_asks_billing_has_an_emergency_and_opts_out_and_in_in_spanish(simulator):
     page = simulator
     assert "Lucía Hernández" in page.inner_text("#who")
     reply = text_and_wait(page, "hola, cuando es mi cita?", "Sus citas:")
     assert "con Dr. Okafor" in reply
     reply = text_and_wait(page, "C", "Queda confirmado")
     assert reply.startswith("¡Gracias!")
-    reply = text_and_wait(page, "me duele mucho el pecho y no puedo respirar", "911")
+    reply = text_and_wait(page, "necesito cambiar mi cita para el jueves en la tarde", "Horas libres")
+    assert reply.startswith("Horas libres:\n1. jue ") and " PM " in reply
+    assert text_and_wait(page, "1", "Cambiamos su cita").startswith("¡Listo! Cambiamos su cita al jue ")
+    reply = text_and_wait(page, "necesito cancelar mi cita", "Cancelo la cita")
+    assert "Responda Y para cancelarla o N para dejarla" in reply
+    assert "queda cancelada" in text_and_wait(page, "si", "queda cancelada")
+    reply = text_and_wait(page, "quiero hacer una cita para un chequeo la semana que viene", "Horas libres")
+    assert text_and_wait(page, "1", "su cita es el").startswith("Listo, su cita es el ")
+    reply = text_and_wait(page, "tengo una pregunta sobre mi factura", "Le pasé su mensaje")
+    assert "Le contestarán antes de la" in reply  # staff have the conversation now
+    reply = text_and_wait(page, "me duele mucho el pecho y no puedo respirar", "911")  # while staff have it
     assert reply.startswith("Si es una emergencia, llame al 911") and "988" in reply
     text_and_wait(page, "PARAR", "ya no le enviaremos mensajes")
     text_and_wait(page, "INICIAR", "de nuevo le enviaremos mensajes")
