@@ -13,6 +13,7 @@ from actions.base import Turn
 from actions.handoff import hand_off
 from actions.state import Awaiting, Flow, NewPatientName
 from bot.language.answers import (
+    bare_yes_or_no,
     is_acknowledgement,
     parse_date_of_birth,
     parse_full_name,
@@ -105,15 +106,25 @@ def _which_appointment(turn: Turn) -> bool:
     return True
 
 
+def _yes_or_no(turn: Turn) -> str:
+    """The answer to a Y/N question: the NLU's affirm or deny, else a bare "sí", "claro", "N" or "no" read as
+    one (the reply codes Y and N, and their Spanish, do not hang on the classifier), else the intent."""
+    if turn.intent in (YES, NO):
+        return turn.intent
+    bare = bare_yes_or_no(turn.text)
+    return turn.intent if bare is None else (YES if bare else NO)
+
+
 def _cancel_confirm(turn: Turn) -> bool:
     appointment = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
-    if turn.intent == YES:
+    answer = _yes_or_no(turn)
+    if answer == YES:
         appointments.cancel_appointment(turn.session, appointment.id, now=turn.now,
                                         changed_by=ChangedBy.PATIENT_SMS)
         turn.say("utter_cancelled", appointment=flows.describe(turn, appointment))
         turn.set(awaiting=Awaiting.OFFER_RESCHEDULE, flow=Flow.CANCELLED)
         return True
-    if turn.intent == NO:
+    if answer == NO:
         turn.say("utter_kept", appointment=flows.describe(turn, appointment))
         turn.set(awaiting=None, flow=None)
         return True
@@ -121,13 +132,14 @@ def _cancel_confirm(turn: Turn) -> bool:
 
 
 def _offer_reschedule(turn: Turn) -> bool:
-    if turn.intent == YES or (turn.intent == "inform" and parse_when(turn.text, turn.now.astimezone(turn.zone), turn.language)):
+    answer = _yes_or_no(turn)
+    if answer == YES or (turn.intent == "inform" and parse_when(turn.text, turn.now.astimezone(turn.zone), turn.language)):
         cancelled = turn.session.get(Appointment, int(turn.slot("appointment_ids")[0]))
         turn.set(awaiting=None)
         flows.start_book(turn, patient=cancelled.patient, kind=cancelled.appointment_type,
                          provider=cancelled.provider)
         return True
-    if turn.intent == NO:
+    if answer == NO:
         turn.say("utter_anything_else")
         turn.set(awaiting=None, flow=None)
         return True
@@ -202,11 +214,12 @@ def _new_patient_dob(turn: Turn) -> bool:
 
 
 def _staff_followup(turn: Turn) -> bool:
-    if turn.intent == YES:
+    answer = _yes_or_no(turn)
+    if answer == YES:
         turn.set(awaiting=None)
         hand_off(turn, queue_intent="unknown_patient", reason="Unknown number asked about an appointment")
         return True
-    if turn.intent == NO:
+    if answer == NO:
         turn.say("utter_anything_else")
         turn.set(awaiting=None)
         return True

@@ -38,3 +38,12 @@ def test_pick_numbered_reads_positions_in_a_list(text, count, index):
 @pytest.mark.parametrize("text, index", [("one", 0), ("two please", 1), ("the second one", 1), ("last one", 2)])
 def test_number_words_count_only_when_no_ordinal_does(text, index):
     assert answers.pick_numbered(text, 3) == index
+
+
+@pytest.mark.parametrize("text, answer", [
+    ("Sí", True), ("si", True), ("SI!", True), ("claro", True), ("Claro que sí", True), ("dale", True), ("Y", True),
+    ("sí, por favor", True), ("no", False), ("No.", False), ("N", False), ("nel", False), ("no gracias", False),
+    ("si pero el jueves", None), ("no puedo", None), ("sí, y también mi hijo", None), ("cancelar", None), ("", None),
+])
+def test_a_bare_yes_or_no_is_read_in_either_language_and_anything_more_is_left_to_the_nlu(text, answer):
+    assert answers.bare_yes_or_no(text) is answer

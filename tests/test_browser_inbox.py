@@ -352,3 +352,32 @@ def test_reports_page_has_a_chart_and_a_csv_download(page, inbox, engine, now, c
     assert text.splitlines()[0].startswith("queue,week,tickets,answered")
     assert "\nBilling,2027-W09,1,1,0,30.0," in text
     assert page.csp_refusals == []
+
+
+def test_on_a_spanish_conversation_staff_pick_a_spanish_or_an_english_template_each_filled_in_its_words(
+        page, inbox, engine, now):
+    expect = playwright_api.expect
+    from bot.staff import handoff
+    from tests.web_helpers import add_appointment, add_patient
+    patient_id = add_patient(engine, "Lucía", "Hernández")
+    with Session(engine) as session, session.begin():
+        session.get(Patient, patient_id).language = "es"
+        add_appointment(session, patient_id, "patel", "follow_up", now + timedelta(days=2))
+        session.add(CannedResponse(title="Visit", body="Hi {first_name}, see you {next_appointment}."))
+        session.add(CannedResponse(title="Cita", body="Hola {first_name}, le esperamos el {next_appointment}.",
+                                   language="es"))
+        ticket_id = handoff.open_ticket(session, phone=PHONE, queue="front_desk", now=now, patient_id=patient_id,
+                                        reason="pregunta").id
+    add_user(engine, "fran", "front_desk", now)
+    _log_in(page, inbox, "fran")
+    page.goto(f"{inbox}/tickets/{ticket_id}")
+    expect(page.locator("span.language")).to_have_text("Español")
+    first_group = page.locator("#canned optgroup").first
+    expect(first_group).to_have_attribute("label", "Español")  # the conversation's language comes first
+    page.select_option("#canned", label="Cita")
+    expect(page.locator("#reply-body")).to_have_value(
+        "Hola Lucía, le esperamos el mié 3 de mar a las 9:00 AM con Dr. Patel.")
+    page.locator("#reply-body").fill("")  # a template is inserted where the cursor is
+    page.select_option("#canned", label="Visit")  # staff may still choose English
+    expect(page.locator("#reply-body")).to_have_value("Hi Lucía, see you Wed, Mar 3 at 9:00 AM with Dr. Patel.")
+    assert page.csp_refusals == []

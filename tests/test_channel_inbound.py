@@ -364,3 +364,36 @@ def test_cancelar_and_sentences_with_a_spanish_keyword_go_to_the_bot(engine, now
     assert result.pass_to_rasa and result.keyword is None
     with Session(engine) as session:
         assert not consent.is_opted_out(session, PHONE)
+
+
+@pytest.mark.parametrize("body", ["CANCELAR SUSCRIPCION", "Cancelar suscripción", "cancelar  suscripcion.",
+                                  "DARME DE BAJA", "darse de baja", "Dar de baja"])
+def test_the_few_spanish_ways_of_saying_baja_in_words_opt_out_like_it(engine, now, body):
+    result = _triage(engine, now, body)
+    assert not result.pass_to_rasa and result.keyword == "STOP"
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+        assert session.scalar(select(func.count(HandoffTicket.id))) == 0
+
+
+@pytest.mark.parametrize("body", ["cancelar suscripcion a la revista?", "quiero darme de baja de la lista de espera",
+                                  "me dieron de baja"])
+def test_those_words_inside_a_longer_sentence_are_for_the_bot(engine, now, body):
+    result = _triage(engine, now, body)
+    assert result.pass_to_rasa and result.keyword is None
+
+
+def test_with_advanced_opt_out_a_spanish_keyword_twilio_did_not_mark_is_confirmed_by_us(engine, now):
+    _triage(engine, now, "PARAR", advanced=True)
+    _triage(engine, now + timedelta(minutes=1), "AYUDA", advanced=True)
+    _triage(engine, now + timedelta(minutes=2), "INICIAR", advanced=True)
+    bodies = [row.body for row in _outbound(engine)]
+    assert len(bodies) == 3 and "ya no le enviaremos" in bodies[0] and "para ayuda" in bodies[1]
+    assert "de nuevo le enviaremos" in bodies[2]
+
+
+def test_with_advanced_opt_out_a_spanish_keyword_twilio_marked_is_left_to_twilio(engine, now):
+    _triage(engine, now, "PARAR", advanced=True, opt_out_type="STOP")
+    with Session(engine) as session:
+        assert consent.is_opted_out(session, PHONE)
+    assert _outbound(engine) == []

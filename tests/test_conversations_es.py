@@ -141,9 +141,9 @@ def test_lucias_emergency_gets_the_spanish_first_advice_and_an_urgent_ticket(dem
 def test_lucia_opts_out_in_spanish_and_back_in(demo, now, converse):
     chat = converse(LUCIA, demo, now)
     reply = chat.say("ya no me manden mensajes", "opt_out")
-    assert reply.startswith("Ya no recibirá mensajes de ") and "Responda START para volver a recibirlos" in reply
+    assert reply.startswith("Ya no recibirá mensajes de ") and "Responda INICIAR o START para volver a recibirlos" in reply
     reply = chat.say("quiero volver a recibir sus mensajes", "opt_in")
-    assert reply.startswith("Volverá a recibir mensajes de ") and "Responda STOP para no recibirlos" in reply
+    assert reply.startswith("Volverá a recibir mensajes de ") and "Responda PARAR o STOP para no recibirlos" in reply
     with Session(demo) as session:
         statuses = session.execute(select(ConsentRecord.status).where(  # after the demo's billing opt-in
             ConsentRecord.phone == LUCIA, ConsentRecord.purpose != "billing").order_by(ConsentRecord.id)).scalars().all()
@@ -177,3 +177,56 @@ def test_lucias_spanish_yes_after_her_reminder_confirms_that_visit(demo, now, co
     assert reply.startswith("¡Gracias! Queda confirmado: ") and english_free(reply)
     with Session(demo) as session:
         assert session.get(Appointment, visit.id).confirmed_at is not None
+
+
+def _lucia_texts(engine, body, now, sid):
+    """One text from Lucía through the SMS channel's triage (consent keywords act there, before any model)."""
+    from bot.messaging import inbound
+
+    with Session(engine) as session, session.begin():
+        message, _ = inbound.store_inbound(session, message_sid="SM" + sid * 32, phone=LUCIA, to_number=None,
+                                           body=body, media=[], now=now)
+        result = inbound.triage_inbound(session, message, now=now, advanced_opt_out=False)
+        return result, [session.get(OutboundMessage, i).body for i in result.outbound_ids]
+
+
+def test_lucia_opts_out_with_parar_asks_ayuda_and_comes_back_with_si_all_answered_in_spanish(demo, now, converse):
+    from bot.messaging import consent
+
+    result, [reply] = _lucia_texts(demo, "Parar", now, "1")
+    assert not result.pass_to_rasa and "ya no le enviaremos mensajes" in reply and "INICIAR" in reply
+    result, [reply] = _lucia_texts(demo, "ayuda", now + timedelta(minutes=1), "2")
+    assert "para ayuda, llame al" in reply and english_free(reply)
+    result, [reply] = _lucia_texts(demo, "Sí", now + timedelta(minutes=2), "3")
+    assert not result.pass_to_rasa and "de nuevo le enviaremos mensajes" in reply and english_free(reply)
+    with Session(demo) as session:
+        assert not consent.is_opted_out(session, LUCIA)
+    result, _ = _lucia_texts(demo, "quiero cancelar mi cita", now + timedelta(minutes=3), "4")
+    assert result.pass_to_rasa and result.keyword is None  # never an opt-out: the assistant asks which visit
+    reply = converse(LUCIA, demo, now + timedelta(minutes=3)).say("quiero cancelar mi cita", "cancel_appointment")
+    assert reply.startswith("¿Cancelo la cita del ")
+    with Session(demo) as session:
+        assert not consent.is_opted_out(session, LUCIA)
+
+
+@pytest.mark.parametrize("said, intent", [("Sí", "nlu_fallback"), ("claro", "out_of_scope"), ("Y", "nlu_fallback")])
+def test_lucias_bare_spanish_yes_to_the_cancel_question_cancels_whatever_the_classifier_made_of_it(
+        demo, now, converse, said, intent):
+    chat = converse(LUCIA, demo, now)
+    [before] = upcoming(demo, now)
+    chat.say("necesito cancelar mi cita", "cancel_appointment")
+    reply = chat.say(said, intent)
+    assert reply.startswith("Listo: la cita del ") and "queda cancelada" in reply
+    with Session(demo) as session:
+        assert session.get(Appointment, before.id).status == AppointmentStatus.CANCELLED
+    reply = chat.say("no", "nlu_fallback")  # "¿Quiere buscar otra hora?"
+    assert not reply.startswith("¿Qué día") and english_free(reply)
+    assert chat.slots.get("awaiting") is None
+
+
+@pytest.mark.parametrize("said", ["no", "N", "nel"])
+def test_lucias_bare_spanish_no_to_the_cancel_question_keeps_her_visit(demo, now, converse, said):
+    chat = converse(LUCIA, demo, now)
+    chat.say("quiero cancelar mi cita", "cancel_appointment")
+    reply = chat.say(said, "nlu_fallback")
+    assert reply.startswith("Muy bien, la cita del ") and len(upcoming(demo, now)) == 1

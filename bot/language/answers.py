@@ -181,3 +181,17 @@ def is_acknowledgement(text: str) -> bool:
     if not words:
         return had_emoji or bool(_ACK_PHRASES.search(lowered))
     return all(word in _ACK_WORDS for word in words)
+
+
+_BARE_YES = frozenset({"y", "yes", "yeah", "yep", "si", "sii", "siii", "sip", "claro", "claro que si", "dale", "ok si",
+                       "si por favor", "si porfa", "si gracias", "simon", "por supuesto"})
+_BARE_NO = frozenset({"n", "no", "nop", "nope", "nel", "no gracias", "mejor no", "ahorita no", "no por ahora"})
+
+
+def bare_yes_or_no(text: str) -> bool | None:
+    """A whole answer to a yes/no question, in either language: "Sí", "claro", "Y" (True); "no", "N", "nel"
+    (False); anything more ("si pero el jueves", "no puedo") is None, for the NLU to read."""
+    words = " ".join(re.sub(r"[^\w\s]", " ", _unaccented(text.lower())).split())
+    if words in _BARE_YES:
+        return True
+    return False if words in _BARE_NO else None

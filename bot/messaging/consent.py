@@ -30,7 +30,10 @@ HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 # Spanish speaker's is PARAR, ALTO or BAJA. SI, like YES, opts back in only a phone that opted out.
 # CANCELAR is not one: Twilio does not treat it as an opt-out, and a patient who texts it means the visit
 # (the assistant asks which one), so it goes to the NLU like "cancelar mi cita".
+# The few two- or three-word ways of saying BAJA count as it, written whole (nothing before or after them).
 SPANISH_KEYWORDS = {"PARAR": "STOP", "ALTO": "STOP", "BAJA": "STOP", "DETENER": "STOP",
+                    "CANCELAR SUSCRIPCION": "STOP", "DAR DE BAJA": "STOP", "DARME DE BAJA": "STOP",
+                    "DARSE DE BAJA": "STOP",
                     "INICIAR": "START", "REANUDAR": "START", "AYUDA": "HELP", "SI": "YES"}
 
 CARE, BILLING, MARKETING, ALL = (ConsentPurpose.CARE, ConsentPurpose.BILLING, ConsentPurpose.MARKETING,
@@ -47,7 +50,7 @@ class ConsentRefused(ValueError):
 def keyword_of(text: str) -> str | None:
     """The consent keyword a text consists of, if it is a single keyword (a Spanish one as its English
     meaning: "Parar" is STOP, "sí" is YES); case and accents do not matter."""
-    word = _without_accents(text.strip().strip(".!¡").upper())
+    word = _spelled(text)
     word = SPANISH_KEYWORDS.get(word, word)
     if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS | HELP_KEYWORDS | {"YES"}:
         return word
@@ -56,10 +59,12 @@ def keyword_of(text: str) -> str | None:
 
 def is_spanish_keyword(text: str) -> bool:
     """Is the text one of :data:`SPANISH_KEYWORDS`? (Its answer is then in Spanish.)"""
-    return _without_accents(text.strip().strip(".!¡").upper()) in SPANISH_KEYWORDS
+    return _spelled(text) in SPANISH_KEYWORDS
 
 
-def _without_accents(word: str) -> str:
+def _spelled(text: str) -> str:
+    """" Cancelar  suscripción! " as "CANCELAR SUSCRIPCION": upper case, no accents, single spaces."""
+    word = " ".join(text.strip().strip(".!¡").upper().split())
     return "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
 
 

@@ -336,7 +336,7 @@ def triage_inbound(
 
     Keywords always act first, whoever has the conversation. With Twilio's
     Advanced Opt-Out on, Twilio sends the confirmations and HELP answer, so we
-    only record consent. A bare CANCEL opts out (Twilio does too) and also asks
+    only record consent (but answer a Spanish keyword Twilio did not mark). A bare CANCEL opts out (Twilio does too) and also asks
     the front desk to call, since the patient may have meant an appointment.
     """
     practice = get_practice(session)
@@ -358,6 +358,9 @@ def triage_inbound(
         if consent.is_spanish_keyword(body):  # "AYUDA" is answered in Spanish whatever was stored
             fill["language"] = "es"
             detail += f" ({body.strip()[:20]})"
+            # Twilio's Advanced Opt-Out answers only the keywords it knows, and then says so (OptOutType):
+            # a Spanish one it did not mark is ours to confirm.
+            advanced_opt_out = advanced_opt_out and opt_out_type is not None
         if word in consent.OPT_OUT_KEYWORDS:
             consent.record_opt_out(session, phone, "keyword", now, detail=detail)
             if not advanced_opt_out:
