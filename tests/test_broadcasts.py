@@ -219,3 +219,22 @@ def test_the_cli_dry_run_prints_the_preview_and_changes_nothing(engine, day, mon
     assert "+15035550201" not in out  # phones masked
     with Session() as session:
         assert session.execute(select(func.count(OutboundMessage.id))).scalar_one() == 0
+
+
+def test_after_a_broadcast_cancelled_the_visit_R_books_the_same_visit_again(Session, engine, day, now, converse):
+    with Session() as session, session.begin():
+        broadcasts.start(session, day=TUESDAY, text=TEXT, staff_user_id=None, role="admin", now=now, send_rate=0,
+                         cancel_appointments=True)
+        old = session.execute(select(Appointment).where(Appointment.patient_id == day["ana"])).scalar_one()
+        old_type, old_provider = old.appointment_type_id, old.provider_id
+    chat = converse("+15035550201", engine, now + timedelta(minutes=5))
+    answer = chat.say("R", "reschedule_appointment")
+    assert "upcoming appointments" not in answer
+    if "What day and time" in answer:
+        answer = chat.say("next week", "inform")
+    assert "Open times" in answer or "nearest open times" in answer, answer
+    chat.say("1", "inform")
+    with Session() as session:
+        booked = session.execute(select(Appointment).where(Appointment.patient_id == day["ana"],
+                                                           Appointment.status == AppointmentStatus.BOOKED)).scalar_one()
+    assert (booked.appointment_type_id, booked.provider_id) == (old_type, old_provider)
