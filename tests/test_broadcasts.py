@@ -1,12 +1,13 @@
 """Broadcasts to a day's patients (bot/messaging/broadcasts.py): recipients, skips, one text per shared phone,
 segments, quiet hours and pacing, replies first, cancel midway sending each text once, cancelling the visits
-and rebooking, roles, audit, and the CLI's dry run. An injected clock throughout."""
+and rebooking, roles, audit, and the CLI's dry run. An injected clock throughout; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
 
 from bot.messaging import broadcasts, consent, outbox, wrong_number
 from bot.messaging.outbox import OutboundKind
@@ -16,6 +17,7 @@ from bot.models import (
     AppointmentType,
     AuditEntry,
     ChangedBy,
+    ClosedDate,
     OutboundMessage,
     OutboundStatus,
     Patient,
@@ -30,6 +32,17 @@ from tests.test_outbox_sender import sender_for
 
 TUESDAY = date(2027, 3, 2)
 TEXT = "{practice_name}: Hi {first_name}, the office is closed today (snow). We will text you to rebook."
+
+
+@pytest.fixture
+def db_engine(any_engine):
+    """Every test on SQLite and on PostgreSQL."""
+    return any_engine
+
+
+@pytest.fixture
+def Session(db_engine):  # noqa: N802
+    return sessionmaker(bind=db_engine, future=True, expire_on_commit=False)
 
 
 def _patient(session, first: str, phone: str, language: str = "en") -> Patient:
@@ -145,11 +158,11 @@ def test_a_patients_reply_goes_before_a_due_broadcast(Session, day, now):
         assert outbox.due_ids(session, now + timedelta(seconds=5), limit=1) == [reply.id]
 
 
-def test_cancel_midway_stops_what_is_not_sent_and_sends_each_text_once(Session, engine, day, now, twilio_stub):
+def test_cancel_midway_stops_what_is_not_sent_and_sends_each_text_once(Session, db_engine, day, now, twilio_stub):
     with Session() as session, session.begin():
         broadcast = broadcasts.start(session, day=TUESDAY, text=TEXT, staff_user_id=None, role="admin", now=now,
                                      send_rate=0)
-    sender = sender_for(engine, twilio_stub, clock=lambda: now)
+    sender = sender_for(db_engine, twilio_stub, clock=lambda: now)
     assert sender.send_due(limit=1) == 1  # one is out
     with Session() as session, session.begin():  # a second sender has claimed the next one: it is sending
         [in_flight] = outbox.due_ids(session, now, limit=1)
@@ -189,6 +202,22 @@ def test_cancelling_the_days_visits_frees_them_for_the_waitlist_and_an_R_rebooks
     assert rebook is not None and rebook.patient_id == day["ana"]
 
 
+def test_on_a_day_marked_closed_the_cancelled_visits_are_not_offered_to_the_waitlist(Session, day, now):
+    with Session() as session, session.begin():
+        ana = session.execute(select(Appointment).where(Appointment.patient_id == day["ana"])).scalar_one()
+        waiting = _patient(session, "Waiting", "+15035550220")
+        waitlist.join_waitlist(session, patient_id=waiting.id, appointment_type_id=ana.appointment_type_id,
+                               provider_id=ana.provider_id, window_start=now, window_end=now + timedelta(days=7),
+                               now=now)
+        session.add(ClosedDate(day=TUESDAY, name="Snow"))
+        session.flush()
+        broadcasts.start(session, day=TUESDAY, template="broadcast_closed_weather", staff_user_id=None,
+                         role="admin", now=now, send_rate=0, cancel_appointments=True)
+    with Session() as session:
+        assert session.execute(select(func.count(WaitlistOffer.id))).scalar_one() == 0
+        assert session.get(Appointment, ana.id).status == AppointmentStatus.CANCELLED
+
+
 def test_only_admin_and_front_desk_may_broadcast_and_each_step_is_audited(Session, day, now):
     with Session() as session, session.begin():
         with pytest.raises(broadcasts.NotAllowed):
@@ -202,11 +231,11 @@ def test_only_admin_and_front_desk_may_broadcast_and_each_step_is_audited(Sessio
     assert actions == ["broadcast", "broadcast_cancel"]
 
 
-def test_the_cli_dry_run_prints_the_preview_and_changes_nothing(engine, day, monkeypatch, capsys, Session):
+def test_the_cli_dry_run_prints_the_preview_and_changes_nothing(db_engine, day, monkeypatch, capsys, Session):
     from bot.settings import get_settings
     from workers.cli import main
 
-    monkeypatch.setenv("DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("DATABASE_URL", db_engine.url.render_as_string(hide_password=False))
     get_settings.cache_clear()
     try:
         assert main(["broadcast", "--day", TUESDAY.isoformat(), "--text", TEXT, "--dry-run"]) == 0
@@ -221,13 +250,13 @@ def test_the_cli_dry_run_prints_the_preview_and_changes_nothing(engine, day, mon
         assert session.execute(select(func.count(OutboundMessage.id))).scalar_one() == 0
 
 
-def test_after_a_broadcast_cancelled_the_visit_R_books_the_same_visit_again(Session, engine, day, now, converse):
+def test_after_a_broadcast_cancelled_the_visit_R_books_the_same_visit_again(Session, db_engine, day, now, converse):
     with Session() as session, session.begin():
         broadcasts.start(session, day=TUESDAY, text=TEXT, staff_user_id=None, role="admin", now=now, send_rate=0,
                          cancel_appointments=True)
         old = session.execute(select(Appointment).where(Appointment.patient_id == day["ana"])).scalar_one()
         old_type, old_provider = old.appointment_type_id, old.provider_id
-    chat = converse("+15035550201", engine, now + timedelta(minutes=5))
+    chat = converse("+15035550201", db_engine, now + timedelta(minutes=5))
     answer = chat.say("R", "reschedule_appointment")
     assert "upcoming appointments" not in answer
     if "What day and time" in answer:
