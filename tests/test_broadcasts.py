@@ -122,6 +122,20 @@ def test_a_template_is_written_in_each_patients_language_and_long_texts_count_th
     assert long_one.segments == 2 and long_one.encodings == ("UCS-2",)
 
 
+def test_own_text_with_an_amount_needs_confirmation_and_an_unknown_placeholder_is_refused(Session, day, now):
+    money = "{practice_name}: please bring $40 for your copay."
+    with Session() as session, session.begin():
+        assert [f.kind for f in broadcasts.preview(session, day=TUESDAY, text=money).findings]
+        with pytest.raises(broadcasts.NeedsConfirmation):
+            broadcasts.start(session, day=TUESDAY, text=money, staff_user_id=None, role="admin", now=now,
+                             send_rate=0)
+        with pytest.raises(broadcasts.EmptyText):
+            broadcasts.preview(session, day=TUESDAY, text="Hi {last_name}")
+        assert broadcasts.start(session, day=TUESDAY, text=money, staff_user_id=None, role="admin", now=now,
+                                send_rate=0, confirmed=True).id
+        assert not broadcasts.preview(session, day=TUESDAY, template="broadcast_running_late").findings
+
+
 def test_one_provider_only(Session, now):
     with Session() as session, session.begin():
         mine = _book(session, _patient(session, "Mine", "+15035550211"), now)

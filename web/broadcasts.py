@@ -34,6 +34,10 @@ def _form() -> dict:
             "cancel_appointments": form.get("cancel_appointments") == "1"}
 
 
+def _confirmed() -> bool:
+    return request.form.get("confirmed") == "1"
+
+
 def _options(chosen: dict) -> dict:
     return {**chosen, "day": date.fromisoformat(chosen["day"]), "text": None if chosen["template"] else chosen["text"]}
 
@@ -73,7 +77,11 @@ def send():
     with db() as session:
         try:
             broadcast = broadcasts.start(session, staff_user_id=g.staff.user_id, role=g.staff.role, now=now(),
-                                         send_rate=settings().sms_send_rate, **_options(chosen))
+                                         send_rate=settings().sms_send_rate, confirmed=_confirmed(),
+                                         **_options(chosen))
+        except broadcasts.NeedsConfirmation as exc:
+            flash(f"Not sent: the text mentions {exc}; confirm it on the preview.", "warning")
+            return redirect(url_for("broadcasts.index"))
         except (ValueError, broadcasts.EmptyText) as exc:
             flash(f"Not sent: {exc}", "warning")
             return redirect(url_for("broadcasts.index"))

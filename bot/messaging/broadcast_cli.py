@@ -44,6 +44,9 @@ def _broadcast(args: argparse.Namespace) -> int:
             print(f"error: {exc}")
             return 1
         print_preview(preview)
+        if preview.findings:
+            print("check: the text mentions " + ", ".join(f"{f.text} ({f.kind})" for f in preview.findings)
+                  + "; --confirm sends it anyway")
         if args.dry_run:
             print("dry run: nothing was sent or changed")
             return 0
@@ -51,8 +54,12 @@ def _broadcast(args: argparse.Namespace) -> int:
         if user is None or not broadcasts.may_broadcast(user.role.value):
             print("error: --as must name an active admin or front-desk user")
             return 1
-        broadcast = broadcasts.start(session, staff_user_id=user.id, role=user.role.value, now=_now(args.now),
-                                     send_rate=get_settings().sms_send_rate, **options)
+        try:
+            broadcast = broadcasts.start(session, staff_user_id=user.id, role=user.role.value, now=_now(args.now),
+                                         send_rate=get_settings().sms_send_rate, confirmed=args.confirm, **options)
+        except broadcasts.NeedsConfirmation:
+            print("error: not sent (see the check above)")
+            return 1
     print(f"broadcast {broadcast.id} queued: the outbox sender sends it")
     return 0
 
@@ -67,6 +74,7 @@ def register_cli(subparsers) -> None:
     parser.add_argument("--cancel-appointments", action="store_true",
                         help="also cancel each recipient's appointments that day (they are invited to rebook)")
     parser.add_argument("--dry-run", action="store_true", help="print the preview; send and change nothing")
+    parser.add_argument("--confirm", action="store_true", help="send a text the send guard flagged as it is")
     parser.add_argument("--as", dest="as_user", help="the staff username sending it (admin or front desk)")
     parser.add_argument("--now", help=argparse.SUPPRESS)
     parser.set_defaults(func=_broadcast)

@@ -23,6 +23,7 @@ Rules (each decided here, once):
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -51,6 +52,7 @@ from bot.models import (
 )
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.staff.accounts import audit
+from bot.staff.send_guard import Finding, sensitive_findings
 from bot.wording.texts import segments
 
 ROLES = frozenset({StaffRole.ADMIN.value, StaffRole.FRONT_DESK.value})
@@ -68,7 +70,15 @@ class NotAllowed(Exception):
 
 
 class EmptyText(ValueError):
-    """No text (or an unknown template) was given."""
+    """No text (or an unknown template) was given, or the text leaves a placeholder unfilled."""
+
+
+class NeedsConfirmation(Exception):
+    """Staff's own text mentions an amount, a medication or a diagnosis word: sent only once confirmed."""
+
+    def __init__(self, findings: tuple[Finding, ...]):
+        super().__init__(", ".join(f.text for f in findings))
+        self.findings = findings
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class Preview:
     day: date
     recipients: tuple[Recipient, ...]
     skipped: tuple[Skipped, ...]
+    findings: tuple[Finding, ...] = ()  # the send guard's, on staff's own text (the canned texts are vetted)
 
     @property
     def count(self) -> int:
@@ -178,6 +189,9 @@ def preview(session: Session, *, day: date, text: str | None = None, template: s
     """
     if not template and not (text or "").strip():
         raise EmptyText("a broadcast needs a template or a text")
+    unknown = set(re.findall(r"\{(\w+)\}", text or "")) - set(PLACEHOLDERS) if not template else set()
+    if unknown:
+        raise EmptyText("unknown placeholder " + ", ".join("{" + name + "}" for name in sorted(unknown)))
     practice = get_practice(session)
     zone = practice_zone(practice)
     by_phone: dict[str, list[Appointment]] = {}
@@ -203,7 +217,8 @@ def preview(session: Session, *, day: date, text: str | None = None, template: s
             body = body.replace("{" + key + "}", value)
         recipients.append(Recipient(phone, tuple(p.id for p in patients), names, language, body,
                                     tuple(a.id for a in appointments)))
-    return Preview(day, tuple(recipients), tuple(skipped))
+    findings = () if template else tuple(sensitive_findings(text))
+    return Preview(day, tuple(recipients), tuple(skipped), findings)
 
 
 def _window(session: Session) -> SendingWindow:
@@ -213,13 +228,17 @@ def _window(session: Session) -> SendingWindow:
 
 def start(session: Session, *, day: date, staff_user_id: int | None, role: str, now: datetime,
           send_rate: float, text: str | None = None, template: str | None = None, provider_id: int | None = None,
-          cancel_appointments: bool = False) -> Broadcast:
+          cancel_appointments: bool = False, confirmed: bool = False) -> Broadcast:
     """Store the broadcast and one outbox row per recipient, paced at ``send_rate`` per second from when quiet
-    hours allow; with ``cancel_appointments`` also cancel each recipient's visits that day. Audited."""
+    hours allow; with ``cancel_appointments`` also cancel each recipient's visits that day. Audited.
+
+    Staff's own text with send-guard findings raises :class:`NeedsConfirmation` unless ``confirmed``."""
     if not may_broadcast(role):
         raise NotAllowed(role)
     planned = preview(session, day=day, text=text, template=template, provider_id=provider_id,
                       cancel_appointments=cancel_appointments)
+    if planned.findings and not confirmed:
+        raise NeedsConfirmation(planned.findings)
     broadcast = Broadcast(day=day, provider_id=provider_id, template=template or None,
                           body=template_text(template, "en") if template else text.strip(),
                           cancel_appointments=cancel_appointments, staff_user_id=staff_user_id, created_at=now)
