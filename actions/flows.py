@@ -17,7 +17,7 @@ from actions.state import Awaiting, Flow
 from bot import wording
 from bot.language.answers import asks_for_waitlist
 from bot.language.dates import When
-from bot.messaging import reminders
+from bot.messaging import broadcasts, reminders
 from bot.models import Appointment, AppointmentType, ChangedBy, Patient, Provider
 from bot.patients import patient_meant, patients_for_phone, upcoming_appointments
 from bot.scheduling import appointments, catalog, offers, recall, waitlist
@@ -199,8 +199,12 @@ def start_cancel(turn: Turn, patient: Patient | None = None, appointment: Appoin
 def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Appointment | None = None) -> None:
     if appointment is None:
         reminded = reminders.last_reminded_appointments(turn.session, turn.phone, turn.now)
+        cancelled = _cancelled_by_broadcast(turn, patient) if not reminded else None
         if patient is None and len(reminded) == 1 and turn.state.awaiting is None:
             appointment = reminded[0]  # "R" after a reminder
+        elif cancelled is not None:  # "R" after a broadcast cancelled the visit: book it again
+            start_book(turn, cancelled.patient, kind=cancelled.appointment_type, provider=cancelled.provider)
+            return
         else:
             appointment = appointment_in_question(turn, Flow.RESCHEDULE, patient)
             if appointment is None:
@@ -219,6 +223,15 @@ def start_reschedule(turn: Turn, patient: Patient | None = None, appointment: Ap
         turn.set(awaiting=Awaiting.TIME_PREFERENCE)
         return
     offer_slots(turn, preference)
+
+
+def _cancelled_by_broadcast(turn: Turn, patient: Patient | None) -> Appointment | None:
+    """The visit a broadcast just cancelled, when the phone's patients have nothing else booked."""
+    people = [patient] if patient is not None else patients_for_phone(turn.session, turn.phone)
+    ids = [p.id for p in people]
+    if not ids or upcoming_appointments(turn.session, ids, turn.now):
+        return None
+    return broadcasts.rebooking_for(turn.session, ids, turn.now)
 
 
 def start_book(turn: Turn, patient: Patient | None = None, kind: AppointmentType | None = None,

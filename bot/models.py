@@ -690,4 +690,38 @@ class BillText(Base):
     __table_args__ = (UniqueConstraint("statement_id", "step", name="uq_bill_text_step"),)
 
 
+# --- Broadcasts ------------------------------------------------------------------------
+
+class Broadcast(Base):
+    """A text staff sent to the patients with appointments on one day (``bot.messaging.broadcasts``).
+
+    ``template`` is the catalog text chosen (each recipient's language) or None for staff's own ``body``.
+    """
+
+    __tablename__ = "broadcast"
+    id = Column(Integer, primary_key=True)
+    day = Column(Date, nullable=False)
+    provider_id = Column(ForeignKey("provider.id"))
+    template = Column(String(60))
+    body = Column(Text, nullable=False)
+    cancel_appointments = Column(Boolean, nullable=False, default=False)
+    staff_user_id = Column(ForeignKey("staff_user.id"))
+    created_at = Column(UTCDateTime, nullable=False)
+    cancelled_at = Column(UTCDateTime)
+    cancelled_by = Column(ForeignKey("staff_user.id"))
+    recipients = relationship("BroadcastRecipient", order_by="BroadcastRecipient.id", cascade="all, delete-orphan")
+
+
+class BroadcastRecipient(Base):
+    """One phone of a broadcast: its text in the outbox, or why it was skipped; unique per broadcast and phone."""
+
+    __tablename__ = "broadcast_recipient"
+    id = Column(Integer, primary_key=True)
+    broadcast_id = Column(ForeignKey("broadcast.id", ondelete="CASCADE"), nullable=False, index=True)
+    phone = Column(String(20), nullable=False)
+    outbound_id = Column(ForeignKey("outbound_message.id"))
+    skipped = Column(String(40))  # opted_out, no_care_consent, wrong_number, no_phone
+    __table_args__ = (UniqueConstraint("broadcast_id", "phone", name="uq_broadcast_recipient_phone"),)
+
+
 __all__ = [name for name in dir() if not name.startswith("_")]

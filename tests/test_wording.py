@@ -5,7 +5,6 @@ channel texts, reminders, recall, waitlist offers) is written in it, and a langu
 English.
 """
 import ast
-import math
 import re
 import types
 from datetime import date, datetime, time
@@ -21,7 +20,7 @@ from bot.models import Appointment, OutboundMessage, Patient, Practice
 from bot.practice import MAX_LATE_POLICY
 from bot.settings import ROOT
 from bot.wording.formatting import en
-from bot.wording.texts import gsm7_length
+from bot.wording.texts import gsm7_length, segments
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 ZONE = ZoneInfo("America/Los_Angeles")
@@ -78,15 +77,6 @@ def examples(language: str, start: datetime = START) -> dict[str, str]:
 # tests/test_reminders.py), so its worst case is two of the longest.
 OVERRIDES = {"reminder_family": lambda say, start: {"appointments": say.listing(
     [say.reminder_item("Alexandria", say.slot(start, PROVIDER))] * 2)}}
-
-
-def segments(text: str) -> tuple[str, int]:
-    """The encoding and the number of SMS segments: GSM-7 160 in one, 153 each beyond; UCS-2 70, then 67."""
-    septets = gsm7_length(text)
-    if septets is not None:
-        return "GSM-7", 1 if septets <= 160 else math.ceil(septets / 153)
-    units = len(text.encode("utf-16-le")) // 2
-    return "UCS-2", 1 if units <= 70 else math.ceil(units / 67)
 
 
 def filled(language: str, name: str, start: datetime = START) -> str:

@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         n = settings.staff_trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
-    from web import admin, auth, bills_api, inbox, reports
+    from web import admin, auth, bills_api, broadcasts, inbox, reports
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.register_blueprint(admin.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(bills_api.bp)
+    app.register_blueprint(broadcasts.bp)
     return app

@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="start every service (what `make run` does)").set_defaults(func=_run_services)
 
     from bot.messaging.billing_cli import register_cli as register_billing
+    from bot.messaging.broadcast_cli import register_cli as register_broadcast
     from bot.scheduling.outcomes import register_cli as register_outcomes
     from tools.review_nlu import register_cli as register_review_nlu
     from web.cli import register_cli as register_staff
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report, appointments_report=report.get_default("func"))
     register_review_nlu(commands)
     register_billing(commands)
+    register_broadcast(commands)
     return parser
 
 

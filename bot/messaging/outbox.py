@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,10 @@ class OutboundKind(str, enum.Enum):
     WELCOME = ("welcome", False, False, False, "system")
     # A bill-ready notice: billing consent only (its import and wording are still to come, issue 13).
     BILL = ("bill", True, False, False, "billing", ConsentPurpose.BILLING)
+    # A text staff send to a day's patients (bot.messaging.broadcasts: the office closed, a provider running late):
+    # an operational care text, so it keeps quiet hours (and gets the welcome first) but never uses up the day's
+    # reminder under the caps (the day's closure must reach a patient already reminded).
+    BROADCAST = ("broadcast", True, False, False, "broadcast", ConsentPurpose.CARE, False)
     # A page to the practice's on-call staff number about an urgent ticket (bot.staff.oncall), not a text to
     # a patient: it must go at 3 AM, so it is not automated (quiet hours and caps are the patient's
     # protection), and a patient's consent records say nothing about a staff phone, so an opt-out stored
@@ -231,11 +235,16 @@ def _on_channel(statement, channel: Channel | None):
         Conversation.channel == channel)
 
 
+_CONVERSATION_FIRST = case((OutboundMessage.kind.in_([k.value for k in CONVERSATION_KINDS]), 0), else_=1)
+
+
 def due_ids(session: Session, now: datetime, limit: int = 50, *, channel: Channel | None = None) -> list[int]:
+    """The rows due now, replies and staff texts first (a patient waits for those), then oldest first:
+    a 500-text broadcast never makes a patient's reply wait behind it."""
     return list(session.execute(
         _on_channel(select(OutboundMessage.id), channel)
         .where(OutboundMessage.status == OutboundStatus.PENDING, OutboundMessage.next_attempt_at <= now)
-        .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)
+        .order_by(_CONVERSATION_FIRST, OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)
     ).scalars())
 
 

@@ -290,6 +290,7 @@ AUDIT_ACTIONS = frozenset({
     "login", "logout", "view", "reply", "note", "claim", "assign", "resolve", "reopen", "denied",
     "user_add", "user_change", "canned_change",
     "bills_import",  # a statement import over POST /api/bills (web/bills_api.py)
+    "broadcast", "broadcast_cancel",  # staff texted a day's patients, or stopped it (bot/messaging/broadcasts.py)
     "start", "start_refused", "media",  # staff texted a patient first (or were refused: opted out); a picture shown
 })
 

@@ -55,6 +55,15 @@ def gsm7_length(text: str) -> int | None:
     return length
 
 
+def segments(text: str) -> tuple[str, int]:
+    """The encoding and the number of SMS segments: GSM-7 160 in one, 153 each beyond; UCS-2 70, then 67."""
+    septets = gsm7_length(text)
+    if septets is not None:
+        return "GSM-7", 1 if septets <= 160 else -(-septets // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return "UCS-2", 1 if units <= 70 else -(-units // 67)
+
+
 def plain_text(text: str) -> str:
     """Typographic quotes and dashes from names and addresses, as GSM-7 equivalents."""
     return text.translate(_PLAIN)

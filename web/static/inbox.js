@@ -28,6 +28,27 @@
   }
 
 
+  // --- A broadcast's progress: the counts refresh until it is done or cancelled ---
+  var broadcast = document.querySelector("[data-broadcast-poll]");
+  if (broadcast) {
+    var refreshBroadcast = function () {
+      getJSON(broadcast.getAttribute("data-broadcast-poll"), function (data) {
+        Object.keys(data.counts).forEach(function (name) {
+          var cell = broadcast.querySelector('[data-count="' + name + '"]');
+          if (cell) cell.textContent = String(data.counts[name]);
+        });
+        var state = document.getElementById("broadcast-state");
+        if (data.cancelled || data.done) {
+          state.textContent = data.cancelled ? "Cancelled." : "Done.";
+          var stop = document.getElementById("broadcast-cancel");
+          if (stop) stop.remove();
+          window.clearInterval(broadcastTimer);
+        }
+      });
+    };
+    var broadcastTimer = window.setInterval(refreshBroadcast, 1000);
+  }
+
   // --- The queue ---
   var queue = document.getElementById("queue");
   if (queue) {
