@@ -1,0 +1,239 @@
+"""The web chat channel: the practice website's chat widget talks to the assistant through this API.
+
+Registered in ``credentials.yml`` as ``channels.web_chat.rasa_channel.WebChatChannel:``; Rasa mounts it
+at ``/webhooks/web_chat/``:
+
+- ``POST /session``: a new anonymous chat: ``{"chat_id", "token"}`` (201).
+- ``POST /messages`` ``{"chat_id", "token", "text", "id"?}``: the visitor's message, stored first
+  (:func:`bot.messaging.web_chat.receive_message`), then the same turn as a text (claim, triage, Rasa, one
+  reply into the outbox) as :class:`~channels.sms_twilio.rasa_channel.TwilioChannel` runs it (202).
+- ``GET /events?chat_id=&token=``: server-sent events, one per outbound row of the conversation (the bot's
+  replies, staff's replies), read from the DATABASE every :data:`POLL_SECONDS`, so any server serves any
+  chat. A row streamed is marked delivered; ``Last-Event-ID`` (or ``last_event_id=``) resumes after it.
+- ``GET /widget.js``, ``/widget.css``: the widget; ``GET /sample``: a sample practice page showing it.
+
+Refusals are JSON ``{"error", "detail"}``: an Origin not in ``WEB_CHAT_ORIGINS`` 403, a message over
+1,600 characters 413, a flood (per chat, per client address) 429, an unknown chat 404, another visitor's
+token 403, a chat idle for 30 minutes 410.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.db import transaction
+from bot.messaging import outbox, web_chat
+from channels.sms_twilio.rasa_channel import TwilioChannel, utcnow
+from channels.sms_twilio.receiver import in_pool
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+POLL_SECONDS = 0.3           # how often a stream looks for new rows
+STREAM_SECONDS = 55.0        # a stream ends after this; the browser reconnects with Last-Event-ID
+MAX_REQUEST_BYTES = 16_384   # a message of 1,600 characters in JSON is far smaller
+STATUS_OF = {
+    web_chat.ChatNotFound: 404, web_chat.WrongToken: 403, web_chat.ChatExpired: 410,
+    web_chat.TooLong: 413, web_chat.Flooded: 429,
+}
+
+
+class StreamDelivery:
+    """The web chat's "sender" for the turn machinery: nothing is pushed; the event stream delivers."""
+
+    sender_id = "web-chat-stream"
+
+    def reserve_turn(self) -> bool:
+        return False  # the reply stays pending until a stream hands it to the widget
+
+    def send_now(self, outbound_ids) -> int:
+        return 0
+
+    def send_claimed(self, row) -> bool:
+        return False
+
+
+def refusal(status: int, error: str, detail: str = "", origin: str | None = None) -> HTTPResponse:
+    return response.json({"error": error, "detail": detail or error}, status=status, headers=cors_headers(origin))
+
+
+def cors_headers(origin: str | None) -> dict[str, str]:
+    if not origin:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+            "Access-Control-Allow-Headers": "Content-Type, Last-Event-ID",
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS", "Access-Control-Max-Age": "600"}
+
+
+class WebChatChannel(TwilioChannel):
+    """The chat widget's API over the SMS channel's turn machinery (store, claim, triage, Rasa, outbox)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "web_chat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebChatChannel":
+        """Everything comes from :mod:`bot.settings` (``WEB_CHAT_ORIGINS``); credentials.yml holds no values."""
+        return cls()
+
+    def __init__(self, settings=None, engine=None, clock=utcnow, retry_delays=None) -> None:
+        kwargs = {} if retry_delays is None else {"retry_delays": retry_delays}
+        super().__init__(settings=settings, engine=engine, sender=StreamDelivery(), clock=clock, **kwargs)
+        self.poll_seconds = POLL_SECONDS
+        self.stream_seconds = STREAM_SECONDS
+
+    # ----- HTTP ---------------------------------------------------------------------
+    def allowed_origin(self, request: Request) -> str | None:
+        origin = (request.headers.get("origin") or "").rstrip("/")
+        return origin if origin in self.settings.web_chat_origins else None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        chat = Blueprint("web_chat", __name__)
+
+        def guarded(handler, *, origin_required: bool = True):
+            """Origin allow-list and size limit first, then ``handler(request, origin, body)``; refusals as JSON."""
+            async def run(request: Request, *args) -> HTTPResponse:
+                origin = self.allowed_origin(request)
+                if origin is None and (origin_required or request.headers.get("origin")):
+                    return refusal(403, "origin_not_allowed", "this site may not use the chat")
+                if int(request.headers.get("content-length") or 0) > MAX_REQUEST_BYTES:
+                    return refusal(413, "message_too_long", "request too large", origin)
+                body: dict = {}
+                if request.method == "POST":
+                    try:
+                        body = json.loads(request.body or b"{}")
+                    except ValueError:
+                        return refusal(400, "bad_request", "a JSON body is required", origin)
+                    if not isinstance(body, dict):
+                        return refusal(400, "bad_request", "a JSON object is required", origin)
+                try:
+                    return await handler(request, origin, body)
+                except web_chat.ChatRefused as refused:
+                    return refusal(STATUS_OF.get(type(refused), 400), refused.reason, refused.detail, origin)
+            run.__name__ = handler.__name__
+            return run
+
+        @chat.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "channel": "web_chat"})
+
+        async def preflight(request: Request) -> HTTPResponse:
+            origin = self.allowed_origin(request)
+            if origin is None:
+                return refusal(403, "origin_not_allowed", "this site may not use the chat")
+            return response.empty(headers=cors_headers(origin))
+
+        for path in ("session", "messages", "events"):
+            chat.add_route(preflight, f"/{path}", methods=["OPTIONS"], name=f"preflight_{path}")
+
+        async def open_session(request: Request, origin: str, body: dict) -> HTTPResponse:
+            chat_id, token = await in_pool(self._work_pool, self._open, client_address(request), origin)
+            return response.json({"chat_id": chat_id, "token": token,
+                                  "idle_timeout_seconds": int(web_chat.IDLE_TIMEOUT.total_seconds())},
+                                 status=201, headers=cors_headers(origin))
+
+        async def post_message(request: Request, origin: str, body: dict) -> HTTPResponse:
+            self._app = request.app
+            text = body.get("text")
+            if not isinstance(text, str):
+                return refusal(400, "bad_request", "text is required", origin)
+            message_id, is_new = await in_pool(self._work_pool, self._receive, str(body.get("chat_id") or ""),
+                                               body.get("token"), text, client_address(request),
+                                               body.get("id") and str(body["id"]))
+            if is_new:
+                self._start(message_id, on_new_message)
+            return response.json({"accepted": message_id}, status=202, headers=cors_headers(origin))
+
+        async def events(request: Request, origin: str | None, body: dict) -> HTTPResponse:
+            chat_id, token = request.args.get("chat_id", ""), request.args.get("token")
+            last = last_event_id(request)
+            await in_pool(self._work_pool, self._replies, chat_id, token, last)  # refused before the stream opens
+            stream = await request.respond(content_type="text/event-stream; charset=utf-8",
+                                           headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                                    **cors_headers(origin)})
+            await stream.send("retry: 1000\n\n")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.stream_seconds
+            while loop.time() < deadline:
+                try:
+                    rows = await in_pool(self._work_pool, self._replies, chat_id, token, last)
+                except web_chat.ChatExpired:
+                    await stream.send("event: expired\ndata: {}\n\n")
+                    break
+                for row in rows:
+                    await stream.send(f"id: {row['id']}\nevent: message\ndata: {json.dumps(row)}\n\n")
+                if rows:
+                    last = rows[-1]["id"]
+                    await in_pool(self._work_pool, self._streamed, [row["id"] for row in rows])
+                else:
+                    await asyncio.sleep(self.poll_seconds)
+            await stream.eof()
+
+        chat.add_route(guarded(open_session), "/session", methods=["POST"])
+        chat.add_route(guarded(post_message), "/messages", methods=["POST"])
+        chat.add_route(guarded(events, origin_required=False), "/events", methods=["GET"])
+
+        @chat.route("/widget.js", methods=["GET"])
+        async def widget_js(_: Request) -> HTTPResponse:
+            return await response.file(STATIC / "widget.js", mime_type="text/javascript; charset=utf-8")
+
+        @chat.route("/widget.css", methods=["GET"])
+        async def widget_css(_: Request) -> HTTPResponse:
+            return await response.file(STATIC / "widget.css", mime_type="text/css; charset=utf-8")
+
+        @chat.route("/sample", methods=["GET"])
+        async def sample(_: Request) -> HTTPResponse:
+            return await response.file(STATIC / "sample.html", mime_type="text/html; charset=utf-8")
+
+        @chat.listener("after_server_start")
+        async def start_sweeping(app, loop) -> None:
+            self._app = app
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(on_new_message))
+
+        return chat
+
+    # ----- database use cases (run on the channel's threads) ---------------------------
+    def _open(self, address: str, origin: str) -> tuple[str, str]:
+        with transaction(self.engine) as session:
+            chat, token = web_chat.open_chat(session, client_address=address, origin=origin, now=self.clock())
+            return chat.chat_id, token
+
+    def _receive(self, chat_id: str, token: Any, text: str, address: str, client_id: str | None) -> tuple[int, bool]:
+        now = self.clock()
+        with transaction(self.engine) as session:
+            chat = web_chat.chat_for(session, chat_id, token if isinstance(token, str) else None, now)
+            message, is_new = web_chat.receive_message(session, chat, text, client_address=address, now=now,
+                                                       client_message_id=client_id)
+            return message.id, is_new
+
+    def _replies(self, chat_id: str, token: str | None, after: int) -> list[dict]:
+        with transaction(self.engine) as session:
+            chat = web_chat.chat_for(session, chat_id, token, self.clock())
+            return [{"id": row.id, "text": row.body, "from": outbox.transcript_label(row.kind),
+                     "at": row.created_at.isoformat()} for row in web_chat.replies_after(session, chat, after)]
+
+    def _streamed(self, outbound_ids: list[int]) -> int:
+        with transaction(self.engine) as session:
+            return web_chat.mark_streamed(session, outbound_ids, self.clock())
+
+
+def client_address(request: Request) -> str:
+    """The visitor's address as the server sees it (behind a proxy: what Sanic's forwarding settings give)."""
+    return str(request.remote_addr or request.ip or "unknown")
+
+
+def last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id") or request.args.get("last_event_id") or "0"
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        return 0
