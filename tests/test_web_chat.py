@@ -143,12 +143,13 @@ def test_a_reconnect_with_last_event_id_resumes_without_loss_or_repeats(chat_ser
     wait_for(lambda: len(outbound(engine, chat_id)) == 1)
     first = read_events(server, chat_id, token, 1)
     say(server, chat_id, token, "what are your hours")
+    wait_for(lambda: len(outbound(engine, chat_id)) == 2)
     say(server, chat_id, token, "hi")
     wait_for(lambda: len(outbound(engine, chat_id)) == 3)
     resumed = read_events(server, chat_id, token, 2, last_event_id=first[0]["id"])
     assert [e["text"] for e in resumed] == ["We are open Mon-Fri 8-5.\nAnything else?", "Hello! How can I help?"]
     assert [e["id"] for e in first + resumed] == [r.id for r in outbound(engine, chat_id)]
-    assert {r.status.value for r in outbound(engine, chat_id)} == {"delivered"}
+    assert wait_for(lambda: {r.status.value for r in outbound(engine, chat_id)} == {"delivered"})
 
 
 def test_a_staff_reply_from_the_inbox_reaches_the_stream(chat_server, engine, app, now, chat_clock):
@@ -275,3 +276,21 @@ def test_the_token_is_stored_only_hashed(chat_server, engine):
     with Session(engine) as session:
         chat = session.execute(select(WebChat).where(WebChat.chat_id == chat_id)).scalar_one()
     assert token not in chat.token_hash and len(token) >= 40 and len(chat_id) >= 24
+
+
+def test_reports_count_conversations_messages_and_tickets_per_channel(engine, app, now, clock):
+    from tests.web_helpers import open_ticket
+    open_ticket(engine, "+15035550123", "front_desk", now - timedelta(days=1), texts=("one", "two"))
+    with Session(engine) as session, session.begin():
+        for n, address in enumerate(("10.0.0.1", "10.0.0.2", "10.0.0.3")):
+            chat, _ = web_chat.open_chat(session, client_address=address, origin=SITE, now=now - timedelta(hours=2))
+            web_chat.receive_message(session, chat, "hello", client_address=address, now=now - timedelta(hours=2))
+        handoff.open_ticket(session, conversation=chat.conversation, queue="front_desk", reason="asked for a person",
+                            now=now - timedelta(hours=1))
+    add_user(engine, "fran", "front_desk", now)
+    client = app.test_client()
+    login(client, "fran")
+    page = client.get("/reports/").get_data(as_text=True)
+    table = page[page.index('id="channel-counts"'):]
+    assert "<tr><td>SMS</td><td>1</td><td>2</td><td>1</td></tr>" in table
+    assert "<tr><td>Web chat</td><td>3</td><td>3</td><td>1</td></tr>" in table

@@ -169,13 +169,20 @@ class WebChatChannel(TwilioChannel):
                 except web_chat.ChatExpired:
                     await stream.send("event: expired\ndata: {}\n\n")
                     break
-                for row in rows:
-                    await stream.send(f"id: {row['id']}\nevent: message\ndata: {json.dumps(row)}\n\n")
-                if rows:
-                    last = rows[-1]["id"]
-                    await in_pool(self._work_pool, self._streamed, [row["id"] for row in rows])
-                else:
+                if not rows:
                     await asyncio.sleep(self.poll_seconds)
+                    continue
+                written: list[int] = []
+                try:
+                    for row in rows:
+                        written.append(row["id"])
+                        await stream.send(f"id: {row['id']}\nevent: message\ndata: {json.dumps(row)}\n\n")
+                finally:
+                    # Marked even when the visitor hangs up mid-write (the handler is cancelled then): the
+                    # widget resumes by Last-Event-ID, so the mark records delivery and never decides it.
+                    marked = self._work_pool.submit(self._streamed, written)
+                await asyncio.wrap_future(marked)
+                last = rows[-1]["id"]
             await stream.eof()
 
         chat.add_route(guarded(open_session), "/session", methods=["POST"])
