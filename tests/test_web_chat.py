@@ -294,3 +294,23 @@ def test_reports_count_conversations_messages_and_tickets_per_channel(engine, ap
     table = page[page.index('id="channel-counts"'):]
     assert "<tr><td>SMS</td><td>1</td><td>2</td><td>1</td></tr>" in table
     assert "<tr><td>Web chat</td><td>3</td><td>3</td><td>1</td></tr>" in table
+
+
+def test_verify_over_http_texts_a_code_and_a_wrong_code_counts(chat_server, engine):
+    channel, server = chat_server
+    chat_id, token = new_chat(server)
+    status, body, _ = call(server, "POST", "/verify", {"chat_id": chat_id, "token": token, "phone": "5035550111"})
+    assert status == 202
+    with Session(engine) as session:
+        [text] = session.execute(select(OutboundMessage).where(OutboundMessage.kind == "verification")).scalars()
+    code = next(word for word in text.body.split() if word.isdigit() and len(word) == 6)
+    wrong = "000000" if code != "000000" else "111111"
+    status, body, _ = call(server, "POST", "/verify/check", {"chat_id": chat_id, "token": token, "code": wrong})
+    assert (status, body["error"], body["tries_left"]) == (400, "wrong_code", 4)
+    status, body, _ = call(server, "POST", "/verify/check", {"chat_id": chat_id, "token": token, "code": code})
+    assert (status, body) == (200, {"verified": True})
+    with Session(engine) as session:
+        assert session.execute(select(WebChat.verified_phone).where(WebChat.chat_id == chat_id)).scalar_one() \
+            == "+15035550111"
+    status, body, _ = call(server, "POST", "/verify", {"chat_id": chat_id, "token": token, "phone": "nope"})
+    assert (status, body["error"]) == (400, "not_a_phone_number")

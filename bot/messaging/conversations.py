@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.language.detect import reply_language, requested_language
-from bot.models import Channel, Conversation, HandoffTicket, InboundMessage
+from bot.models import Channel, Conversation, HandoffTicket, InboundMessage, WebChat
 from bot.patients import language_for_phone
 
 SEPARATOR = ":"
@@ -67,6 +67,18 @@ def phone_of(conversation: Conversation) -> str | None:
     return conversation.address if conversation.channel == Channel.SMS else None
 
 
+def patient_phone(session: Session, conversation: Conversation) -> str | None:
+    """The phone whose patients this conversation may discuss: SMS, its own; a web chat, the phone its visitor
+    verified with a texted code (None before: office information, new-patient booking and general questions
+    only). What the actions use for "this patient's phone" (Rasa's sender id is not a phone off SMS)."""
+    if conversation.channel == Channel.SMS:
+        return conversation.address
+    if conversation.channel == Channel.WEB_CHAT:
+        return session.execute(select(WebChat.verified_phone)
+                               .where(WebChat.conversation_id == conversation.id)).scalar_one_or_none()
+    return None
+
+
 # --- The conversation's language ----------------------------------------------------------
 
 def conversation_language(session: Session, conversation: Conversation) -> str | None:
@@ -74,7 +86,7 @@ def conversation_language(session: Session, conversation: Conversation) -> str |
     detected), else the patient's record (SMS: the phone's first patient's); None when nothing says."""
     if conversation.language:
         return conversation.language
-    phone = phone_of(conversation)
+    phone = patient_phone(session, conversation)
     return language_for_phone(session, phone) if phone is not None else None
 
 

@@ -9,6 +9,7 @@ widget's event stream delivers (:func:`replies_after`, :func:`mark_streamed`).
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import secrets
@@ -19,8 +20,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.messaging import conversations, inbound
-from bot.models import Channel, InboundMessage, OutboundMessage, OutboundStatus, RateHit, WebChat
+from bot.messaging import consent, conversations, inbound, outbox
+from bot.models import Channel, InboundMessage, OutboundMessage, OutboundStatus, RateHit, WebChat, WebChatCode
+from bot.patients import normalize_phone
+from bot.practice import get_practice
+from bot.wording import texts
 
 MAX_MESSAGE_CHARS = 1600           # as long as a text may be
 IDLE_TIMEOUT = timedelta(minutes=30)  # a chat nobody used this long is over; the visitor starts a new one
@@ -71,6 +75,10 @@ class TooLong(ChatRefused):
 
 class Flooded(ChatRefused):
     reason = "too_many_requests"
+
+
+class NotAPhone(ChatRefused):
+    reason = "not_a_phone_number"
 
 
 # --- Flood limits, counted in the database -------------------------------------------------
@@ -170,3 +178,82 @@ def mark_streamed(session: Session, outbound_ids: list[int], now: datetime) -> i
                OutboundMessage.status.in_((OutboundStatus.PENDING, OutboundStatus.SENDING)))
         .values(status=OutboundStatus.DELIVERED, sent_at=now, status_at=now)
     ).rowcount
+
+
+# --- Verifying the visitor's phone -----------------------------------------------------------
+#
+# Before verification a chat may hear office information, book a new-patient visit and ask general
+# questions; the visits of a phone's patients are discussed only once the visitor typed the code
+# texted to that phone (:func:`bot.messaging.conversations.patient_phone`).
+
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_TRIES = 5
+CODES_PER_PHONE = Limit("chat-code-phone", 3, timedelta(hours=1))
+CODES_PER_ADDRESS = Limit("chat-code-address", 5, timedelta(hours=1))
+
+
+class CodeCheck(str, enum.Enum):
+    """What became of a code the visitor typed."""
+
+    VERIFIED = "verified"
+    WRONG = "wrong_code"        # tries left: type it again
+    EXPIRED = "code_expired"    # ask for a new one
+    LOCKED = "too_many_tries"   # 5 wrong tries: ask for a new one
+    NO_CODE = "no_code"         # none was asked for
+
+
+def _code_hash(chat: WebChat, code: str) -> str:
+    return hmac.new(chat.token_hash.encode(), code.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def request_code(session: Session, chat: WebChat, phone_text: str, *, client_address: str, now: datetime,
+                 code: str | None = None) -> str:
+    """Text a 6-digit code to the phone the visitor gave; returns the phone (E.164).
+
+    Limits per phone and per client address come first (:class:`Flooded`). An opted-out phone gets
+    nothing, but the visitor is answered the same way, so the chat never tells who opted out. A new code
+    replaces the chat's earlier ones. ``code`` is for tests; otherwise it is random.
+    """
+    phone = normalize_phone(phone_text or "")
+    if phone is None:
+        raise NotAPhone("a US phone number, like (503) 555-0123")
+    count_hit(session, CODES_PER_PHONE, phone, now)
+    count_hit(session, CODES_PER_ADDRESS, client_address, now)
+    session.execute(update(WebChatCode).where(WebChatCode.web_chat_id == chat.id, WebChatCode.used_at.is_(None),
+                                              WebChatCode.expires_at > now).values(expires_at=now))
+    code = code or f"{secrets.randbelow(10**6):06d}"
+    session.add(WebChatCode(web_chat_id=chat.id, phone=phone, code_hash=_code_hash(chat, code), created_at=now,
+                            expires_at=now + CODE_LIFETIME, tries=0))
+    chat.last_seen_at = now
+    if not consent.is_opted_out(session, phone):
+        practice = get_practice(session)
+        body = texts.render("web_chat_code", practice_name=practice.name, practice_phone=practice.phone, code=code,
+                            language=conversations.conversation_language(session, chat.conversation))
+        outbox.enqueue_text(session, phone, body, outbox.OutboundKind.VERIFICATION, now)
+    session.flush()
+    return phone
+
+
+def check_code(session: Session, chat: WebChat, code: str, now: datetime) -> tuple[CodeCheck, int]:
+    """Check the code the visitor typed against the chat's newest one: (result, tries left).
+
+    Right: the chat carries the phone from now on (its patients' visits may be discussed). Each wrong
+    try counts (the caller commits it); after :data:`CODE_TRIES` the code is dead.
+    """
+    chat.last_seen_at = now
+    current = session.execute(select(WebChatCode).where(WebChatCode.web_chat_id == chat.id,
+                                                        WebChatCode.used_at.is_(None))
+                              .order_by(WebChatCode.id.desc()).limit(1)).scalar_one_or_none()
+    if current is None:
+        return CodeCheck.NO_CODE, 0
+    if current.tries >= CODE_TRIES:
+        return CodeCheck.LOCKED, 0
+    if now >= current.expires_at:
+        return CodeCheck.EXPIRED, 0
+    current.tries += 1
+    if not hmac.compare_digest(current.code_hash, _code_hash(chat, code or "")):
+        left = CODE_TRIES - current.tries
+        return (CodeCheck.WRONG if left else CodeCheck.LOCKED), left
+    current.used_at = now
+    chat.verified_phone, chat.verified_at = current.phone, now
+    return CodeCheck.VERIFIED, CODE_TRIES - current.tries

@@ -10,6 +10,9 @@ at ``/webhooks/web_chat/``:
 - ``GET /events?chat_id=&token=``: server-sent events, one per outbound row of the conversation (the bot's
   replies, staff's replies), read from the DATABASE every :data:`POLL_SECONDS`, so any server serves any
   chat. A row streamed is marked delivered; ``Last-Event-ID`` (or ``last_event_id=``) resumes after it.
+- ``POST /verify`` ``{"chat_id", "token", "phone"}``: a 6-digit code texted to that phone (202; 10 minutes);
+  ``POST /verify/check`` ``{"chat_id", "token", "code"}``: 200 ``{"verified": true}``, or 400 ``wrong_code``
+  (with ``tries_left``), 410 ``code_expired``, 429 ``too_many_tries``, 409 ``no_code``.
 - ``GET /widget.js``, ``/widget.css``: the widget; ``GET /sample``: a sample practice page showing it.
 
 Refusals are JSON ``{"error", "detail"}``: an Origin not in ``WEB_CHAT_ORIGINS`` 403, a message over
@@ -42,7 +45,7 @@ STREAM_SECONDS = 55.0        # a stream ends after this; the browser reconnects 
 MAX_REQUEST_BYTES = 16_384   # a message of 1,600 characters in JSON is far smaller
 STATUS_OF = {
     web_chat.ChatNotFound: 404, web_chat.WrongToken: 403, web_chat.ChatExpired: 410,
-    web_chat.TooLong: 413, web_chat.Flooded: 429,
+    web_chat.TooLong: 413, web_chat.Flooded: 429, web_chat.NotAPhone: 400,
 }
 
 
@@ -132,8 +135,8 @@ class WebChatChannel(TwilioChannel):
                 return refusal(403, "origin_not_allowed", "this site may not use the chat")
             return response.empty(headers=cors_headers(origin))
 
-        for path in ("session", "messages", "events"):
-            chat.add_route(preflight, f"/{path}", methods=["OPTIONS"], name=f"preflight_{path}")
+        for path in ("session", "messages", "events", "verify", "verify/check"):
+            chat.add_route(preflight, f"/{path}", methods=["OPTIONS"], name=f"preflight_{path.replace('/', '_')}")
 
         async def open_session(request: Request, origin: str, body: dict) -> HTTPResponse:
             chat_id, token = await in_pool(self._work_pool, self._open, client_address(request), origin)
@@ -185,6 +188,24 @@ class WebChatChannel(TwilioChannel):
                 last = rows[-1]["id"]
             await stream.eof()
 
+        async def verify(request: Request, origin: str, body: dict) -> HTTPResponse:
+            await in_pool(self._work_pool, self._request_code, str(body.get("chat_id") or ""), body.get("token"),
+                          str(body.get("phone") or ""), client_address(request))
+            return response.json({"sent": True, "expires_in_seconds": int(web_chat.CODE_LIFETIME.total_seconds())},
+                                 status=202, headers=cors_headers(origin))
+
+        async def verify_check(request: Request, origin: str, body: dict) -> HTTPResponse:
+            result, left = await in_pool(self._work_pool, self._check_code, str(body.get("chat_id") or ""),
+                                         body.get("token"), str(body.get("code") or ""))
+            if result == web_chat.CodeCheck.VERIFIED:
+                return response.json({"verified": True}, headers=cors_headers(origin))
+            status = {web_chat.CodeCheck.WRONG: 400, web_chat.CodeCheck.EXPIRED: 410,
+                      web_chat.CodeCheck.LOCKED: 429, web_chat.CodeCheck.NO_CODE: 409}[result]
+            return response.json({"error": result.value, "detail": result.value, "tries_left": left},
+                                 status=status, headers=cors_headers(origin))
+
+        chat.add_route(guarded(verify), "/verify", methods=["POST"])
+        chat.add_route(guarded(verify_check), "/verify/check", methods=["POST"])
         chat.add_route(guarded(open_session), "/session", methods=["POST"])
         chat.add_route(guarded(post_message), "/messages", methods=["POST"])
         chat.add_route(guarded(events, origin_required=False), "/events", methods=["GET"])
@@ -221,6 +242,18 @@ class WebChatChannel(TwilioChannel):
             message, is_new = web_chat.receive_message(session, chat, text, client_address=address, now=now,
                                                        client_message_id=client_id)
             return message.id, is_new
+
+    def _request_code(self, chat_id: str, token: Any, phone: str, address: str) -> None:
+        now = self.clock()
+        with transaction(self.engine) as session:
+            chat = web_chat.chat_for(session, chat_id, token if isinstance(token, str) else None, now)
+            web_chat.request_code(session, chat, phone, client_address=address, now=now)
+
+    def _check_code(self, chat_id: str, token: Any, code: str) -> tuple[web_chat.CodeCheck, int]:
+        now = self.clock()
+        with transaction(self.engine) as session:  # a wrong try is committed: it counts
+            chat = web_chat.chat_for(session, chat_id, token if isinstance(token, str) else None, now)
+            return web_chat.check_code(session, chat, code, now)
 
     def _replies(self, chat_id: str, token: str | None, after: int) -> list[dict]:
         with transaction(self.engine) as session:
