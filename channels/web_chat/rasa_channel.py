@@ -184,7 +184,8 @@ class WebChatChannel(TwilioChannel):
                     # Marked even when the visitor hangs up mid-write (the handler is cancelled then): the
                     # widget resumes by Last-Event-ID, so the mark records delivery and never decides it.
                     marked = self._work_pool.submit(self._streamed, written)
-                await asyncio.wrap_future(marked)
+                    marked.add_done_callback(log_failed_mark)
+                await asyncio.shield(asyncio.wrap_future(marked))  # a hang-up must not cancel the mark
                 last = rows[-1]["id"]
             await stream.eof()
 
@@ -264,6 +265,11 @@ class WebChatChannel(TwilioChannel):
     def _streamed(self, outbound_ids: list[int]) -> int:
         with transaction(self.engine) as session:
             return web_chat.mark_streamed(session, outbound_ids, self.clock())
+
+
+def log_failed_mark(done) -> None:
+    if done.exception() is not None:
+        logger.error("could not mark streamed web chat rows delivered", exc_info=done.exception())
 
 
 def client_address(request: Request) -> str:
