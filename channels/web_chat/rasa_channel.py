@@ -32,8 +32,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import wording
 from bot.db import transaction
 from bot.messaging import outbox, web_chat
+from bot.practice import format_phone, get_practice
 from channels.sms_twilio.rasa_channel import TwilioChannel, utcnow
 from channels.sms_twilio.receiver import in_pool
 
@@ -43,6 +45,13 @@ STATIC = Path(__file__).with_name("static")
 POLL_SECONDS = 0.3           # how often a stream looks for new rows
 STREAM_SECONDS = 55.0        # a stream ends after this; the browser reconnects with Last-Event-ID
 MAX_REQUEST_BYTES = 16_384   # a message of 1,600 characters in JSON is far smaller
+# The widget's own words, from the wording catalog (served at /strings in the page's language).
+WIDGET_TEXTS = (
+    "widget_open", "widget_close", "widget_welcome", "widget_message_label", "widget_send", "widget_verify",
+    "widget_phone_label", "widget_send_code", "widget_code_label", "widget_check_code", "widget_code_sent",
+    "widget_verified", "widget_wrong_code", "widget_code_dead", "widget_expired", "widget_new_chat",
+    "widget_error", "widget_too_many", "widget_you", "widget_us",
+)
 STATUS_OF = {
     web_chat.ChatNotFound: 404, web_chat.WrongToken: 403, web_chat.ChatExpired: 410,
     web_chat.TooLong: 413, web_chat.Flooded: 429, web_chat.NotAPhone: 400,
@@ -211,6 +220,12 @@ class WebChatChannel(TwilioChannel):
         chat.add_route(guarded(post_message), "/messages", methods=["POST"])
         chat.add_route(guarded(events, origin_required=False), "/events", methods=["GET"])
 
+        @chat.route("/strings", methods=["GET"])
+        async def strings(request: Request) -> HTTPResponse:
+            """The widget's words in ``language`` (English when the catalog has none): static, any origin."""
+            words = await in_pool(self._work_pool, self._widget_words, request.args.get("language", "en"))
+            return response.json(words, headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"})
+
         @chat.route("/widget.js", methods=["GET"])
         async def widget_js(_: Request) -> HTTPResponse:
             return await response.file(STATIC / "widget.js", mime_type="text/javascript; charset=utf-8")
@@ -255,6 +270,14 @@ class WebChatChannel(TwilioChannel):
         with transaction(self.engine) as session:  # a wrong try is committed: it counts
             chat = web_chat.chat_for(session, chat_id, token if isinstance(token, str) else None, now)
             return web_chat.check_code(session, chat, code, now)
+
+    def _widget_words(self, language: str) -> dict[str, str]:
+        with transaction(self.engine) as session:
+            practice = get_practice(session)
+            language = wording.language_or_default(language[:10])
+            words = {name: wording.render(name, language, practice_name=practice.name,
+                                          practice_phone=format_phone(practice.phone)) for name in WIDGET_TEXTS}
+            return {"language": language, **words}
 
     def _replies(self, chat_id: str, token: str | None, after: int) -> list[dict]:
         with transaction(self.engine) as session:
