@@ -36,6 +36,7 @@ class ActionSessionStart(PracticeAction):
 
 class ActionConfirmAppointment(PracticeAction):
     action_name = "action_confirm_appointment"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         flows.start_confirm(turn)
@@ -43,6 +44,7 @@ class ActionConfirmAppointment(PracticeAction):
 
 class ActionCancelAppointment(PracticeAction):
     action_name = "action_cancel_appointment"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         flows.start_cancel(turn)
@@ -50,6 +52,7 @@ class ActionCancelAppointment(PracticeAction):
 
 class ActionCheckAppointment(PracticeAction):
     action_name = "action_check_appointment"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         flows.start_check(turn)
@@ -57,6 +60,7 @@ class ActionCheckAppointment(PracticeAction):
 
 class ActionRescheduleAppointment(PracticeAction):
     action_name = "action_reschedule_appointment"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         flows.start_reschedule(turn)
@@ -92,6 +96,7 @@ class ActionEmergency(PracticeAction):
 
 class ActionRunningLate(PracticeAction):
     action_name = "action_running_late"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         staff.running_late(turn)
@@ -99,6 +104,7 @@ class ActionRunningLate(PracticeAction):
 
 class ActionWrongNumber(PracticeAction):
     action_name = "action_wrong_number"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         staff.wrong_number(turn)
@@ -106,6 +112,7 @@ class ActionWrongNumber(PracticeAction):
 
 class ActionOptOut(PracticeAction):
     action_name = "action_opt_out"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         staff.opt_out(turn)
@@ -113,6 +120,7 @@ class ActionOptOut(PracticeAction):
 
 class ActionOptIn(PracticeAction):
     action_name = "action_opt_in"
+    needs_patient_phone = True
 
     def act(self, turn: Turn) -> None:
         staff.opt_in(turn)

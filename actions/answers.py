@@ -204,6 +204,9 @@ def _new_patient_dob(turn: Turn) -> bool:
     if born is None:
         turn.say("utter_invalid_date_of_birth")
         return True
+    if not turn.may_discuss_visits:  # a web chat: the practice texts a new patient, so their phone comes first
+        turn.say("utter_verify_phone_first")  # still awaiting the date of birth: typed again once verified
+        return True
     name = turn.state.new_patient_name or NewPatientName("", "")
     patient = register_new_patient(turn.session, phone=turn.phone, first_name=name.first, last_name=name.last,
                                    date_of_birth=born, now=turn.now)

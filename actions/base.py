@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from actions.state import ConversationState, slot_value
 from bot import wording
 from bot.db import get_engine, transaction
-from bot.messaging.conversations import conversation_for_sender, conversation_language, language_of_text
+from bot.messaging.conversations import conversation_for_sender, conversation_language, language_of_text, patient_phone
 from bot.models import Conversation, Practice
 from bot.practice import format_phone, get_practice, practice_zone
 from bot.privacy import mask_phone
@@ -61,7 +61,13 @@ class Turn:
 
     @property
     def phone(self) -> str:
-        return self.tracker.sender_id
+        """The phone whose patients this turn may discuss (:func:`bot.messaging.conversations.patient_phone`):
+        SMS, the sender's; a web chat, the verified one; "" (no patient's) for a chat not yet verified."""
+        return patient_phone(self.session, self.conversation) or ""
+
+    @property
+    def may_discuss_visits(self) -> bool:
+        return bool(self.phone)
 
     @property
     def conversation(self) -> Conversation:
@@ -150,6 +156,8 @@ class Turn:
 class PracticeAction(Action):
     action_name: str = ""
     resets_fallbacks = True  # False: the misses in a row are kept across this action (a new session)
+    # True: about a patient's own visits or consent; a web chat not yet verified hears "verify your phone first"
+    needs_patient_phone = False
 
     def name(self) -> Text:
         return self.action_name
@@ -162,6 +170,9 @@ class PracticeAction(Action):
         with transaction(engine()) as session:
             turn = Turn(session, tracker, dispatcher, get_practice(session), now)
             turn.settle_language()
+            if self.needs_patient_phone and not turn.may_discuss_visits:
+                turn.say("utter_verify_phone_first")
+                return turn.events
             self.act(turn)
             if self.resets_fallbacks:
                 turn.understood()

@@ -309,6 +309,7 @@ class Channel(str, enum.Enum):
     """How a conversation reaches the patient; a new channel is a member here plus a folder under channels/."""
 
     SMS = "sms"  # address: the E.164 phone number
+    WEB_CHAT = "web_chat"  # address: the chat's random id (bot.messaging.web_chat)
 
 
 class Conversation(Base):
@@ -325,6 +326,55 @@ class Conversation(Base):
     language = Column(String(10))  # the conversation's language, when known (None: the patient's or the default)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversation_channel_address"),)
+
+
+class WebChat(Base):
+    """A visitor's chat from the practice's website: anonymous until a phone is verified.
+
+    ``chat_id`` is the conversation's address; the visitor proves it is theirs with a token
+    whose hash only is stored. ``verified_phone`` is set once a code sent by SMS is entered.
+    """
+
+    __tablename__ = "web_chat"
+    id = Column(Integer, primary_key=True)
+    chat_id = Column(String(64), nullable=False)
+    token_hash = Column(String(64), nullable=False)
+    conversation_id = Column(ForeignKey("conversation.id"), nullable=False)
+    client_address = Column(String(64), nullable=False)
+    origin = Column(String(200))
+    created_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=False)
+    verified_phone = Column(String(20))
+    verified_at = Column(UTCDateTime)
+    conversation = relationship("Conversation")
+    __table_args__ = (UniqueConstraint("chat_id", name="uq_web_chat_chat_id"),
+                      UniqueConstraint("conversation_id", name="uq_web_chat_conversation_id"))
+
+
+class WebChatCode(Base):
+    """A 6-digit code texted to a phone a chat visitor gave: hashed, 10 minutes, 5 tries."""
+
+    __tablename__ = "web_chat_code"
+    id = Column(Integer, primary_key=True)
+    web_chat_id = Column(ForeignKey("web_chat.id"), nullable=False, index=True)
+    phone = Column(String(20), nullable=False)
+    code_hash = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+    tries = Column(Integer, nullable=False, default=0)
+    used_at = Column(UTCDateTime)
+
+
+class RateHit(Base):
+    """One counted request under a named limit ("chat-message:<chat id>", "chat-address:<ip>", ...).
+
+    Counted in the database so every server of a group sees the same count."""
+
+    __tablename__ = "rate_hit"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(120), nullable=False)
+    at = Column(UTCDateTime, nullable=False)
+    __table_args__ = (Index("ix_rate_hit_key_at", "key", "at"),)
 
 
 class InboundMessage(Base):

@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 
 
+def _origins(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -71,6 +77,10 @@ class Settings:
 
     log_level: str = "INFO"
 
+    # Web chat: the site origins (scheme://host[:port]) whose pages may use the chat API; "" in
+    # WEB_CHAT_ORIGINS (comma-separated) refuses every site. Default: the sample page on the Rasa server.
+    web_chat_origins: tuple[str, ...] = ("http://127.0.0.1:5005", "http://localhost:5005")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
@@ -110,6 +120,8 @@ class Settings:
             ),
             bills_api_token=env.get("BILLS_API_TOKEN", cls.bills_api_token),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            web_chat_origins=_origins(env.get("WEB_CHAT_ORIGINS"),
+                                      (f"http://{host}:{rasa_port}", f"http://localhost:{rasa_port}")),
             tracker_dialect=env.get("TRACKER_DIALECT") or cls.tracker_dialect,
             tracker_db=env.get("TRACKER_DB") or cls.tracker_db,
         )

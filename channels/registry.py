@@ -14,6 +14,7 @@ from bot.models import Channel
 
 OUTBOX_SENDERS: dict[Channel, str] = {
     Channel.SMS: "channels.sms_twilio.sender",
+    Channel.WEB_CHAT: "channels.web_chat.sender",  # a no-op: the chat's event stream delivers its rows
 }
 
 

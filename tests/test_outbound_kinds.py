@@ -35,6 +35,8 @@ def test_each_kind_says_whether_it_is_automated_allowed_after_an_opt_out_and_who
         "bill": (True, False, False, "billing"),
         # a broadcast to a day's patients: quiet hours apply (automated), the caps do not (below)
         "broadcast": (True, False, False, "broadcast"),
+        # the code a web chat visitor asked for: not automated (asked for), never after an opt-out
+        "verification": (False, False, False, "system"),
     }
     assert ALLOWED_WHEN_OPTED_OUT == {"consent_confirmation", "help_reply", "on_call_page"}
     assert CONVERSATION_KINDS == {"reply", "staff"}
@@ -60,6 +62,7 @@ def test_each_kind_names_its_consent_purpose():
         "reply": "care", "staff": "care", "reminder": "care", "recall": "care", "waitlist": "care",
         "consent": "care", "welcome": "care", "bill": "billing", "missed_call": "care",
         "broadcast": "care",
+        "verification": "care",
         # no patient consent governs these (they go after an opt-out)
         "consent_confirmation": None, "help_reply": None, "on_call_page": None,
     }

@@ -61,6 +61,7 @@ def examples(language: str, start: datetime = START) -> dict[str, str]:
         "choices": say.numbered([slot] * 3),
         "preference": say.wish(start, start.replace(hour=23), a_moment=False, within_a_day=True),
         "first_name": "Alexandria",
+        "code": "482913",
         "team": team,
         "team_capitalised": say.capitalised(team),
         "answer_time": say.answer_by(start, date(2027, 9, 19) if start == START else date(2027, 9, 29)),

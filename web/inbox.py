@@ -96,7 +96,7 @@ def _hand_back_words(state: handback.HandBack | None) -> tuple[str | None, str |
     return None, "pause failed", "The assistant could not be paused: it may answer this patient's texts (see the note)."
 
 
-CHANNEL_LABELS = {Channel.SMS: "SMS"}  # how the inbox names each conversation's channel
+CHANNEL_LABELS = {Channel.SMS: "SMS", Channel.WEB_CHAT: "Web chat"}  # how the inbox names each conversation's channel
 LANGUAGE_LABELS = {"en": "English", "es": "Español"}  # how the inbox names a conversation's language
 
 

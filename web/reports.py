@@ -16,9 +16,11 @@ from typing import Any, Callable
 from flask import Blueprint, Response, g, render_template, request
 from markupsafe import Markup, escape
 
+from bot.messaging.conversations import counts_per_channel
 from bot.practice import get_practice, practice_zone
 from bot.staff import responsetimes, routing
 from web.auth import db, now
+from web.inbox import CHANNEL_LABELS
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -155,7 +157,17 @@ def index():
     } for r in rows]
     chart = share_chart_svg(rows, weeks, [q for q in queues if any(r.queue == q for r in rows)], names)
     return render_template("reports/index.html", table=table, chart=chart, weeks_back=weeks_back,
-                           has_data=bool(rows), figures=_figures(weeks_back), figure_columns=FIGURE_HEADINGS)
+                           has_data=bool(rows), figures=_figures(weeks_back), figure_columns=FIGURE_HEADINGS,
+                           channels=_channels(weeks_back))
+
+
+def _channels(weeks_back: int) -> list[dict[str, Any]]:
+    """Conversations, patients' messages and tickets per channel over the weeks shown."""
+    at = now()
+    with db() as session:
+        counts = counts_per_channel(session, at - timedelta(weeks=weeks_back), at)
+    return [{"channel": CHANNEL_LABELS.get(c.channel, c.channel.value), "conversations": c.conversations,
+             "messages": c.messages, "tickets": c.tickets} for c in counts]
 
 
 # The goal table's headings, one per responsetimes.FIGURE_COLUMNS entry.

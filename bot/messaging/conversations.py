@@ -11,14 +11,15 @@ existed stay valid), for any other channel ``<channel>:<address>``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.language.detect import reply_language, requested_language
-from bot.models import Channel, Conversation
+from bot.models import Channel, Conversation, HandoffTicket, InboundMessage, WebChat
 from bot.patients import language_for_phone
 
 SEPARATOR = ":"
@@ -66,6 +67,18 @@ def phone_of(conversation: Conversation) -> str | None:
     return conversation.address if conversation.channel == Channel.SMS else None
 
 
+def patient_phone(session: Session, conversation: Conversation) -> str | None:
+    """The phone whose patients this conversation may discuss: SMS, its own; a web chat, the phone its visitor
+    verified with a texted code (None before: office information, new-patient booking and general questions
+    only). What the actions use for "this patient's phone" (Rasa's sender id is not a phone off SMS)."""
+    if conversation.channel == Channel.SMS:
+        return conversation.address
+    if conversation.channel == Channel.WEB_CHAT:
+        return session.execute(select(WebChat.verified_phone)
+                               .where(WebChat.conversation_id == conversation.id)).scalar_one_or_none()
+    return None
+
+
 # --- The conversation's language ----------------------------------------------------------
 
 def conversation_language(session: Session, conversation: Conversation) -> str | None:
@@ -73,7 +86,7 @@ def conversation_language(session: Session, conversation: Conversation) -> str |
     detected), else the patient's record (SMS: the phone's first patient's); None when nothing says."""
     if conversation.language:
         return conversation.language
-    phone = phone_of(conversation)
+    phone = patient_phone(session, conversation)
     return language_for_phone(session, phone) if phone is not None else None
 
 
@@ -134,3 +147,27 @@ def as_conversation(session: Session, who: Conversation | str, now: datetime | N
 def existing_conversation(session: Session, who: Conversation | str) -> Conversation | None:
     """Like :func:`as_conversation` but never creates one: for lookups (a phone never texted has none)."""
     return who if isinstance(who, Conversation) else find_conversation(session, Channel.SMS, who)
+
+
+# --- Counts per channel (the reports page) ------------------------------------------------
+
+@dataclass(frozen=True)
+class ChannelCount:
+    channel: Channel
+    conversations: int  # conversations with a patient's message in the period
+    messages: int       # the patients' messages
+    tickets: int        # handed to staff in the period
+
+
+def counts_per_channel(session: Session, since: datetime, until: datetime) -> list[ChannelCount]:
+    """For each channel, how many conversations, patient messages and tickets the period had (every channel
+    listed, zeros included, so a practice sees the web chat next to SMS)."""
+    messages = dict((channel, (conversations, count)) for channel, conversations, count in session.execute(
+        select(InboundMessage.channel, func.count(func.distinct(InboundMessage.conversation_id)), func.count())
+        .where(InboundMessage.received_at >= since, InboundMessage.received_at < until)
+        .group_by(InboundMessage.channel)))
+    tickets = dict(session.execute(
+        select(Conversation.channel, func.count()).join(HandoffTicket, HandoffTicket.conversation_id == Conversation.id)
+        .where(HandoffTicket.created_at >= since, HandoffTicket.created_at < until)
+        .group_by(Conversation.channel)).all())
+    return [ChannelCount(channel, *messages.get(channel, (0, 0)), tickets.get(channel, 0)) for channel in Channel]

@@ -56,6 +56,8 @@ class OutboundKind(str, enum.Enum):
     # The text back to an unanswered caller: it answers their own call, so it keeps quiet hours but never uses
     # up the day's reminder under the caps.
     MISSED_CALL = ("missed_call", True, False, False, "missed call", ConsentPurpose.CARE, False)
+    # The code a web chat visitor asked for (bot.messaging.web_chat): they wait for it, unasked it never goes.
+    VERIFICATION = ("verification", False, False, False, "system")
     CONSENT = ("consent", False, False, False, "system")  # the opt-in confirmation
     CONSENT_CONFIRMATION = ("consent_confirmation", False, True, False, "system", None)  # the opt-out's
     HELP_REPLY = ("help_reply", False, True, False, "system", None)
